@@ -1,0 +1,108 @@
+"""metrics.yml: its schema, defaults and precedence. Pure: no I/O, no kedro, no mlflow.
+
+The hook reads the file through Kedro's config loader (conf/base merged with
+conf/<env>, env wins) and hands the resulting mapping to ``MetricsConfig.parse``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from kedro_metrics.errors import ConfigError
+
+DEFAULT_SQLITE_NAME = "mlflow.db"
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    """The settings of metrics.yml; every key is optional."""
+
+    #: The MLflow store. Beats MLFLOW_TRACKING_URI; default sqlite:///<project>/mlflow.db.
+    tracking_uri: str | None = None
+    #: The experiment name. Beats MLFLOW_EXPERIMENT_NAME; default the package name.
+    experiment: str | None = None
+    #: The name of the runs the hook starts. Default: the pipeline name(s).
+    run_name: str | None = None
+    #: Tags added to the runs the hook starts.
+    tags: Mapping[str, str] = field(default_factory=dict)
+    #: Pipelines run without tracking: metrics datasets log nothing, no run is started.
+    disabled_pipelines: tuple[str, ...] = ()
+    #: Let save return before MLflow has the points; the hook flushes at pipeline end.
+    async_logging: bool = False
+
+    @classmethod
+    def parse(cls, data: Mapping[str, Any] | None, *, source: str) -> MetricsConfig:
+        """Check ``data`` (the merged metrics.yml) and build the config.
+
+        Raises:
+            ConfigError: naming the key, the rule and ``source`` (the file).
+        """
+        data = dict(data or {})
+        known = [f.name for f in fields(cls)]
+        for key in data:
+            if key not in known:
+                raise ConfigError(
+                    f"Unknown key {key!r} in {source}; metrics.yml accepts: {', '.join(known)}.",
+                    key=key,
+                )
+        for key in ("tracking_uri", "experiment", "run_name"):
+            _expect(data, key, (str, type(None)), "a string", source)
+        _expect(data, "async_logging", bool, "true or false", source)
+        _expect(data, "tags", (Mapping, type(None)), "a mapping of tag name to value", source)
+        _expect(data, "disabled_pipelines", (list, tuple, type(None)), "a list of pipeline names", source)
+        tags = data.pop("tags", None) or {}
+        for name, value in tags.items():
+            if not isinstance(value, (str, int, float, bool)):
+                raise ConfigError(
+                    f"Tag {name!r} in {source} must be a string or number, got {value!r}.",
+                    key="tags",
+                )
+        pipelines = data.pop("disabled_pipelines", None) or ()
+        if not all(isinstance(p, str) for p in pipelines):
+            raise ConfigError(
+                f"'disabled_pipelines' in {source} must list pipeline names (strings), "
+                f"got {list(pipelines)!r}.",
+                key="disabled_pipelines",
+            )
+        return cls(
+            **data,
+            tags={str(k): str(v) for k, v in tags.items()},
+            disabled_pipelines=tuple(pipelines),
+        )
+
+    def tracks(self, pipeline_names: list[str] | tuple[str, ...] | None) -> bool:
+        """False when every pipeline of the run is listed in ``disabled_pipelines``."""
+        names = pipeline_names or ["__default__"]
+        return not all(name in self.disabled_pipelines for name in names)
+
+
+def tracking_uri(
+    config: MetricsConfig, environ: Mapping[str, str], project_path: str
+) -> str:
+    """metrics.yml ``tracking_uri`` > ``MLFLOW_TRACKING_URI`` > sqlite in the project."""
+    return (
+        config.tracking_uri
+        or environ.get("MLFLOW_TRACKING_URI")
+        or f"sqlite:///{project_path.rstrip('/')}/{DEFAULT_SQLITE_NAME}"
+    )
+
+
+def experiment_name(
+    config: MetricsConfig, environ: Mapping[str, str], package_name: str
+) -> str:
+    """metrics.yml ``experiment`` > ``MLFLOW_EXPERIMENT_NAME`` > the package name."""
+    return config.experiment or environ.get("MLFLOW_EXPERIMENT_NAME") or package_name
+
+
+def run_name(config: MetricsConfig, pipeline_names: list[str] | tuple[str, ...] | None) -> str:
+    """metrics.yml ``run_name`` > the pipeline names joined with "+"."""
+    return config.run_name or "+".join(pipeline_names or ["__default__"])
+
+
+def _expect(
+    data: Mapping[str, Any], key: str, kinds: type | tuple[type, ...], what: str, source: str
+) -> None:
+    if key in data and not isinstance(data[key], kinds):
+        raise ConfigError(f"{key!r} in {source} must be {what}, got {data[key]!r}.", key=key)

@@ -1,0 +1,360 @@
+"""The Kedro datasets: thin layers over ``points`` (validation) and ``store`` (I/O)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator, Mapping
+from typing import Any, ClassVar
+
+from kedro.io import AbstractDataset, DatasetError
+
+from kedro_metrics import points, store
+from kedro_metrics.errors import MetricsValidationError, NoRunError, TrackingError
+
+logger = logging.getLogger(__name__)
+
+
+class MlflowRunDataset(AbstractDataset):
+    """What both metrics datasets share: which run and store they talk to.
+
+    The run is always explicit: the ``run_id`` given, else the one the kedro-metrics
+    hook bound for this ``kedro run``, else the calling thread's active MLflow run.
+    """
+
+    #: load_args this dataset accepts, with their types.
+    _LOAD_ARGS: ClassVar[dict[str, type]] = {}
+
+    def __init__(
+        self,
+        *,
+        run_id: str | None,
+        tracking_uri: str | None,
+        load_args: dict[str, Any] | None,
+        metadata: dict[str, Any] | None,
+    ):
+        self._run_id = run_id
+        self._tracking_uri = tracking_uri
+        self._load_args = self._checked_load_args(load_args or {})
+        self.metadata = metadata
+        # Filled by the hook for one `kedro run` (see bind_to_run); travel with pickling.
+        self._name: str | None = None
+        self._bound_run_id: str | None = None
+        self._bound_uri: str | None = None
+        self._enabled = True
+        self._said_disabled = False
+
+    def bind_to_run(
+        self, name: str, *, run_id: str | None, tracking_uri: str, enabled: bool = True
+    ) -> None:
+        """Called by the hook before the pipeline runs: the catalog name, the run and
+        the store of this ``kedro run``. Explicit constructor arguments still win."""
+        self._name = name
+        self._bound_run_id = run_id
+        self._bound_uri = tracking_uri
+        self._enabled = enabled
+
+    @property
+    def _uri(self) -> str | None:
+        return self._tracking_uri or self._bound_uri
+
+    @property
+    def _label(self) -> str:
+        return repr(self._name) if self._name else type(self).__name__
+
+    def _run(self) -> str:
+        """The run to talk to; raises a DatasetError saying how to get one."""
+        bound = self._bound_run_id
+        if bound and self._tracking_uri and self._tracking_uri != self._bound_uri:
+            bound = None  # the hook's run lives in another store
+        run_id = self._run_id or bound or store.active_run_id()
+        if not run_id:
+            raise DatasetError(f"Cannot use {self._label}: {store.NO_RUN_HELP}")
+        return run_id
+
+    def _skip_when_disabled(self) -> bool:
+        if self._enabled:
+            return False
+        if not self._said_disabled:
+            logger.info(
+                "Metrics tracking is off for this pipeline (metrics.yml "
+                "`disabled_pipelines`): %s logs nothing.",
+                self._label,
+            )
+            self._said_disabled = True
+        return True
+
+    def _write(self, validated: points.ValidatedMetrics) -> None:
+        if not len(validated):
+            logger.warning("%s was given no metrics; nothing logged.", self._label)
+            return
+        run_id = self._run()
+        with self._store_errors():
+            store.log_points(self._uri, run_id, validated.points())
+
+    def _validated(self, data: Any, *, prefix: str) -> points.ValidatedMetrics:
+        try:
+            return points.validate(data, prefix=prefix, key_problem=store.key_problem)
+        except MetricsValidationError as exc:
+            raise DatasetError(f"Nothing was saved to {self._label}: {exc}") from exc
+
+    def _store_errors(self) -> contextlib.AbstractContextManager[None]:
+        return _as_dataset_error(self._label)
+
+    @classmethod
+    def _checked_load_args(cls, load_args: dict[str, Any]) -> dict[str, Any]:
+        for name, value in load_args.items():
+            expected = cls._LOAD_ARGS.get(name)
+            if expected is None:
+                allowed = ", ".join(sorted(cls._LOAD_ARGS)) or "none"
+                raise DatasetError(
+                    f"{cls.__name__} got unknown load_args key {name!r}; allowed: {allowed}."
+                )
+            if not isinstance(value, expected):
+                raise DatasetError(
+                    f"{cls.__name__} load_args {name!r} must be a {expected.__name__}, "
+                    f"got {value!r}."
+                )
+        return dict(load_args)
+
+    def _describe(self) -> dict[str, Any]:
+        return {
+            "run_id": self._run_id,
+            "tracking_uri": store.redact(self._tracking_uri),
+            "load_args": self._load_args or None,
+        }
+
+
+@contextlib.contextmanager
+def _as_dataset_error(label: str) -> Iterator[None]:
+    """TrackingError/NoRunError -> DatasetError naming the dataset."""
+    try:
+        yield
+    except (TrackingError, NoRunError) as exc:
+        raise DatasetError(f"{label}: {exc}") from exc
+
+
+class MlflowMetricsDataSet(MlflowRunDataset):
+    """Logs a dict of metrics to an MLflow run, batched, under ``prefix.name``.
+
+    ``save`` takes a mapping of metric name to a number, a point
+    (``{"value": v, "step": s, "timestamp": t}``, step and timestamp optional),
+    a non-empty list of either, or a nested mapping (a group, names joined with
+    "."). The whole input is validated before anything is written; on any
+    problem a ``DatasetError`` lists them all and nothing reaches MLflow.
+    ``load`` returns ``{name: point}`` or ``{name: [points]}``, names without the
+    prefix.
+
+    Example catalog entry (inside ``kedro run`` the hook sets the prefix to the
+    catalog name and binds the run):
+
+    .. code-block:: yaml
+
+        model_metrics:
+          type: kedro_metrics.MlflowMetricsDataSet
+
+        eval_metrics:
+          type: kedro_metrics.MlflowMetricsDataSet
+          prefix: eval
+          load_args:
+            timestamps: false
+
+    Example in Python, against an MLflow run you start yourself:
+
+    >>> import tempfile, mlflow
+    >>> from kedro_metrics import MlflowMetricsDataSet
+    >>> mlflow.set_tracking_uri(f"sqlite:///{tempfile.mkdtemp()}/mlflow.db")
+    >>> with mlflow.start_run() as run:
+    ...     metrics = MlflowMetricsDataSet(prefix="model", run_id=run.info.run_id)
+    ...     metrics.save({"accuracy": 0.93, "loss": [0.9, 0.4]})
+    >>> metrics.load()
+    {'accuracy': {'value': 0.93, 'step': 0}, 'loss': [{'value': 0.9, 'step': 0}, {'value': 0.4, 'step': 1}]}
+    >>> sorted(mlflow.get_run(run.info.run_id).data.metrics)
+    ['model.accuracy', 'model.loss']
+    """
+
+    _LOAD_ARGS: ClassVar[dict[str, type]] = {"timestamps": bool}
+
+    def __init__(  # noqa: PLR0913
+        self,
+        *,
+        prefix: str | None = None,
+        run_id: str | None = None,
+        tracking_uri: str | None = None,
+        load_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ):
+        """Create the dataset.
+
+        Args:
+            prefix: Put before every metric name, joined with ".". ``None`` (the
+                default) lets the hook use the catalog name; ``""`` means no prefix.
+            run_id: Log to and read from this MLflow run. Default: the run of the
+                current ``kedro run``, else the thread's active MLflow run.
+            tracking_uri: The MLflow store. Default: the hook's inside ``kedro
+                run``, else MLflow's current tracking URI.
+            load_args: ``{"timestamps": True}`` adds each point's timestamp on load.
+            metadata: Free-form metadata, ignored by the dataset (Kedro convention).
+        """
+        super().__init__(
+            run_id=run_id, tracking_uri=tracking_uri, load_args=load_args, metadata=metadata
+        )
+        self._prefix = prefix
+
+    def bind_to_run(
+        self, name: str, *, run_id: str | None, tracking_uri: str, enabled: bool = True
+    ) -> None:
+        super().bind_to_run(name, run_id=run_id, tracking_uri=tracking_uri, enabled=enabled)
+        if self._prefix is None:
+            self._prefix = name
+
+    @property
+    def prefix(self) -> str:
+        return self._prefix or ""
+
+    def save(self, data: Mapping[str, Any]) -> None:
+        validated = self._validated(data, prefix=self.prefix)
+        if not self._skip_when_disabled():
+            self._write(validated)
+
+    def load(self) -> dict[str, Any]:
+        run_id = self._run()
+        with self._store_errors():
+            history = store.read_points(self._uri, run_id, self.prefix)
+        return points.to_load_form(
+            history, prefix=self.prefix, timestamps=self._load_args.get("timestamps", False)
+        )
+
+    def _exists(self) -> bool:
+        try:
+            run_id = self._run()
+        except DatasetError:
+            return False
+        with self._store_errors():
+            keys = store.metric_keys(self._uri, run_id)
+        return any(points.belongs_to(key, self.prefix) for key in keys)
+
+    def _describe(self) -> dict[str, Any]:
+        return {"prefix": self._prefix, **super()._describe()}
+
+
+#: Kedro >= 0.19 spelling; the same class.
+MlflowMetricsDataset = MlflowMetricsDataSet
+
+
+class MlflowMetricDataSet(MlflowRunDataset):
+    """One metric, under its full MLflow ``key``.
+
+    ``save`` takes a number, a point, or a non-empty list of either. ``load``
+    returns, by ``load_args["mode"]``: ``last`` (default) the value at the highest
+    step (latest timestamp on ties) as a bare number; ``history`` the list of
+    points; ``values`` the list of numbers, ordered by step.
+
+    Example catalog entry (inside ``kedro run`` the key defaults to the catalog
+    name):
+
+    .. code-block:: yaml
+
+        accuracy:
+          type: kedro_metrics.MlflowMetricDataSet
+        loss_curve:
+          type: kedro_metrics.MlflowMetricDataSet
+          key: train.loss
+          load_args:
+            mode: history
+
+    Example in Python:
+
+    >>> import tempfile, mlflow
+    >>> from kedro_metrics import MlflowMetricDataSet
+    >>> mlflow.set_tracking_uri(f"sqlite:///{tempfile.mkdtemp()}/mlflow.db")
+    >>> with mlflow.start_run():
+    ...     loss = MlflowMetricDataSet(key="train.loss")
+    ...     loss.save([0.9, 0.5, 0.4])
+    ...     loss.load()
+    0.4
+    """
+
+    _LOAD_ARGS: ClassVar[dict[str, type]] = {"mode": str, "timestamps": bool}
+
+    def __init__(  # noqa: PLR0913
+        self,
+        *,
+        key: str | None = None,
+        run_id: str | None = None,
+        tracking_uri: str | None = None,
+        load_args: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ):
+        """Create the dataset.
+
+        Args:
+            key: The full MLflow metric key. Default: the catalog name (set by the hook).
+            run_id: As for ``MlflowMetricsDataSet``.
+            tracking_uri: As for ``MlflowMetricsDataSet``.
+            load_args: ``mode``: ``last`` (default), ``history`` or ``values``;
+                ``timestamps``: add timestamps to ``history`` points.
+            metadata: Free-form metadata, ignored by the dataset.
+        """
+        super().__init__(
+            run_id=run_id, tracking_uri=tracking_uri, load_args=load_args, metadata=metadata
+        )
+        mode = self._load_args.get("mode", "last")
+        if mode not in points.LOAD_MODES:
+            raise DatasetError(
+                f"MlflowMetricDataSet load_args 'mode' must be one of "
+                f"{', '.join(points.LOAD_MODES)}; got {mode!r}."
+            )
+        self._key = key
+
+    def bind_to_run(
+        self, name: str, *, run_id: str | None, tracking_uri: str, enabled: bool = True
+    ) -> None:
+        super().bind_to_run(name, run_id=run_id, tracking_uri=tracking_uri, enabled=enabled)
+        if self._key is None:
+            self._key = name
+
+    @property
+    def key(self) -> str:
+        if not self._key:
+            raise DatasetError(
+                "MlflowMetricDataSet needs a `key`: set it in the catalog, or run inside "
+                "`kedro run`, where the catalog name is used."
+            )
+        return self._key
+
+    def save(self, data: Any) -> None:
+        validated = self._validated({self.key: data}, prefix="")
+        if validated.keys != (self.key,):
+            raise DatasetError(
+                f"Nothing was saved to {self._label}: it takes one metric (a number, a point "
+                f"or a list of either), got a group of {len(validated.keys)} metrics."
+            )
+        if not self._skip_when_disabled():
+            self._write(validated)
+
+    def load(self) -> Any:
+        run_id = self._run()
+        with self._store_errors():
+            history = store.read_history(self._uri, run_id, self.key)
+        if not history:
+            raise DatasetError(f"{self._label}: run {run_id} has no metric {self.key!r}.")
+        return points.select(
+            history,
+            self._load_args.get("mode", "last"),
+            timestamps=self._load_args.get("timestamps", False),
+        )
+
+    def _exists(self) -> bool:
+        try:
+            run_id = self._run()
+        except DatasetError:
+            return False
+        with self._store_errors():
+            return self.key in store.metric_keys(self._uri, run_id)
+
+    def _describe(self) -> dict[str, Any]:
+        return {"key": self._key, **super()._describe()}
+
+
+MlflowMetricDataset = MlflowMetricDataSet

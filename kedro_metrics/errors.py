@@ -1,0 +1,67 @@
+"""The exceptions of kedro-metrics.
+
+This module is a leaf: it imports nothing from the package, mlflow or kedro, so
+every other module can raise these. The datasets turn them into
+``kedro.io.DatasetError`` at the Kedro boundary.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+#: How many problems an error message lists before it says "... and N more".
+MAX_PROBLEMS_SHOWN = 50
+
+
+class KedroMetricsError(Exception):
+    """Base class of every error raised by kedro-metrics."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the metrics a node returned: where, and why."""
+
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}" if self.path else self.reason
+
+
+class MetricsValidationError(KedroMetricsError, ValueError):
+    """The metrics given to save are malformed; nothing was written.
+
+    ``problems`` holds every offending entry, not only the first.
+    """
+
+    def __init__(self, problems: Sequence[Problem]):
+        self.problems = tuple(problems)
+        super().__init__(format_problems(self.problems))
+
+
+class TrackingError(KedroMetricsError):
+    """MLflow refused or could not be reached; the message says what to do."""
+
+
+class NoRunError(KedroMetricsError):
+    """There is no MLflow run to log to or read from."""
+
+
+class ConfigError(KedroMetricsError, ValueError):
+    """metrics.yml is invalid; the message names the key and the file."""
+
+    def __init__(self, message: str, *, key: str | None = None):
+        super().__init__(message)
+        self.key = key
+
+
+def format_problems(problems: Sequence[Problem]) -> str:
+    """Render problems one per line, capped at ``MAX_PROBLEMS_SHOWN`` lines."""
+    count = len(problems)
+    noun = "problem" if count == 1 else "problems"
+    lines = [f"{count} {noun} in the metrics:"]
+    lines += [f"  - {problem}" for problem in problems[:MAX_PROBLEMS_SHOWN]]
+    if count > MAX_PROBLEMS_SHOWN:
+        lines.append(f"  ... and {count - MAX_PROBLEMS_SHOWN} more")
+    return "\n".join(lines)

@@ -1,0 +1,215 @@
+"""The Kedro hook: one MLflow run per ``kedro run``, catalog names as prefixes.
+
+Registered through the ``kedro.hooks`` entry point (``hooks`` below), so
+installing the package is all it takes. Projects that list hooks by hand in
+settings.py can use ``HOOKS = (kedro_metrics.hook.MetricsHook(),)`` instead
+(and then disable the entry point with ``DISABLE_HOOKS_FOR_PLUGINS``).
+
+Kedro loads this module at start-up: it must not import mlflow at module level.
+The hook methods stay thin; the work is in the functions below them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kedro.framework.hooks import hook_impl
+
+from kedro_metrics import config as metrics_config
+from kedro_metrics.config import MetricsConfig
+from kedro_metrics.errors import ConfigError
+
+if TYPE_CHECKING:
+    from kedro.framework.context import KedroContext
+    from kedro.io import CatalogProtocol
+    from kedro.pipeline import Pipeline
+
+logger = logging.getLogger(__name__)
+
+#: Where metrics.yml is looked for in each configuration environment.
+CONFIG_PATTERNS = ["metrics*", "metrics*/**", "**/metrics*"]
+
+
+@dataclass
+class TrackedRun:
+    """The MLflow run of one ``kedro run``, and whether the plugin owns it."""
+
+    tracking_uri: str
+    run_id: str | None
+    owned: bool
+    enabled: bool = True
+
+    def finish(self, *, failed: bool) -> None:
+        """End the run (FINISHED or FAILED) when the plugin started it."""
+        if self.owned and self.run_id:
+            from kedro_metrics import store
+
+            store.end_run(self.tracking_uri, self.run_id, failed=failed)
+            logger.info(
+                "kedro-metrics: run %s ended %s.", self.run_id, "FAILED" if failed else "FINISHED"
+            )
+
+
+class MetricsHook:
+    """Starts or reuses an MLflow run around ``kedro run`` and binds the metrics
+    datasets of the pipeline to it."""
+
+    def __init__(self) -> None:
+        self._context: KedroContext | None = None
+        self._run: TrackedRun | None = None
+
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        self._context = context
+
+    @hook_impl(trylast=True)  # after other plugins (kedro-mlflow) have started their run
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol
+    ) -> None:
+        if self._context is None:
+            raise RuntimeError(
+                "kedro-metrics: before_pipeline_run came before after_context_created; "
+                "run the pipeline through a KedroSession."
+            )
+        settings = load_settings(self._context)
+        self._run = open_run(settings, self._context, run_params)
+        try:
+            bind_datasets(catalog, pipeline, self._run)
+        except Exception:
+            self._finish(failed=True)
+            raise
+
+    @hook_impl(tryfirst=True)
+    def after_pipeline_run(self) -> None:
+        self._finish(failed=False)
+
+    @hook_impl(tryfirst=True)
+    def on_pipeline_error(self) -> None:
+        self._finish(failed=True)
+
+    def _finish(self, *, failed: bool) -> None:
+        run, self._run = self._run, None
+        if run is not None:
+            run.finish(failed=failed)
+
+
+def load_settings(context: KedroContext) -> MetricsConfig:
+    """metrics.yml through Kedro's config loader: conf/base merged with conf/<env>."""
+    from kedro.config import MissingConfigException
+
+    loader = context.config_loader
+    loader.config_patterns.setdefault("metrics", CONFIG_PATTERNS)  # type: ignore[attr-defined]
+    try:
+        data = loader["metrics"]
+    except MissingConfigException:
+        data = {}
+    files = _config_files(loader)
+    try:
+        return MetricsConfig.parse(data, source=" + ".join(map(str, files)) or "metrics.yml")
+    except ConfigError as exc:
+        culprit = _file_defining(files, exc.key)
+        if culprit is None:
+            raise
+        source = " + ".join(map(str, files))
+        raise ConfigError(str(exc).replace(source, str(culprit)), key=exc.key) from None
+
+
+def open_run(
+    settings: MetricsConfig, context: KedroContext, run_params: dict[str, Any]
+) -> TrackedRun:
+    """Reuse the caller's active run, else resume MLFLOW_RUN_ID, else start one."""
+    from kedro.framework.project import PACKAGE_NAME
+
+    from kedro_metrics import store
+
+    pipelines = run_params.get("pipeline_names") or ["__default__"]
+    uri = metrics_config.tracking_uri(settings, os.environ, str(context.project_path))
+    if not settings.tracks(pipelines):
+        logger.info("kedro-metrics: tracking is off for pipeline(s) %s.", ", ".join(pipelines))
+        return TrackedRun(uri, run_id=None, owned=False, enabled=False)
+
+    active = store.active_run_id()
+    if active:
+        uri = store.resolve_uri(None)  # the active run lives in MLflow's current store
+        logger.info("kedro-metrics: logging to the active MLflow run %s.", active)
+        return TrackedRun(uri, active, owned=False)
+
+    resumed = os.environ.get("MLFLOW_RUN_ID")
+    if resumed:
+        store.check_run(uri, resumed)
+        logger.info("kedro-metrics: logging to run %s (MLFLOW_RUN_ID).", resumed)
+        return TrackedRun(uri, resumed, owned=False)
+
+    experiment = metrics_config.experiment_name(settings, os.environ, PACKAGE_NAME or "kedro")
+    experiment_id = store.ensure_experiment(uri, experiment)
+    tags = {
+        "kedro.session_id": str(run_params.get("run_id")),
+        "kedro.pipeline": ",".join(pipelines),
+        "kedro.env": str(run_params.get("env") or context.env or "local"),
+        "kedro.runner": runner_name(run_params.get("runner")),
+        **settings.tags,
+    }
+    name = metrics_config.run_name(settings, pipelines)
+    run_id = store.start_run(uri, experiment_id, name, tags)
+    logger.info(
+        "kedro-metrics: started MLflow run %s in experiment %r at %s.",
+        run_id,
+        experiment,
+        store.redact(uri),
+    )
+    return TrackedRun(uri, run_id, owned=True)
+
+
+def bind_datasets(catalog: CatalogProtocol, pipeline: Pipeline, run: TrackedRun) -> list[str]:
+    """Give every metrics dataset the pipeline uses its catalog name, the run and the URI.
+
+    Dataset-factory names (``"{split}_metrics"``) are resolved here too: the runner
+    would materialise them a moment later anyway. Returns the names bound.
+    """
+    from kedro_metrics.datasets import MlflowRunDataset
+
+    bound = []
+    for name in sorted(pipeline.datasets()):
+        dataset = catalog.get(name) if name in catalog else None
+        if isinstance(dataset, MlflowRunDataset):
+            dataset.bind_to_run(
+                name, run_id=run.run_id, tracking_uri=run.tracking_uri, enabled=run.enabled
+            )
+            bound.append(name)
+    return bound
+
+
+def runner_name(runner: Any) -> str:
+    """``SequentialRunner`` from what Kedro puts in run_params (a class name or an
+    instance's repr such as ``<kedro.runner.ThreadRunner object at 0x...>``)."""
+    text = str(runner or "SequentialRunner").strip("<>").split(" object at ")[0]
+    return text.rsplit(".", 1)[-1]
+
+
+def _config_files(loader: Any) -> list[Path]:
+    conf = Path(str(loader.conf_source))
+    envs = dict.fromkeys([loader.base_env, loader.env or loader.default_run_env])
+    return [
+        path
+        for env in envs
+        if env
+        for path in sorted((conf / env).glob("metrics*.y*ml"))
+    ]
+
+
+def _file_defining(files: list[Path], key: str | None) -> Path | None:
+    """The last (winning) metrics file that sets ``key`` at the top level."""
+    import yaml
+
+    for path in reversed(files):
+        data = yaml.safe_load(path.read_text()) or {}
+        if isinstance(data, dict) and key in data:
+            return path
+    return None
+
+
+hooks = MetricsHook()
