@@ -31,10 +31,12 @@ class MlflowRunDataset(AbstractDataset):
         run_id: str | None,
         tracking_uri: str | None,
         load_args: dict[str, Any] | None,
+        async_logging: bool | None,
         metadata: dict[str, Any] | None,
     ):
         self._run_id = run_id
         self._tracking_uri = tracking_uri
+        self._async_logging = async_logging
         self._load_args = self._checked_load_args(load_args or {})
         self.metadata = metadata
         # Filled by the hook for one `kedro run` (see bind_to_run); travel with pickling.
@@ -43,16 +45,25 @@ class MlflowRunDataset(AbstractDataset):
         self._bound_uri: str | None = None
         self._enabled = True
         self._said_disabled = False
+        self._bound_async = False
 
-    def bind_to_run(
-        self, name: str, *, run_id: str | None, tracking_uri: str, enabled: bool = True
+    def bind_to_run(  # noqa: PLR0913
+        self,
+        name: str,
+        *,
+        run_id: str | None,
+        tracking_uri: str,
+        enabled: bool = True,
+        async_logging: bool = False,
     ) -> None:
         """Called by the hook before the pipeline runs: the catalog name, the run and
-        the store of this ``kedro run``. Explicit constructor arguments still win."""
+        store of this ``kedro run``, and metrics.yml's switches. Explicit constructor
+        arguments still win."""
         self._name = name
         self._bound_run_id = run_id
         self._bound_uri = tracking_uri
         self._enabled = enabled
+        self._bound_async = async_logging
 
     @property
     def _uri(self) -> str | None:
@@ -89,8 +100,13 @@ class MlflowRunDataset(AbstractDataset):
             logger.warning("%s was given no metrics; nothing logged.", self._label)
             return
         run_id = self._run()
+        batch = validated.points(points.current_time_ms())
+        asynchronous = self._bound_async if self._async_logging is None else self._async_logging
         with self._store_errors():
-            store.log_points(self._uri, run_id, validated.points())
+            if asynchronous:
+                store.submit_points(self._uri, run_id, batch)
+            else:
+                store.log_points(self._uri, run_id, batch)
 
     def _validated(self, data: Any, *, prefix: str) -> points.ValidatedMetrics:
         try:
@@ -122,6 +138,7 @@ class MlflowRunDataset(AbstractDataset):
             "run_id": self._run_id,
             "tracking_uri": store.redact(self._tracking_uri),
             "load_args": self._load_args or None,
+            "async_logging": self._async_logging,
         }
 
 
@@ -182,6 +199,7 @@ class MlflowMetricsDataSet(MlflowRunDataset):
         run_id: str | None = None,
         tracking_uri: str | None = None,
         load_args: dict[str, Any] | None = None,
+        async_logging: bool | None = None,
         metadata: dict[str, Any] | None = None,
     ):
         """Create the dataset.
@@ -194,17 +212,24 @@ class MlflowMetricsDataSet(MlflowRunDataset):
             tracking_uri: The MLflow store. Default: the hook's inside ``kedro
                 run``, else MLflow's current tracking URI.
             load_args: ``{"timestamps": True}`` adds each point's timestamp on load.
+            async_logging: ``True``: save returns once the input is validated and
+                MLflow gets the points in the background (the hook waits for them
+                at pipeline end; outside ``kedro run`` call
+                ``kedro_metrics.store.flush()``). ``None`` (default) follows
+                metrics.yml's ``async_logging``, which is off by default.
             metadata: Free-form metadata, ignored by the dataset (Kedro convention).
         """
         super().__init__(
-            run_id=run_id, tracking_uri=tracking_uri, load_args=load_args, metadata=metadata
+            run_id=run_id,
+            tracking_uri=tracking_uri,
+            load_args=load_args,
+            async_logging=async_logging,
+            metadata=metadata,
         )
         self._prefix = prefix
 
-    def bind_to_run(
-        self, name: str, *, run_id: str | None, tracking_uri: str, enabled: bool = True
-    ) -> None:
-        super().bind_to_run(name, run_id=run_id, tracking_uri=tracking_uri, enabled=enabled)
+    def bind_to_run(self, name: str, **binding: Any) -> None:
+        super().bind_to_run(name, **binding)
         if self._prefix is None:
             self._prefix = name
 
@@ -284,6 +309,7 @@ class MlflowMetricDataSet(MlflowRunDataset):
         run_id: str | None = None,
         tracking_uri: str | None = None,
         load_args: dict[str, Any] | None = None,
+        async_logging: bool | None = None,
         metadata: dict[str, Any] | None = None,
     ):
         """Create the dataset.
@@ -294,10 +320,15 @@ class MlflowMetricDataSet(MlflowRunDataset):
             tracking_uri: As for ``MlflowMetricsDataSet``.
             load_args: ``mode``: ``last`` (default), ``history`` or ``values``;
                 ``timestamps``: add timestamps to ``history`` points.
+            async_logging: As for ``MlflowMetricsDataSet``.
             metadata: Free-form metadata, ignored by the dataset.
         """
         super().__init__(
-            run_id=run_id, tracking_uri=tracking_uri, load_args=load_args, metadata=metadata
+            run_id=run_id,
+            tracking_uri=tracking_uri,
+            load_args=load_args,
+            async_logging=async_logging,
+            metadata=metadata,
         )
         mode = self._load_args.get("mode", "last")
         if mode not in points.LOAD_MODES:
@@ -307,10 +338,8 @@ class MlflowMetricDataSet(MlflowRunDataset):
             )
         self._key = key
 
-    def bind_to_run(
-        self, name: str, *, run_id: str | None, tracking_uri: str, enabled: bool = True
-    ) -> None:
-        super().bind_to_run(name, run_id=run_id, tracking_uri=tracking_uri, enabled=enabled)
+    def bind_to_run(self, name: str, **binding: Any) -> None:
+        super().bind_to_run(name, **binding)
         if self._key is None:
             self._key = name
 

@@ -12,7 +12,9 @@ The hook methods stay thin; the work is in the functions below them.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,9 +44,21 @@ class TrackedRun:
     run_id: str | None
     owned: bool
     enabled: bool = True
+    async_logging: bool = False
 
     def finish(self, *, failed: bool) -> None:
-        """End the run (FINISHED or FAILED) when the plugin started it."""
+        """Wait for asynchronous writes, then end the run (FINISHED, or FAILED) when
+        the plugin started it. A failed asynchronous write fails the run."""
+        try:
+            flush_pending_writes()
+        except Exception:
+            if not failed:
+                self._end(failed=True)
+                raise
+            logger.exception("kedro-metrics: metrics were lost while the pipeline failed")
+        self._end(failed=failed)
+
+    def _end(self, *, failed: bool) -> None:
         if self.owned and self.run_id:
             from kedro_metrics import store
 
@@ -83,6 +97,13 @@ class MetricsHook:
             self._finish(failed=True)
             raise
 
+    @hook_impl
+    def after_dataset_saved(self) -> None:
+        # ParallelRunner's worker processes end without running atexit handlers:
+        # what a node saved asynchronously is written before the node reports done.
+        if multiprocessing.parent_process() is not None:
+            flush_pending_writes()
+
     @hook_impl(tryfirst=True)
     def after_pipeline_run(self) -> None:
         self._finish(failed=False)
@@ -95,6 +116,13 @@ class MetricsHook:
         run, self._run = self._run, None
         if run is not None:
             run.finish(failed=failed)
+
+
+def flush_pending_writes() -> None:
+    """Wait for this process's asynchronous writes, if it has any (mlflow loaded)."""
+    store = sys.modules.get("kedro_metrics.store")
+    if store is not None and store.pending_writes():
+        store.flush()
 
 
 def load_settings(context: KedroContext) -> MetricsConfig:
@@ -136,13 +164,13 @@ def open_run(
     if active:
         uri = store.resolve_uri(None)  # the active run lives in MLflow's current store
         logger.info("kedro-metrics: logging to the active MLflow run %s.", active)
-        return TrackedRun(uri, active, owned=False)
+        return TrackedRun(uri, active, owned=False, async_logging=settings.async_logging)
 
     resumed = os.environ.get("MLFLOW_RUN_ID")
     if resumed:
         store.check_run(uri, resumed)
         logger.info("kedro-metrics: logging to run %s (MLFLOW_RUN_ID).", resumed)
-        return TrackedRun(uri, resumed, owned=False)
+        return TrackedRun(uri, resumed, owned=False, async_logging=settings.async_logging)
 
     experiment = metrics_config.experiment_name(settings, os.environ, PACKAGE_NAME or "kedro")
     experiment_id = store.ensure_experiment(uri, experiment)
@@ -161,7 +189,7 @@ def open_run(
         experiment,
         store.redact(uri),
     )
-    return TrackedRun(uri, run_id, owned=True)
+    return TrackedRun(uri, run_id, owned=True, async_logging=settings.async_logging)
 
 
 def bind_datasets(catalog: CatalogProtocol, pipeline: Pipeline, run: TrackedRun) -> list[str]:
@@ -177,7 +205,11 @@ def bind_datasets(catalog: CatalogProtocol, pipeline: Pipeline, run: TrackedRun)
         dataset = catalog.get(name) if name in catalog else None
         if isinstance(dataset, MlflowRunDataset):
             dataset.bind_to_run(
-                name, run_id=run.run_id, tracking_uri=run.tracking_uri, enabled=run.enabled
+                name,
+                run_id=run.run_id,
+                tracking_uri=run.tracking_uri,
+                enabled=run.enabled,
+                async_logging=run.async_logging,
             )
             bound.append(name)
     return bound

@@ -8,12 +8,16 @@ credentials removed) and what to do.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import logging
 import os
+import queue
+import sys
 import threading
 import time
-import sys
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -39,6 +43,8 @@ T = TypeVar("T")
 _METRIC_OVERHEAD_BYTES = 120
 #: Stay this far below MLflow's request size limit.
 _REQUEST_BYTES_BUDGET = int(MAX_BATCH_LOG_REQUEST_SIZE * 0.9)
+#: Batches sent at once to a tracking server (never more than one to a database).
+IN_FLIGHT = 4
 #: sqlite "database is locked" under parallel writers: retry this long at most.
 _LOCKED_RETRY_SECONDS = 60.0
 
@@ -97,16 +103,47 @@ def active_run_id() -> str | None:
 def log_points(tracking_uri: str | None, run_id: str, points: Iterable[MetricPoint]) -> int:
     """Log ``points`` to the run in as few ``log_batch`` requests as MLflow allows.
 
-    Returns the number of points written. ``points`` is consumed lazily, one
-    batch at a time.
+    Returns the number of points written. ``points`` is consumed lazily, a batch
+    at a time. Against a tracking server (http/https) up to ``IN_FLIGHT`` batches
+    are sent at once: MLflow orders a history by step and timestamp, not by
+    arrival, and picks the latest value the same way, so concurrent batches
+    store exactly what sequential ones would.
     """
     uri = resolve_uri(tracking_uri)
     client = client_for(uri)
-    written = 0
-    for batch in batches(points):
+
+    def send(batch: list[Metric]) -> int:
         with _translated_errors(uri, f"log metrics to run {run_id}"):
-            _retry_when_locked(lambda b=batch: client.log_batch(run_id, metrics=b))
-        written += len(batch)
+            _retry_when_locked(lambda: client.log_batch(run_id, metrics=batch))
+        return len(batch)
+
+    if not is_server(uri):
+        return sum(send(batch) for batch in batches(points))
+    return _send_concurrently(send, batches(points), IN_FLIGHT)
+
+
+def is_server(uri: str) -> bool:
+    """True for a tracking server reached over HTTP(S)."""
+    return uri.split(":", 1)[0] in ("http", "https")
+
+
+def _send_concurrently(
+    send: Callable[[list[Metric]], int], chunks: Iterator[list[Metric]], limit: int
+) -> int:
+    """Run ``send`` over ``chunks`` with at most ``limit`` calls in flight.
+
+    Chunks are drawn only as slots free up, so a long history is never held
+    whole in memory. The first failure stops new sends and is raised.
+    """
+    written = 0
+    with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="kedro-metrics") as pool:
+        pending: set[Future[int]] = set()
+        for chunk in chunks:
+            if len(pending) >= limit:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                written += sum(future.result() for future in done)
+            pending.add(pool.submit(send, chunk))
+        written += sum(future.result() for future in pending)
     return written
 
 
@@ -150,6 +187,90 @@ def read_history(tracking_uri: str | None, run_id: str, key: str) -> list[Metric
     with _translated_errors(uri, f"read metric {key!r} of run {run_id}"):
         history = store.get_metric_history(run_id=run_id, metric_key=key)
     return [MetricPoint(m.key, m.value, m.step, m.timestamp) for m in history]
+
+
+# Asynchronous logging -------------------------------------------------------------
+
+
+class _Spool:
+    """Writes that ``save`` handed over in async mode, done by one background thread.
+
+    ``flush`` waits until every write handed over so far is in MLflow and raises
+    if any failed, so nothing is lost silently.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[tuple[str | None, str, Iterable[MetricPoint]]] = queue.Queue()
+        self._errors: list[Exception] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, tracking_uri: str | None, run_id: str, points: Iterable[MetricPoint]) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._work, name="kedro-metrics-spool", daemon=True
+                )
+                self._thread.start()
+        self._jobs.put((tracking_uri, run_id, points))
+
+    @property
+    def pending(self) -> int:
+        return self._jobs.unfinished_tasks
+
+    def flush(self) -> None:
+        self._jobs.join()
+        with self._lock:
+            errors, self._errors = self._errors, []
+        if errors:
+            details = "\n".join(f"  - {error}" for error in errors)
+            raise TrackingError(
+                f"{len(errors)} asynchronous metric write(s) failed; those points are not "
+                f"in MLflow:\n{details}"
+            )
+
+    def _work(self) -> None:
+        while True:
+            uri, run_id, points = self._jobs.get()
+            try:
+                log_points(uri, run_id, points)
+            except Exception as exc:  # reported by flush()
+                with self._lock:
+                    self._errors.append(exc)
+            finally:
+                self._jobs.task_done()
+
+
+_spool = _Spool()
+
+
+def submit_points(tracking_uri: str | None, run_id: str, points: Iterable[MetricPoint]) -> None:
+    """Log ``points`` in the background; ``flush()`` waits for them."""
+    _spool.submit(tracking_uri, run_id, points)
+
+
+def flush() -> None:
+    """Wait until every asynchronous write of this process is in MLflow.
+
+    Raises:
+        TrackingError: when any of them failed (listing them).
+    """
+    _spool.flush()
+
+
+def pending_writes() -> int:
+    """How many asynchronous writes of this process are not done yet."""
+    return _spool.pending
+
+
+def _flush_at_exit() -> None:
+    try:
+        flush()
+    except TrackingError as exc:
+        logging.getLogger(__name__).error("kedro-metrics: %s", exc)
+
+
+atexit.register(_flush_at_exit)
 
 
 # Run lifecycle (used by the hook) -------------------------------------------------
@@ -251,8 +372,11 @@ def _scrub(message: str, uri: str) -> str:
     return message
 
 
-def _dispose_engines_after_fork() -> None:
-    """A forked worker must not share the parent's pooled database connections."""
+def _after_fork_in_child() -> None:
+    """A forked worker must not share the parent's pooled database connections, nor
+    replay the parent's queued asynchronous writes."""
+    global _spool
+    _spool = _Spool()
     module = sys.modules.get("mlflow.store.tracking.sqlalchemy_store")
     engines = getattr(getattr(module, "SqlAlchemyStore", None), "_engine_map", {})
     for engine in list(engines.values()):
@@ -260,4 +384,4 @@ def _dispose_engines_after_fork() -> None:
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_dispose_engines_after_fork)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
