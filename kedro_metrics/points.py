@@ -200,7 +200,7 @@ class _Walker:
 
     def __init__(self, key_problem: KeyCheck | None):
         self._key_problem = key_problem
-        self._seen: dict[str, str] = {}
+        self._seen: set[str] = set()
         self.series: list[_Series] = []
         self.problems: list[Problem] = []
 
@@ -211,7 +211,7 @@ class _Walker:
         for name, entry in group.items():
             if not isinstance(name, str):
                 self.problem(
-                    f"{path}[{name!r}]" if path else f"[{name!r}]",
+                    f"{path}[{_show(name)}]" if path else f"[{_show(name)}]",
                     f"expected a string metric name, got {_describe(name)}",
                 )
                 continue
@@ -240,10 +240,12 @@ class _Walker:
 
     def claim(self, key: str, path: str) -> bool:
         """Check the key once per metric; False when it cannot be logged."""
-        before = self._seen.setdefault(key, path)
-        if before != path:
-            self.problem(path, f"duplicate metric key {key!r} (also given at {before})")
+        if key in self._seen:
+            self.problem(
+                path, f"duplicate metric key {key!r}: another entry flattens to the same key"
+            )
             return False
+        self._seen.add(key)
         reason = self._key_problem(key) if self._key_problem else None
         if reason:
             self.problem(path, f"invalid MLflow key {key!r}: {reason}")
@@ -268,7 +270,7 @@ class _Walker:
                     self.problem(
                         item_path,
                         "expected a point with a 'value' (and optional 'step', 'timestamp'), "
-                        f"got a mapping with keys {sorted(map(str, item))}",
+                        f"got a mapping with keys {_keys(item)}",
                     )
                 else:
                     self.point(item, item_path, kind)
@@ -286,10 +288,10 @@ class _Walker:
         if kind == "no value":
             self.problem(path, "point without a value: add a 'value' key")
         elif kind == "unknown keys":
-            extra = sorted(map(str, set(point) - POINT_FIELDS))
+            extra = [key for key in point if key not in POINT_FIELDS]
             self.problem(
                 path,
-                f"unknown key(s) {', '.join(map(repr, extra))} in a point; "
+                f"unknown key(s) {_keys(extra)[1:-1]} in a point; "
                 "a point takes only 'value', 'step' and 'timestamp'",
             )
         else:
@@ -343,8 +345,15 @@ def _is_plain_number(value: Any) -> bool:
     return kind is float or (kind is int and -(2**1023) < value < 2**1023)
 
 
+def _keys(keys: Iterable[Any]) -> str:
+    return "[" + ", ".join(sorted(_show(key) for key in keys)) + "]"
+
+
 def _show(value: Any) -> str:
-    text = repr(value)
+    try:
+        text = repr(value)
+    except ValueError:  # ints beyond sys.get_int_max_str_digits()
+        return f"<{type(value).__name__} too large to show>"
     return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 3] + "..."
 
 
