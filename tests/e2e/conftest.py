@@ -1,0 +1,249 @@
+"""Fixtures of the end-to-end tests: real Kedro projects, real `kedro run`, real MLflow.
+
+Each test copies ``project_template/`` (a minimal Kedro project, never installed:
+``kedro run`` puts its ``src/`` on ``sys.path``) into a temporary directory, runs
+``python -m kedro ...`` there in a subprocess with a clean environment, and reads
+the MLflow store back with ``MlflowClient``. The kedro-metrics hook is active only
+because the package is installed (its ``kedro.hooks`` entry point): the template's
+settings.py registers nothing.
+
+A ``kedro run`` subprocess costs a few seconds, so the helpers are session-scoped
+callables that modules use in module-scoped fixtures to share one run between
+tests that assert different things about it, and most tests start from a copy of
+an already migrated sqlite store (``seed_store``).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TEMPLATE = Path(__file__).parent / "project_template"
+
+#: The template is a project to copy, not test code (e.g. under --doctest-modules).
+collect_ignore = ["project_template"]
+
+#: Never phone home: the machines have no internet, telemetry would only time out.
+#: MLflow 3's own telemetry ignores DO_NOT_TRACK, hence its own variable.
+TELEMETRY_OFF = {
+    "KEDRO_DISABLE_TELEMETRY": "1",
+    "DO_NOT_TRACK": "1",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+}
+# The tests read the stores with MLflow in this process too.
+for _name, _value in TELEMETRY_OFF.items():
+    os.environ.setdefault(_name, _value)
+
+
+def subprocess_env(overrides: dict[str, str | None] | None = None) -> dict[str, str]:
+    """The caller's environment without any MLFLOW_* or KEDRO_* variable, telemetry
+    off, plus ``overrides`` (a value of None removes the variable).
+
+    COLUMNS is wide so that rich (Kedro's log handler) does not wrap file paths in
+    the messages the tests look for.
+    """
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("MLFLOW_", "KEDRO_")) and name != "PYTHONSTARTUP"
+    }
+    env.update(TELEMETRY_OFF)
+    env["COLUMNS"] = "400"
+    for name, value in (overrides or {}).items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    return env
+
+
+@dataclass(frozen=True)
+class Completed:
+    """What a subprocess did."""
+
+    args: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return f"$ {' '.join(self.args)}\n--- stdout\n{self.stdout}\n--- stderr\n{self.stderr}"
+
+    def check(self) -> Completed:
+        """Fail the test with the whole output when the command failed."""
+        assert self.returncode == 0, self.output
+        return self
+
+
+def run_python(
+    args: list[str],
+    *,
+    cwd: Path,
+    env: dict[str, str | None] | None = None,
+    timeout: float = 600,
+) -> Completed:
+    """``sys.executable *args`` in ``cwd`` with a clean environment."""
+    cmd = [sys.executable, *args]
+    proc = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
+        cmd,
+        cwd=cwd,
+        env=subprocess_env(env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    return Completed(tuple(cmd), proc.returncode, proc.stdout, proc.stderr)
+
+
+def run_kedro(
+    project: Path,
+    *args: str,
+    env: dict[str, str | None] | None = None,
+    cwd: Path | None = None,
+) -> Completed:
+    """``python -m kedro *args`` in the project (or in ``cwd`` inside it)."""
+    return run_python(["-m", "kedro", *args], cwd=cwd or project, env=env)
+
+
+def copy_project(parent: Path, source: Path = TEMPLATE) -> Path:
+    """A fresh copy of a Kedro project tree in ``parent/project``."""
+    target = parent / "project"
+    shutil.copytree(
+        source,
+        target,
+        ignore=shutil.ignore_patterns(
+            "__pycache__", "*.pyc", "*.db", "mlruns", "mlartifacts", ".pytest_cache"
+        ),
+    )
+    (target / "conf" / "local").mkdir(parents=True, exist_ok=True)
+    return target
+
+
+def sqlite_uri(path: Path) -> str:
+    return f"sqlite:///{path}"
+
+
+class Store:
+    """The read side of an MLflow sqlite store, for assertions.
+
+    Creating an ``MlflowClient`` on a missing sqlite file would create it, so the
+    file must exist: tests that expect "no store" check the path themselves.
+    """
+
+    def __init__(self, path: Path):
+        assert path.is_file(), f"expected an MLflow sqlite store at {path}"
+        from mlflow import MlflowClient
+
+        self.path = path
+        self.uri = sqlite_uri(path)
+        self.client = MlflowClient(tracking_uri=self.uri)
+
+    def experiments(self) -> dict[str, str]:
+        """Experiment name -> id, deleted ones included."""
+        from mlflow.entities import ViewType
+
+        return {
+            e.name: e.experiment_id for e in self.client.search_experiments(view_type=ViewType.ALL)
+        }
+
+    def runs(self) -> list[Any]:
+        """Every run in every experiment of the store, deleted ones included."""
+        from mlflow.entities import ViewType
+
+        ids = list(self.experiments().values())
+        return self.client.search_runs(ids, run_view_type=ViewType.ALL, max_results=1000)
+
+    def only_run(self) -> Any:
+        """The store's single run (fails when there are none or several)."""
+        runs = self.runs()
+        assert len(runs) == 1, [
+            (r.info.run_name, r.info.status, r.info.experiment_id) for r in runs
+        ]
+        return runs[0]
+
+    def run(self, run_id: str) -> Any:
+        return self.client.get_run(run_id)
+
+    def history(self, run_id: str, key: str) -> list[tuple[int, float]]:
+        """``[(step, value), ...]`` of one metric, in step then timestamp order."""
+        points = self.client.get_metric_history(run_id, key)
+        points = sorted(points, key=lambda m: (m.step, m.timestamp))
+        return [(m.step, m.value) for m in points]
+
+    def metrics(self, run_id: str) -> dict[str, list[tuple[int, float]]]:
+        """Every metric of the run as ``{key: [(step, value), ...]}``."""
+        keys = self.run(run_id).data.metrics
+        return {key: self.history(run_id, key) for key in sorted(keys)}
+
+    @staticmethod
+    def user_tags(run: Any) -> dict[str, str]:
+        """The run's tags without MLflow's own ``mlflow.*`` ones."""
+        return {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")}
+
+
+@pytest.fixture(scope="session")
+def kedro() -> Callable[..., Completed]:
+    """``kedro(project, "run", "--runner", "ThreadRunner", env={...})``."""
+    return run_kedro
+
+
+@pytest.fixture(scope="session")
+def python() -> Callable[..., Completed]:
+    """``python(["script.py", ...], cwd=..., env={...})``."""
+    return run_python
+
+
+@pytest.fixture(scope="session")
+def new_project() -> Callable[[Path], Path]:
+    """``new_project(parent)`` copies the e2e project template under ``parent``."""
+    return copy_project
+
+
+@pytest.fixture(scope="session")
+def store_at() -> Callable[[Path], Store]:
+    """``store_at(path)`` reads the MLflow sqlite store at ``path``."""
+    return Store
+
+
+@pytest.fixture(scope="session")
+def seed_store(tmp_path_factory: pytest.TempPathFactory) -> Callable[[Path], Path]:
+    """``seed_store(path)`` puts an empty MLflow sqlite store (schema migrated, only the
+    "Default" experiment) at ``path`` and returns ``path``.
+
+    MLflow spends seconds migrating a new sqlite file; copying a migrated one costs
+    nothing. Tests whose subject is how the store gets created (the embedded default,
+    the example project) do not seed.
+    """
+    from mlflow import MlflowClient
+
+    template = tmp_path_factory.mktemp("empty-store") / "mlflow.db"
+    uri = sqlite_uri(template)
+    MlflowClient(tracking_uri=uri).search_experiments()
+    # Close MLflow's pooled connections to the file before copying it.
+    module = sys.modules.get("mlflow.store.tracking.sqlalchemy_store")
+    engine = getattr(getattr(module, "SqlAlchemyStore", None), "_engine_map", {}).pop(uri, None)
+    if engine is not None:
+        engine.dispose()
+
+    def seed(path: Path) -> Path:
+        assert not path.exists(), f"{path} exists already"
+        shutil.copyfile(template, path)
+        return path
+
+    return seed
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A fresh copy of the e2e project, for a test of its own."""
+    return copy_project(tmp_path)

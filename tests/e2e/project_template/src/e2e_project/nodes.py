@@ -1,0 +1,69 @@
+"""Node functions of the e2e project. Module-level, so ParallelRunner can pickle them.
+
+Every value is exact in binary floating point, so the tests compare with ``==``.
+"""
+
+from __future__ import annotations
+
+import time
+
+# pipeline "prefixes" (also __default__) -------------------------------------------
+
+
+def model_scores() -> dict:
+    """model_metrics: default prefix (the catalog name)."""
+    return {
+        "accuracy": {"value": 0.875, "step": 1},
+        "loss": [{"value": 0.5, "step": 0}, {"value": 0.25, "step": 1}],
+        "confusion": {"tp": 40, "fp": 3},
+    }
+
+
+def eval_scores() -> dict:
+    """eval_metrics: explicit ``prefix: eval``."""
+    return {"f1": 0.625}
+
+
+def flat_scores() -> dict:
+    """flat_metrics: ``prefix: ""``, so the names are the MLflow keys."""
+    return {"top_level": 7, "group": {"inner": 1.5}}
+
+
+def factory_scores(index: int) -> dict:
+    """a_metrics .. d_metrics: resolved from the ``"{name}_metrics"`` pattern."""
+    return {"score": float(index), "curve": [index, index + 0.5]}
+
+
+def holdout_accuracy() -> list[float]:
+    """holdout_accuracy: MlflowMetricDataSet, key defaulted to the catalog name."""
+    return [0.5, 0.625, 0.75]
+
+
+# pipeline "runners" ----------------------------------------------------------------
+
+
+def history(index: int, steps: int) -> dict:
+    """A ``steps``-point loss history; values ``index * 1000 + step``."""
+    time.sleep(0.1)  # let the runners overlap the saves of several nodes
+    return {"loss": [index * 1000 + step for step in range(steps)]}
+
+
+# pipeline "failing" ----------------------------------------------------------------
+
+
+def record_progress() -> tuple[dict, str]:
+    """partial_metrics, saved before the next node fails."""
+    return {"rows_seen": 10, "loss": [0.5, 0.25]}, "go"
+
+
+def explode(token: str) -> None:
+    """Always fails, after record_progress (it needs its output)."""
+    raise RuntimeError(f"e2e failing node got {token!r} and fails on purpose")
+
+
+# pipeline "small" ------------------------------------------------------------------
+
+
+def answer() -> dict:
+    """small_metrics: one metric, one point."""
+    return {"answer": 42}

@@ -1,0 +1,56 @@
+"""The pipelines of the e2e project; each e2e test runs one of them."""
+
+from __future__ import annotations
+
+from kedro.pipeline import Pipeline, node, pipeline
+
+from e2e_project import nodes
+
+#: Outputs of the runner pipeline: four explicit catalog entries, four from a pattern.
+HISTORY_OUTPUTS = [f"hist_{i}" for i in range(4)] + [f"f{i}_hist" for i in range(4, 8)]
+
+
+def register_pipelines() -> dict[str, Pipeline]:
+    """Register the project's pipelines."""
+    prefixes = pipeline(
+        [
+            node(nodes.model_scores, None, "model_metrics", name="model_scores"),
+            node(nodes.eval_scores, None, "eval_metrics", name="eval_scores"),
+            node(nodes.flat_scores, None, "flat_metrics", name="flat_scores"),
+            *[
+                node(
+                    nodes.factory_scores,
+                    f"params:factory_index.{letter}",
+                    f"{letter}_metrics",
+                    name=f"{letter}_scores",
+                )
+                for letter in "abcd"
+            ],
+            node(nodes.holdout_accuracy, None, "holdout_accuracy", name="holdout_accuracy"),
+        ]
+    )
+    runners = pipeline(
+        [
+            node(
+                nodes.history,
+                [f"params:history_index.{output}", "params:steps"],
+                output,
+                name=f"history_{output}",
+            )
+            for output in HISTORY_OUTPUTS
+        ]
+    )
+    failing = pipeline(
+        [
+            node(nodes.record_progress, None, ["partial_metrics", "token"], name="record_progress"),
+            node(nodes.explode, "token", None, name="explode"),
+        ]
+    )
+    small = pipeline([node(nodes.answer, None, "small_metrics", name="answer")])
+    return {
+        "__default__": prefixes,
+        "prefixes": prefixes,
+        "runners": runners,
+        "failing": failing,
+        "small": small,
+    }

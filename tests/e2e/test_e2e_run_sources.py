@@ -1,0 +1,174 @@
+"""Where the run and the store come from: MLflow's environment variables, and a run
+the caller already started (the plugin then logs into it and never ends it)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+SMALL = {"small_metrics.answer": [(0, 42.0)]}
+
+#: Runs the "small" pipeline in-process inside ``with mlflow.start_run()``, the way a
+#: notebook or an orchestrator does, and writes what it saw to argv[2] as JSON.
+ACTIVE_RUN_SCRIPT = """\
+import json
+import sys
+from pathlib import Path
+
+import mlflow
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+project = Path.cwd()
+mlflow.set_tracking_uri(sys.argv[1])
+mlflow.set_experiment("caller")
+with mlflow.start_run(run_name="caller-run") as run:
+    bootstrap_project(project)
+    with KedroSession.create(project_path=project) as session:
+        session.run(pipeline_names=["small"])
+    status_inside = mlflow.MlflowClient().get_run(run.info.run_id).info.status
+    still_active = mlflow.active_run().info.run_id
+Path(sys.argv[2]).write_text(json.dumps(
+    {"run_id": run.info.run_id, "status_inside": status_inside, "still_active": still_active}
+))
+"""
+
+#: Runs the "small" pipeline in-process without any MLflow run and without naming a
+#: runner (Kedro then uses SequentialRunner); writes the session id to argv[1].
+SESSION_SCRIPT = """\
+import sys
+from pathlib import Path
+
+from kedro.framework.session import KedroSession
+from kedro.framework.startup import bootstrap_project
+
+project = Path.cwd()
+bootstrap_project(project)
+with KedroSession.create(project_path=project) as session:
+    session.run(pipeline_names=["small"])
+Path(sys.argv[1]).write_text(session.session_id)
+"""
+
+
+@pytest.fixture(scope="module")
+def env_run(tmp_path_factory, new_project, seed_store, kedro, store_at):
+    """One kedro run with MLFLOW_TRACKING_URI and MLFLOW_EXPERIMENT_NAME set."""
+    parent = tmp_path_factory.mktemp("env")
+    project = new_project(parent)
+    elsewhere = seed_store(parent / "elsewhere.db")
+    env = {
+        "MLFLOW_TRACKING_URI": f"sqlite:///{elsewhere}",
+        "MLFLOW_EXPERIMENT_NAME": "from-env",
+    }
+    kedro(project, "run", "--pipelines", "small", env=env).check()
+    return project, elsewhere, store_at(elsewhere)
+
+
+class TestMlflowEnvironment:
+    def test_tracking_uri_from_the_environment(self, env_run):
+        """MLFLOW_TRACKING_URI is the store; the project's default store is not created."""
+        project, _, store = env_run
+        run = store.only_run()
+        assert store.metrics(run.info.run_id) == SMALL
+        assert run.info.status == "FINISHED"
+        assert not (project / "mlflow.db").exists()
+        assert not (project / "mlruns").exists()
+
+    def test_experiment_name_from_the_environment(self, env_run):
+        """MLFLOW_EXPERIMENT_NAME names the experiment (created when missing)."""
+        _, _, store = env_run
+        run = store.only_run()
+        experiments = store.experiments()
+        assert run.info.experiment_id == experiments["from-env"]
+        assert "e2e_project" not in experiments
+
+
+class TestMlflowRunId:
+    def test_metrics_go_to_the_run_and_it_is_not_ended(self, project, seed_store, kedro, store_at):
+        """MLFLOW_RUN_ID: the metrics land in that run, which stays RUNNING."""
+        from mlflow import MlflowClient
+
+        uri = f"sqlite:///{seed_store(project / 'mlflow.db')}"
+        client = MlflowClient(tracking_uri=uri)
+        experiment_id = client.create_experiment("orchestrated")
+        created = client.create_run(experiment_id, run_name="step-1")
+        run_id = created.info.run_id
+
+        kedro(project, "run", "--pipelines", "small", env={"MLFLOW_RUN_ID": run_id}).check()
+
+        store = store_at(project / "mlflow.db")
+        run = store.only_run()
+        assert run.info.run_id == run_id
+        assert run.info.status == "RUNNING"
+        assert run.info.end_time is None
+        assert store.metrics(run_id) == SMALL
+
+
+@pytest.fixture(scope="module")
+def caller_run(tmp_path_factory, new_project, seed_store, python, store_at):
+    """The "small" pipeline run in-process inside the caller's `mlflow.start_run()`."""
+    parent = tmp_path_factory.mktemp("active")
+    project = new_project(parent)
+    script = parent / "caller.py"
+    script.write_text(ACTIVE_RUN_SCRIPT)
+    seen = parent / "seen.json"
+    caller_db = seed_store(parent / "caller.db")
+    python([str(script), f"sqlite:///{caller_db}", str(seen)], cwd=project).check()
+    return project, json.loads(seen.read_text()), store_at(caller_db)
+
+
+class TestActiveRun:
+    def test_metrics_land_in_the_callers_run(self, caller_run):
+        """KedroSession inside `mlflow.start_run()`: the metrics go to that run."""
+        _, seen, store = caller_run
+        assert store.metrics(seen["run_id"]) == SMALL
+
+    def test_no_other_run_is_created(self, caller_run):
+        """The caller's run is the only run, and the project's store is not created."""
+        project, seen, store = caller_run
+        assert [r.info.run_id for r in store.runs()] == [seen["run_id"]]
+        assert not (project / "mlflow.db").exists()
+
+    def test_the_callers_run_is_not_ended_by_the_plugin(self, caller_run):
+        """Inside the `with` block the run is still RUNNING and still active."""
+        _, seen, store = caller_run
+        assert seen["status_inside"] == "RUNNING"
+        assert seen["still_active"] == seen["run_id"]
+        # ...and the caller's own `with` block ended it afterwards.
+        assert store.run(seen["run_id"]).info.status == "FINISHED"
+
+
+@pytest.fixture(scope="module")
+def session_run(tmp_path_factory, new_project, seed_store, python, store_at):
+    """The "small" pipeline run in-process through KedroSession, no MLflow run around it."""
+    parent = tmp_path_factory.mktemp("session")
+    project = new_project(parent)
+    seed_store(project / "mlflow.db")
+    script = parent / "session.py"
+    script.write_text(SESSION_SCRIPT)
+    session_id_file = parent / "session_id.txt"
+    python([str(script), str(session_id_file)], cwd=project).check()
+    store = store_at(project / "mlflow.db")
+    return session_id_file.read_text(), store, store.only_run()
+
+
+class TestInProcessSession:
+    def test_session_gets_its_own_finished_run(self, session_run):
+        """`session.run()` in a script starts and ends a run like `kedro run` does."""
+        _, store, run = session_run
+        assert run.info.status == "FINISHED"
+        assert run.info.run_name == "small"
+        assert store.metrics(run.info.run_id) == SMALL
+
+    def test_run_is_tagged_with_the_session_id(self, session_run):
+        """kedro.session_id is the id of the KedroSession that ran the pipeline."""
+        session_id, store, run = session_run
+        assert store.user_tags(run)["kedro.session_id"] == session_id
+
+    def test_run_without_a_runner_argument_is_tagged_sequential(self, session_run):
+        """No runner given: Kedro runs SequentialRunner, and the tag says so (not "None")."""
+        _, store, run = session_run
+        assert store.user_tags(run)["kedro.runner"] == "SequentialRunner"
