@@ -7,6 +7,7 @@ thin (pure logic lives in config.py).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import IO, Any
 
 import click
 from kedro.framework.cli.utils import KedroCliError
@@ -41,6 +42,17 @@ METRICS_YML_TEMPLATE = """\
 """
 
 
+class MetricsCliError(KedroCliError):
+    """A KedroCliError that always prints its message.
+
+    ``KedroCliError.show`` formats ``sys.exc_info()``, which click >= 8.2 has
+    already cleared when it calls ``show``: the message would be lost.
+    """
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.secho(f"Error: {self.format_message()}", fg="red", err=True)
+
+
 @click.group(name="kedro-metrics")
 def commands() -> None:
     """kedro-metrics project commands."""
@@ -65,7 +77,7 @@ def write_metrics_yml(conf_env_dir: Path, *, force: bool) -> Path:
     """Write the template into ``conf_env_dir``; refuse to overwrite unless ``force``."""
     target = conf_env_dir / "metrics.yml"
     if target.exists() and not force:
-        raise KedroCliError(f"{target} already exists; use --force to overwrite it.")
+        raise MetricsCliError(f"{target} already exists; use --force to overwrite it.")
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(METRICS_YML_TEMPLATE)
     return target

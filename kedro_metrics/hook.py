@@ -15,6 +15,7 @@ import logging
 import multiprocessing
 import os
 import sys
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,15 @@ if TYPE_CHECKING:
     from kedro.pipeline import Pipeline
 
 logger = logging.getLogger(__name__)
+
+# Kedro warns about every catalog type ending in "DataSet" (kedro-datasets 2.0
+# renamed theirs). MlflowMetricsDataSet is this plugin's documented name and an
+# alias of MlflowMetricsDataset, so the warning would only be noise for our types.
+warnings.filterwarnings(
+    "ignore",
+    message=r".*'Dataset' is spelled with a lowercase 's'\. Got '(kedro_metrics\.\S*DataSet)'",
+    category=UserWarning,
+)
 
 #: Where metrics.yml is looked for in each configuration environment.
 CONFIG_PATTERNS = ["metrics*", "metrics*/**", "**/metrics*"]
@@ -79,6 +89,7 @@ class MetricsHook:
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
         self._context = context
+        show_info_messages()
 
     @hook_impl(trylast=True)  # after other plugins (kedro-mlflow) have started their run
     def before_pipeline_run(
@@ -116,6 +127,17 @@ class MetricsHook:
         run, self._run = self._run, None
         if run is not None:
             run.finish(failed=failed)
+
+
+def show_info_messages() -> None:
+    """Let the plugin's INFO messages (run started, tracking off) through.
+
+    Kedro's default logging config shows INFO only for ``kedro`` and the project's
+    package. A level set for ``kedro_metrics`` in the project's logging.yml wins.
+    """
+    package_logger = logging.getLogger("kedro_metrics")
+    if package_logger.level == logging.NOTSET:
+        package_logger.setLevel(logging.INFO)
 
 
 def flush_pending_writes() -> None:
@@ -218,7 +240,9 @@ def bind_datasets(catalog: CatalogProtocol, pipeline: Pipeline, run: TrackedRun)
 def runner_name(runner: Any) -> str:
     """``SequentialRunner`` from what Kedro puts in run_params (a class name or an
     instance's repr such as ``<kedro.runner.ThreadRunner object at 0x...>``)."""
-    text = str(runner or "SequentialRunner").strip("<>").split(" object at ")[0]
+    text = str(runner).strip("<>").split(" object at ")[0]
+    if text in ("", "None"):  # Kedro runs SequentialRunner when none is given
+        return "SequentialRunner"
     return text.rsplit(".", 1)[-1]
 
 
