@@ -312,18 +312,28 @@ def end_run(tracking_uri: str | None, run_id: str, *, failed: bool) -> None:
 
 
 def check_run(tracking_uri: str | None, run_id: str) -> None:
-    """Raise ``NoRunError`` when the run cannot be found on the server."""
+    """Raise ``NoRunError`` when the store has no such run (TrackingError when the
+    store cannot be asked)."""
     uri = resolve_uri(tracking_uri)
     try:
         client_for(uri).get_run(run_id)
     except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise _tracking_error(uri, f"find run {run_id}", exc) from _cause(uri, exc)
         raise NoRunError(
-            f"MLflow run {run_id!r} was not found at {redact(uri)}: {exc.message}. "
-            "Check the run id (MLFLOW_RUN_ID or the dataset's run_id) and the tracking URI."
-        ) from exc
+            f"MLflow run {run_id!r} was not found at {redact(uri)}: "
+            f"{_scrub(exc.message, uri)}. Check the run id (MLFLOW_RUN_ID or the "
+            "dataset's run_id) and the tracking URI."
+        ) from _cause(uri, exc)
 
 
 # Errors and retries --------------------------------------------------------------
+
+_UNREACHABLE_HINT = (
+    "Check that the server is running and reachable, or set MLFLOW_TRACKING_URI / "
+    "metrics.yml `tracking_uri` to one that is. MLflow retried with backoff first "
+    "(MLFLOW_HTTP_REQUEST_MAX_RETRIES, MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR)."
+)
 
 
 @contextlib.contextmanager
@@ -331,18 +341,23 @@ def _translated_errors(uri: str, action: str) -> Iterator[None]:
     """Turn MLflow and connection failures into a TrackingError that says what to do."""
     try:
         yield
-    except MlflowException as exc:
-        raise TrackingError(
-            f"Could not {action} at MLflow tracking URI {redact(uri)}: "
-            f"{_scrub(exc.message, uri)}"
-        ) from exc
-    except OSError as exc:  # connection refused, DNS, timeouts (requests' errors are OSErrors)
-        raise TrackingError(
-            f"Could not {action}: the MLflow tracking server at {redact(uri)} did not "
-            f"answer ({_scrub(str(exc), uri)}). Check that it is running and reachable, "
-            "or set MLFLOW_TRACKING_URI / metrics.yml `tracking_uri` to one that is. "
-            "MLflow already retried with backoff (MLFLOW_HTTP_REQUEST_MAX_RETRIES)."
-        ) from exc
+    except (MlflowException, OSError) as exc:  # requests' connection errors are OSErrors
+        raise _tracking_error(uri, action, exc) from _cause(uri, exc)
+
+
+def _tracking_error(uri: str, action: str, exc: Exception) -> TrackingError:
+    detail = _scrub(exc.message if isinstance(exc, MlflowException) else str(exc), uri)
+    unreachable = isinstance(exc, OSError) or "Max retries exceeded" in detail
+    hint = f" {_UNREACHABLE_HINT}" if unreachable else ""
+    return TrackingError(
+        f"Could not {action} at MLflow tracking URI {redact(uri)}: {detail}{hint}"
+    )
+
+
+def _cause(uri: str, exc: Exception) -> Exception | None:
+    """The exception to chain: none when the original could show credentials in a
+    printed traceback."""
+    return None if _secrets(uri) else exc
 
 
 def _retry_when_locked(call: Callable[[], T]) -> T:
@@ -363,11 +378,16 @@ def _retry_when_locked(call: Callable[[], T]) -> T:
         delay = min(delay * 2, 1.0)
 
 
+def _secrets(uri: str) -> list[str]:
+    """The URI's password and MLflow's credential variables, where set."""
+    found = [urlsplit(uri).password]
+    found += [os.environ.get(n) for n in ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")]
+    return [secret for secret in found if secret]
+
+
 def _scrub(message: str, uri: str) -> str:
-    """Remove the URI's password and MLflow's credential variables from a message."""
-    secrets = [urlsplit(uri).password]
-    secrets += [os.environ.get(n) for n in ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")]
-    for secret in filter(None, secrets):
+    """``message`` with every secret of ``_secrets`` replaced by ***."""
+    for secret in _secrets(uri):
         message = message.replace(secret, "***")
     return message
 
