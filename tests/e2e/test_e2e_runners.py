@@ -1,4 +1,6 @@
-"""Every runner gives the same result: 8 nodes x 50-step histories, 400 points, one run.
+"""Every runner gives the same result: 8 nodes x 50-step histories, 400 points, one run,
+with synchronous and with asynchronous logging (metrics.yml ``async_logging: true``:
+save returns at once, the hook waits for the writes at the end of the pipeline).
 
 Half of the eight outputs are explicit catalog entries, half come from a
 ``"{name}_hist"`` dataset factory; the nodes sleep a little so that the threads and
@@ -20,10 +22,19 @@ EXPECTED = {
 }
 
 
-@pytest.fixture(scope="module", params=["SequentialRunner", "ThreadRunner", "ParallelRunner"])
+RUNNERS = ["SequentialRunner", "ThreadRunner", "ParallelRunner"]
+
+
+@pytest.fixture(
+    scope="module",
+    params=[(runner, False) for runner in RUNNERS] + [(runner, True) for runner in RUNNERS],
+    ids=lambda param: f"{param[0]}-{'async' if param[1] else 'sync'}",
+)
 def runner_run(request, tmp_path_factory, new_project, seed_store, kedro, store_at):
-    runner = request.param
+    runner, asynchronous = request.param
     project = new_project(tmp_path_factory.mktemp(runner))
+    if asynchronous:
+        (project / "conf" / "base" / "metrics.yml").write_text("async_logging: true\n")
     seed_store(project / "mlflow.db")
     kedro(project, "run", "--pipelines", "runners", "--runner", runner).check()
     store = store_at(project / "mlflow.db")
