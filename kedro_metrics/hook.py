@@ -18,7 +18,7 @@ import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from kedro.framework.hooks import hook_impl
 
@@ -82,9 +82,15 @@ class MetricsHook:
     """Starts or reuses an MLflow run around ``kedro run`` and binds the metrics
     datasets of the pipeline to it."""
 
+    #: Sessions some MetricsHook instance is tracking. A project that lists the hook
+    #: in settings.py without disabling the entry point has two instances: only the
+    #: first to see a session tracks it.
+    _sessions_tracked: ClassVar[set[str]] = set()
+
     def __init__(self) -> None:
         self._context: KedroContext | None = None
         self._run: TrackedRun | None = None
+        self._session_id: str | None = None
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
@@ -100,9 +106,15 @@ class MetricsHook:
                 "kedro-metrics: before_pipeline_run came before after_context_created; "
                 "run the pipeline through a KedroSession."
             )
-        settings = load_settings(self._context)
-        self._run = open_run(settings, self._context, run_params)
+        session_id = str(run_params.get("run_id"))
+        if session_id in MetricsHook._sessions_tracked:
+            logger.debug("kedro-metrics: another MetricsHook tracks session %s.", session_id)
+            return
+        MetricsHook._sessions_tracked.add(session_id)
+        self._session_id = session_id
         try:
+            settings = load_settings(self._context)
+            self._run = open_run(settings, self._context, run_params)
             bind_datasets(catalog, pipeline, self._run)
         except Exception:
             self._finish(failed=True)
@@ -124,6 +136,7 @@ class MetricsHook:
         self._finish(failed=True)
 
     def _finish(self, *, failed: bool) -> None:
+        MetricsHook._sessions_tracked.discard(self._session_id or "")
         run, self._run = self._run, None
         if run is not None:
             run.finish(failed=failed)
