@@ -177,8 +177,8 @@ def load_settings(context: KedroContext) -> MetricsConfig:
         culprit = _file_defining(files, exc.key)
         if culprit is None:
             raise
-        source = " + ".join(map(str, files))
-        raise ConfigError(str(exc).replace(source, str(culprit)), key=exc.key) from None
+    # Parse again to raise the same error naming the one file that sets the key.
+    return MetricsConfig.parse(data, source=str(culprit))
 
 
 def open_run(
