@@ -316,6 +316,8 @@ class _Walker:
         return True
 
     def integer(self, value: Any, path: str, *, minimum: int) -> None:
+        if type(value) is int and minimum <= value <= _INT64_MAX:  # fast path
+            return
         if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             self.problem(path, f"expected an integer, got {_describe(value)}")
         elif not minimum <= int(value) <= _INT64_MAX:
@@ -332,6 +334,9 @@ def _mapping_kind(mapping: Mapping[Any, Any]) -> str:
     "value" together with "step" or "timestamp" and other keys is a point with
     unknown keys (a typo, not a group). Anything else is a group.
     """
+    if "value" in mapping and len(mapping) <= len(POINT_FIELDS):  # fast path: points
+        if all(key in POINT_FIELDS for key in mapping):
+            return "point"
     keys = set(mapping)
     if keys and keys <= POINT_FIELDS:
         return "point" if "value" in keys else "no value"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import logging
 import os
 import queue
@@ -135,10 +136,14 @@ def _send_concurrently(
     Chunks are drawn only as slots free up, so a long history is never held
     whole in memory. The first failure stops new sends and is raised.
     """
+    first = next(chunks, None)
+    second = next(chunks, None)
+    if second is None:  # one request: no thread pool to start
+        return send(first) if first is not None else 0
     written = 0
     with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="kedro-metrics") as pool:
         pending: set[Future[int]] = set()
-        for chunk in chunks:
+        for chunk in itertools.chain((first, second), chunks):
             if len(pending) >= limit:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 written += sum(future.result() for future in done)
