@@ -96,6 +96,8 @@ class MlflowRunDataset(AbstractDataset):
         return True
 
     def _write(self, validated: points.ValidatedMetrics) -> None:
+        if self._skip_when_disabled():
+            return
         if not len(validated):
             logger.warning("%s was given no metrics; nothing logged.", self._label)
             return
@@ -107,6 +109,15 @@ class MlflowRunDataset(AbstractDataset):
                 store.submit_points(self._uri, run_id, batch)
             else:
                 store.log_points(self._uri, run_id, batch)
+
+    def _keys_in_run(self) -> list[str]:
+        """The run's metric keys; none when there is no run (then nothing exists)."""
+        try:
+            run_id = self._run()
+        except DatasetError:
+            return []
+        with self._store_errors():
+            return store.metric_keys(self._uri, run_id)
 
     def _validated(self, data: Any, *, prefix: str) -> points.ValidatedMetrics:
         try:
@@ -238,9 +249,7 @@ class MlflowMetricsDataSet(MlflowRunDataset):
         return self._prefix or ""
 
     def save(self, data: Mapping[str, Any]) -> None:
-        validated = self._validated(data, prefix=self.prefix)
-        if not self._skip_when_disabled():
-            self._write(validated)
+        self._write(self._validated(data, prefix=self.prefix))
 
     def load(self) -> dict[str, Any]:
         run_id = self._run()
@@ -251,13 +260,7 @@ class MlflowMetricsDataSet(MlflowRunDataset):
         )
 
     def _exists(self) -> bool:
-        try:
-            run_id = self._run()
-        except DatasetError:
-            return False
-        with self._store_errors():
-            keys = store.metric_keys(self._uri, run_id)
-        return any(points.belongs_to(key, self.prefix) for key in keys)
+        return any(points.belongs_to(key, self.prefix) for key in self._keys_in_run())
 
     def _describe(self) -> dict[str, Any]:
         return {"prefix": self._prefix, **super()._describe()}
@@ -359,8 +362,7 @@ class MlflowMetricDataSet(MlflowRunDataset):
                 f"Nothing was saved to {self._label}: it takes one metric (a number, a point "
                 f"or a list of either), got a group of {len(validated.keys)} metrics."
             )
-        if not self._skip_when_disabled():
-            self._write(validated)
+        self._write(validated)
 
     def load(self) -> Any:
         run_id = self._run()
@@ -375,12 +377,7 @@ class MlflowMetricDataSet(MlflowRunDataset):
         )
 
     def _exists(self) -> bool:
-        try:
-            run_id = self._run()
-        except DatasetError:
-            return False
-        with self._store_errors():
-            return self.key in store.metric_keys(self._uri, run_id)
+        return self.key in self._keys_in_run()
 
     def _describe(self) -> dict[str, Any]:
         return {"key": self._key, **super()._describe()}
