@@ -304,3 +304,41 @@ class TestServerDown:
         assert "secret" not in message
         assert "user:***@127.0.0.1" in message
         assert isinstance(caught.value, TrackingError), type(caught.value).__name__
+
+
+class TestDatabaseLocked:
+    def test_save_waits_out_a_locked_sqlite_file_and_loses_nothing(self, sqlite_uri, caplog):
+        """Another writer holding the sqlite file past MLflow's 20 s busy timeout makes
+        MLflow fail with "database is locked"; the batch is retried and every point lands."""
+        import sqlite3
+        import threading
+
+        path = sqlite_uri.removeprefix("sqlite:///")
+        client = MlflowClient(tracking_uri=sqlite_uri)
+        run_id = client.create_run("0").info.run_id
+        locked, release = threading.Event(), threading.Event()
+
+        def hold_lock() -> None:
+            connection = sqlite3.connect(path, isolation_level=None)
+            connection.execute("BEGIN EXCLUSIVE")
+            locked.set()
+            release.wait(60)
+            connection.execute("COMMIT")
+            connection.close()
+
+        holder = threading.Thread(target=hold_lock)
+        holder.start()
+        assert locked.wait(10)
+        threading.Timer(22, release.set).start()  # past the 20 s busy timeout
+        points = [MetricPoint("locked.loss", float(step), step, 1) for step in range(1500)]
+        try:
+            written = store.log_points(sqlite_uri, run_id, points)
+        finally:
+            release.set()
+            holder.join()
+
+        assert written == 1500
+        assert "database is locked" in caplog.text  # MLflow did fail once, and we retried
+        assert stored(sqlite_uri, run_id, "locked.loss") == [
+            (float(step), step, 1) for step in range(1500)
+        ]
