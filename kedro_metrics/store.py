@@ -82,7 +82,7 @@ def redact(uri: str | None) -> str | None:
     if parts.password is None:
         return uri
     host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
 
 
 def client_for(tracking_uri: str | None) -> MlflowClient:
