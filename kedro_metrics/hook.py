@@ -17,14 +17,12 @@ import os
 import sys
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from kedro.framework.hooks import hook_impl
 
 from kedro_metrics import config as metrics_config
-from kedro_metrics.config import MetricsConfig
-from kedro_metrics.errors import ConfigError
+from kedro_metrics import project
 
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
@@ -41,10 +39,6 @@ warnings.filterwarnings(
     message=r".*'Dataset' is spelled with a lowercase 's'\. Got '(kedro_metrics\.\S*DataSet)'",
     category=UserWarning,
 )
-
-#: Where metrics.yml is looked for in each configuration environment.
-CONFIG_PATTERNS = ["metrics*", "metrics*/**", "**/metrics*"]
-
 
 @dataclass
 class TrackedRun:
@@ -95,6 +89,7 @@ class MetricsHook:
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
         self._context = context
+        project.remember_context(context)
         show_info_messages()
 
     @hook_impl(trylast=True)  # after other plugins (kedro-mlflow) have started their run
@@ -113,7 +108,7 @@ class MetricsHook:
         MetricsHook._sessions_tracked.add(session_id)
         self._session_id = session_id
         try:
-            settings = load_settings(self._context)
+            settings = project.settings_for_context(self._context)
             self._run = open_run(settings, self._context, run_params)
             bind_datasets(catalog, pipeline, self._run)
         except Exception:
@@ -160,37 +155,15 @@ def flush_pending_writes() -> None:
         store.flush()
 
 
-def load_settings(context: KedroContext) -> MetricsConfig:
-    """metrics.yml through Kedro's config loader: conf/base merged with conf/<env>."""
-    from kedro.config import MissingConfigException
-
-    loader = context.config_loader
-    loader.config_patterns.setdefault("metrics", CONFIG_PATTERNS)  # type: ignore[attr-defined]
-    try:
-        data = loader["metrics"]
-    except MissingConfigException:
-        data = {}
-    files = _config_files(loader)
-    try:
-        return MetricsConfig.parse(data, source=" + ".join(map(str, files)) or "metrics.yml")
-    except ConfigError as exc:
-        culprit = _file_defining(files, exc.key)
-        if culprit is None:
-            raise
-    # Parse again to raise the same error naming the one file that sets the key.
-    return MetricsConfig.parse(data, source=str(culprit))
-
-
 def open_run(
-    settings: MetricsConfig, context: KedroContext, run_params: dict[str, Any]
+    project_settings: project.ProjectSettings, context: KedroContext, run_params: dict[str, Any]
 ) -> TrackedRun:
     """Reuse the caller's active run, else resume MLFLOW_RUN_ID, else start one."""
-    from kedro.framework.project import PACKAGE_NAME
-
     from kedro_metrics import store
 
+    settings = project_settings.config
     pipelines = run_params.get("pipeline_names") or ["__default__"]
-    uri = metrics_config.tracking_uri(settings, os.environ, str(context.project_path))
+    uri = project_settings.tracking_uri
     if not settings.tracks(pipelines):
         logger.info("kedro-metrics: tracking is off for pipeline(s) %s.", ", ".join(pipelines))
         return TrackedRun(uri, run_id=None, owned=False, enabled=False)
@@ -207,7 +180,7 @@ def open_run(
         logger.info("kedro-metrics: logging to run %s (MLFLOW_RUN_ID).", resumed)
         return TrackedRun(uri, resumed, owned=False, async_logging=settings.async_logging)
 
-    experiment = metrics_config.experiment_name(settings, os.environ, PACKAGE_NAME or "kedro")
+    experiment = project_settings.experiment
     experiment_id = store.ensure_experiment(uri, experiment)
     tags = {
         "kedro.session_id": str(run_params.get("run_id")),
@@ -257,28 +230,6 @@ def runner_name(runner: Any) -> str:
     if text in ("", "None"):  # Kedro runs SequentialRunner when none is given
         return "SequentialRunner"
     return text.rsplit(".", 1)[-1]
-
-
-def _config_files(loader: Any) -> list[Path]:
-    conf = Path(str(loader.conf_source))
-    envs = dict.fromkeys([loader.base_env, loader.env or loader.default_run_env])
-    return [
-        path
-        for env in envs
-        if env
-        for path in sorted((conf / env).glob("metrics*.y*ml"))
-    ]
-
-
-def _file_defining(files: list[Path], key: str | None) -> Path | None:
-    """The last (winning) metrics file that sets ``key`` at the top level."""
-    import yaml
-
-    for path in reversed(files):
-        data = yaml.safe_load(path.read_text()) or {}
-        if isinstance(data, dict) and key in data:
-            return path
-    return None
 
 
 hooks = MetricsHook()

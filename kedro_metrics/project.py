@@ -1,0 +1,192 @@
+"""The project's settings (metrics.yml, tracking URI, experiment), in one place for
+the hook, the CLI and Python inside a project (``kedro ipython``, notebooks,
+``KedroSession``).
+
+Precedence (see docs/hook.md): metrics.yml > environment variables > defaults
+(sqlite in the project, the package name). ``config.py`` holds the pure rules; this
+module reads the files through Kedro's config loader.
+
+"Inside a project" means: a ``KedroContext`` was created in this process (the hook
+remembers the last one), or a project was bootstrapped in this process
+(``bootstrap_project``, as ``kedro ipython`` and Kedro's Jupyter extension do), or a
+``project_path`` is given. Otherwise there is no project and callers fall back to
+MLflow's current tracking URI.
+
+No mlflow import here: Kedro loads the hook and the CLI at start-up.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from kedro_metrics import config as metrics_config
+from kedro_metrics.config import MetricsConfig
+from kedro_metrics.errors import ConfigError
+
+if TYPE_CHECKING:
+    from kedro.framework.context import KedroContext
+
+#: Where metrics.yml is looked for in each configuration environment.
+CONFIG_PATTERNS = ["metrics*", "metrics*/**", "**/metrics*"]
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    """Where a project's metrics live, resolved once."""
+
+    project_path: Path
+    package_name: str
+    #: The configuration environment (``None``: Kedro's default run env, ``local``).
+    env: str | None
+    config: MetricsConfig
+    tracking_uri: str
+    experiment: str
+
+
+_last_context: KedroContext | None = None
+
+
+def remember_context(context: KedroContext) -> None:
+    """Called by the hook's ``after_context_created``: the project this process is in."""
+    global _last_context
+    _last_context = context
+
+
+def settings_for_context(
+    context: KedroContext, environ: Mapping[str, str] | None = None
+) -> ProjectSettings:
+    """The settings of the project a ``KedroContext`` belongs to (hook, notebooks)."""
+    from kedro.framework.project import PACKAGE_NAME
+
+    return _resolve(
+        config=load_config(context.config_loader),
+        project_path=Path(context.project_path),
+        package_name=PACKAGE_NAME or Path(context.project_path).name,
+        env=context.env,
+        environ=os.environ if environ is None else environ,
+    )
+
+
+def settings_for_path(
+    project_path: str | os.PathLike[str],
+    env: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ProjectSettings:
+    """The settings of the Kedro project at ``project_path`` (CLI, ``project_path=``).
+
+    Bootstraps the project (as ``kedro ipython`` does) so that its settings.py
+    decides the config loader, then reads metrics.yml of ``env`` (default: the
+    ``KEDRO_ENV`` variable, else Kedro's default run environment).
+    """
+    from kedro.framework.project import settings
+    from kedro.framework.startup import bootstrap_project
+
+    path = Path(project_path).resolve()
+    metadata = bootstrap_project(path)
+    env = env or os.environ.get("KEDRO_ENV") or None
+    loader = settings.CONFIG_LOADER_CLASS(
+        conf_source=str(path / settings.CONF_SOURCE),
+        env=env,
+        **settings.CONFIG_LOADER_ARGS,
+    )
+    return _resolve(
+        config=load_config(loader),
+        project_path=path,
+        package_name=metadata.package_name,
+        env=env,
+        environ=os.environ if environ is None else environ,
+    )
+
+
+def current_settings(
+    project_path: str | os.PathLike[str] | None = None, env: str | None = None
+) -> ProjectSettings | None:
+    """The settings of the project this process is in, or None outside any project.
+
+    ``project_path`` wins; then the last ``KedroContext`` created in this process;
+    then a project bootstrapped in this process, found from the working directory.
+    """
+    if project_path is not None:
+        return settings_for_path(project_path, env)
+    if _last_context is not None:
+        return settings_for_context(_last_context)
+    found = _bootstrapped_project_path()
+    return settings_for_path(found, env) if found else None
+
+
+def load_config(loader: Any) -> MetricsConfig:
+    """metrics.yml through Kedro's config loader: conf/base merged with conf/<env>.
+
+    Raises:
+        ConfigError: naming the offending key and the one file that sets it.
+    """
+    from kedro.config import MissingConfigException
+
+    loader.config_patterns.setdefault("metrics", CONFIG_PATTERNS)
+    try:
+        data = loader["metrics"]
+    except MissingConfigException:
+        data = {}
+    files = _config_files(loader)
+    try:
+        return MetricsConfig.parse(data, source=" + ".join(map(str, files)) or "metrics.yml")
+    except ConfigError as exc:
+        culprit = _file_defining(files, exc.key)
+        if culprit is None:
+            raise
+    # Parse again to raise the same error naming the one file that sets the key.
+    return MetricsConfig.parse(data, source=str(culprit))
+
+
+def _resolve(
+    *,
+    config: MetricsConfig,
+    project_path: Path,
+    package_name: str,
+    env: str | None,
+    environ: Mapping[str, str],
+) -> ProjectSettings:
+    return ProjectSettings(
+        project_path=project_path,
+        package_name=package_name,
+        env=env,
+        config=config,
+        tracking_uri=metrics_config.tracking_uri(config, environ, str(project_path)),
+        experiment=metrics_config.experiment_name(config, environ, package_name),
+    )
+
+
+def _bootstrapped_project_path() -> Path | None:
+    """The project of the working directory, when a project was bootstrapped here."""
+    from kedro.framework.project import PACKAGE_NAME
+    from kedro.utils import find_kedro_project
+
+    if not PACKAGE_NAME:
+        return None
+    return find_kedro_project(Path.cwd())
+
+
+def _config_files(loader: Any) -> list[Path]:
+    conf = Path(str(loader.conf_source))
+    envs = dict.fromkeys([loader.base_env, loader.env or loader.default_run_env])
+    return [
+        path
+        for env in envs
+        if env
+        for path in sorted((conf / env).glob("metrics*.y*ml"))
+    ]
+
+
+def _file_defining(files: list[Path], key: str | None) -> Path | None:
+    """The last (winning) metrics file that sets ``key`` at the top level."""
+    import yaml
+
+    for path in reversed(files):
+        data = yaml.safe_load(path.read_text()) or {}
+        if isinstance(data, dict) and key in data:
+            return path
+    return None

@@ -1,0 +1,54 @@
+"""All MLflow I/O of kedro-metrics: the only package that imports mlflow.
+
+- ``client``: a client per tracking URI, MLflow's key rules, error translation,
+  redaction of credentials, retries;
+- ``write``: batching, batches in flight, asynchronous writes;
+- ``read``: histories and the keys of a run;
+- ``runs``: the run lifecycle (experiment, start, end).
+
+The names below are the package's interface; the rest of kedro-metrics imports
+``from kedro_metrics import store`` and calls ``store.<name>``.
+"""
+
+from kedro_metrics.store.client import (
+    NO_RUN_HELP,
+    active_run_id,
+    client_for,
+    is_server,
+    key_problem,
+    redact,
+    resolve_uri,
+)
+from kedro_metrics.store.read import metric_keys, read_history, read_points
+from kedro_metrics.store.runs import check_run, end_run, ensure_experiment, start_run
+from kedro_metrics.store.write import (
+    IN_FLIGHT,
+    batches,
+    flush,
+    log_points,
+    pending_writes,
+    submit_points,
+)
+
+__all__ = [
+    "IN_FLIGHT",
+    "NO_RUN_HELP",
+    "active_run_id",
+    "batches",
+    "check_run",
+    "client_for",
+    "end_run",
+    "ensure_experiment",
+    "flush",
+    "is_server",
+    "key_problem",
+    "log_points",
+    "metric_keys",
+    "pending_writes",
+    "read_history",
+    "read_points",
+    "redact",
+    "resolve_uri",
+    "start_run",
+    "submit_points",
+]

@@ -1,0 +1,187 @@
+"""Writing points: batches within MLflow's per-request limits, several batches in
+flight to a tracking server, and asynchronous writes done by a background thread.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+from mlflow.entities import Metric
+from mlflow.utils.validation import MAX_BATCH_LOG_REQUEST_SIZE, MAX_METRICS_PER_BATCH
+
+from kedro_metrics.errors import TrackingError
+from kedro_metrics.points import MetricPoint
+from kedro_metrics.store.client import (
+    client_for,
+    is_server,
+    resolve_uri,
+    retry_when_locked,
+    translated_errors,
+)
+
+#: Serialised size of one metric in a log_batch request, beyond its key (JSON
+#: field names, a 64-bit value, step and timestamp). Generous on purpose.
+_METRIC_OVERHEAD_BYTES = 120
+#: Stay this far below MLflow's request size limit.
+_REQUEST_BYTES_BUDGET = int(MAX_BATCH_LOG_REQUEST_SIZE * 0.9)
+#: Batches sent at once to a tracking server (never more than one to a database).
+IN_FLIGHT = 4
+
+
+def log_points(tracking_uri: str | None, run_id: str, points: Iterable[MetricPoint]) -> int:
+    """Log ``points`` to the run in as few ``log_batch`` requests as MLflow allows.
+
+    Returns the number of points written. ``points`` is consumed lazily, a batch
+    at a time. Against a tracking server (http/https) up to ``IN_FLIGHT`` batches
+    are sent at once: MLflow orders a history by step and timestamp, not by
+    arrival, and picks the latest value the same way, so concurrent batches
+    store exactly what sequential ones would.
+    """
+    uri = resolve_uri(tracking_uri)
+    client = client_for(uri)
+
+    def send(batch: list[Metric]) -> int:
+        with translated_errors(uri, f"log metrics to run {run_id}"):
+            retry_when_locked(lambda: client.log_batch(run_id, metrics=batch))
+        return len(batch)
+
+    if not is_server(uri):
+        return sum(send(batch) for batch in batches(points))
+    return _send_concurrently(send, batches(points), IN_FLIGHT)
+
+
+def _send_concurrently(
+    send: Callable[[list[Metric]], int], chunks: Iterator[list[Metric]], limit: int
+) -> int:
+    """Run ``send`` over ``chunks`` with at most ``limit`` calls in flight.
+
+    Chunks are drawn only as slots free up, so a long history is never held
+    whole in memory. The first failure stops new sends and is raised.
+    """
+    first = next(chunks, None)
+    second = next(chunks, None)
+    if second is None:  # one request: no thread pool to start
+        return send(first) if first is not None else 0
+    written = 0
+    with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="kedro-metrics") as pool:
+        pending: set[Future[int]] = set()
+        for chunk in itertools.chain((first, second), chunks):
+            if len(pending) >= limit:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                written += sum(future.result() for future in done)
+            pending.add(pool.submit(send, chunk))
+        written += sum(future.result() for future in pending)
+    return written
+
+
+def batches(points: Iterable[MetricPoint]) -> Iterator[list[Metric]]:
+    """Chunks of MLflow metrics within the per-request count and size limits."""
+    batch: list[Metric] = []
+    size = 0
+    for point in points:
+        point_size = len(point.key) + _METRIC_OVERHEAD_BYTES
+        if len(batch) == MAX_METRICS_PER_BATCH or size + point_size > _REQUEST_BYTES_BUDGET:
+            yield batch
+            batch, size = [], 0
+        batch.append(Metric(point.key, point.value, point.timestamp, point.step))
+        size += point_size
+    if batch:
+        yield batch
+
+
+class _AsyncWriter:
+    """Writes that ``save`` handed over in async mode, done by one background thread.
+
+    ``flush`` waits until every write handed over so far is in MLflow and raises
+    if any failed, so nothing is lost silently.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[tuple[str | None, str, Iterable[MetricPoint]]] = queue.Queue()
+        self._errors: list[Exception] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, tracking_uri: str | None, run_id: str, points: Iterable[MetricPoint]) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._work, name="kedro-metrics-async", daemon=True
+                )
+                self._thread.start()
+        self._jobs.put((tracking_uri, run_id, points))
+
+    @property
+    def pending(self) -> int:
+        return self._jobs.unfinished_tasks
+
+    def flush(self) -> None:
+        self._jobs.join()
+        with self._lock:
+            errors, self._errors = self._errors, []
+        if errors:
+            details = "\n".join(f"  - {error}" for error in errors)
+            raise TrackingError(
+                f"{len(errors)} asynchronous metric write(s) failed; those points are not "
+                f"in MLflow:\n{details}"
+            )
+
+    def _work(self) -> None:
+        while True:
+            uri, run_id, points = self._jobs.get()
+            try:
+                log_points(uri, run_id, points)
+            except Exception as exc:  # reported by flush()
+                with self._lock:
+                    self._errors.append(exc)
+            finally:
+                self._jobs.task_done()
+
+
+_writer = _AsyncWriter()
+
+
+def submit_points(tracking_uri: str | None, run_id: str, points: Iterable[MetricPoint]) -> None:
+    """Log ``points`` in the background; ``flush()`` waits for them."""
+    _writer.submit(tracking_uri, run_id, points)
+
+
+def flush() -> None:
+    """Wait until every asynchronous write of this process is in MLflow.
+
+    Raises:
+        TrackingError: when any of them failed (listing them).
+    """
+    _writer.flush()
+
+
+def pending_writes() -> int:
+    """How many asynchronous writes of this process are not done yet."""
+    return _writer.pending
+
+
+def _flush_at_exit() -> None:
+    try:
+        flush()
+    except TrackingError as exc:
+        logging.getLogger(__name__).error("kedro-metrics: %s", exc)
+
+
+atexit.register(_flush_at_exit)
+
+
+def _new_writer_after_fork() -> None:
+    """A forked worker must not replay the parent's queued asynchronous writes."""
+    global _writer
+    _writer = _AsyncWriter()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_writer_after_fork)
