@@ -329,3 +329,8 @@ __all__ = [
     "timestamps",
     "valid_cases",
 ]
+
+# ------------------------------------------------------------------------ figures
+
+#: Finite metric values (what a Plotly trace carries unchanged).
+finite_floats = st.floats(allow_nan=False, allow_infinity=False)
