@@ -19,6 +19,7 @@ from kedro_metrics.store.client import (
     redact,
     resolve_uri,
 )
+from kedro_metrics.store.probe import answers
 from kedro_metrics.store.read import metric_keys, read_history, read_points
 from kedro_metrics.store.runs import check_run, end_run, ensure_experiment, start_run
 from kedro_metrics.store.write import (
@@ -34,6 +35,7 @@ __all__ = [
     "IN_FLIGHT",
     "NO_RUN_HELP",
     "active_run_id",
+    "answers",
     "batches",
     "check_run",
     "client_for",

@@ -1,0 +1,47 @@
+"""Is the tracking server up? A bounded probe, for callers that must not wait for
+MLflow's own retries (minutes, with its default backoff): the Kedro-Viz preview."""
+
+from __future__ import annotations
+
+import time
+import urllib.error
+import urllib.request
+from urllib.parse import urlsplit, urlunsplit
+
+from kedro_metrics.store.client import is_server
+
+#: How long ``answers`` keeps trying, in seconds: the plugin's retry budget.
+PROBE_BUDGET_SECONDS = 15.0
+_REQUEST_TIMEOUT = 3.0
+
+
+def answers(tracking_uri: str, *, within: float = PROBE_BUDGET_SECONDS) -> bool:
+    """True when the store can be asked: a local store always; a tracking server when
+    its ``/health`` answers (any HTTP status counts: it is up) within ``within`` seconds,
+    retried with backoff."""
+    if not is_server(tracking_uri):
+        return True
+    url = health_url(tracking_uri)
+    deadline = time.monotonic() + within
+    delay = 0.5
+    while True:
+        left = deadline - time.monotonic()
+        try:
+            with urllib.request.urlopen(url, timeout=max(0.1, min(_REQUEST_TIMEOUT, left))):  # noqa: S310
+                return True
+        except urllib.error.HTTPError:
+            return True  # the server answered, if only to refuse
+        except (OSError, ValueError):
+            pass
+        if time.monotonic() + delay >= deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 4.0)
+
+
+def health_url(tracking_uri: str) -> str:
+    """The server's ``/health`` address, without the credentials of the URI (the
+    health check needs none, and urllib refuses user info in a URL)."""
+    parts = urlsplit(tracking_uri)
+    host = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit(parts._replace(netloc=host, path=parts.path.rstrip("/") + "/health"))
