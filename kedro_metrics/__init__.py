@@ -21,9 +21,13 @@ __all__ = [
     "MlflowMetricsDataSet",
     "MlflowMetricsDataset",
     "__version__",
+    "get_metrics",
 ]
 
-_LAZY = {name: "kedro_metrics.datasets" for name in __all__ if name != "__version__"}
+_LAZY = {
+    name: "kedro_metrics.datasets" for name in __all__ if name.startswith("Mlflow")
+}
+_LAZY["get_metrics"] = "kedro_metrics.query"
 
 if TYPE_CHECKING:
     from kedro_metrics.datasets import (
@@ -32,6 +36,7 @@ if TYPE_CHECKING:
         MlflowMetricsDataSet,
         MlflowMetricsDataset,
     )
+    from kedro_metrics.query import get_metrics
 
 
 def __getattr__(name: str) -> Any:

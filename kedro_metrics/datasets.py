@@ -5,14 +5,31 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from kedro.io import AbstractDataset, DatasetError
 
-from kedro_metrics import points, store
+from kedro_metrics import points, project, store
 from kedro_metrics.errors import MetricsValidationError, NoRunError, TrackingError
 
 logger = logging.getLogger(__name__)
+
+NO_RUN_TO_LOAD_HELP = (
+    "There is no MLflow run to load from. Either pass `run_id` to the dataset, "
+    "load inside `kedro run` with kedro-metrics installed, call `mlflow.start_run()` "
+    "first, or load inside a Kedro project (`kedro ipython`, a notebook with the Kedro "
+    "extension, a `KedroSession`) after a `kedro run`: then the latest run of the "
+    "project's experiment that holds this dataset's metrics is read."
+)
+
+
+@dataclass(frozen=True)
+class RunLocation:
+    """A run and the store that holds it: what ``load`` reads."""
+
+    tracking_uri: str | None
+    run_id: str
 
 
 class MlflowRunDataset(AbstractDataset):
@@ -24,6 +41,8 @@ class MlflowRunDataset(AbstractDataset):
 
     #: load_args this dataset accepts, with their types.
     _LOAD_ARGS: ClassVar[dict[str, type]] = {}
+    #: The constructor argument the catalog name fills when absent ("prefix", "key").
+    NAME_ARGUMENT: ClassVar[str]
 
     def __init__(
         self,
@@ -47,6 +66,11 @@ class MlflowRunDataset(AbstractDataset):
         self._said_disabled = False
         self._bound_async = False
 
+    def bind_name(self, name: str) -> None:
+        """Called by the hook as soon as the catalog exists: the catalog name, which
+        becomes the prefix (or key) when none was given."""
+        self._name = name
+
     def bind_to_run(  # noqa: PLR0913
         self,
         name: str,
@@ -59,7 +83,7 @@ class MlflowRunDataset(AbstractDataset):
         """Called by the hook before the pipeline runs: the catalog name, the run and
         store of this ``kedro run``, and metrics.yml's switches. Explicit constructor
         arguments still win."""
-        self._name = name
+        self.bind_name(name)
         self._bound_run_id = run_id
         self._bound_uri = tracking_uri
         self._enabled = enabled
@@ -82,6 +106,47 @@ class MlflowRunDataset(AbstractDataset):
         if not run_id:
             raise DatasetError(f"Cannot use {self._label}: {store.NO_RUN_HELP}")
         return run_id
+
+    def run_to_load(self, *, log: bool = True) -> RunLocation:
+        """The run ``load`` reads now, and its store.
+
+        The ``run_id`` given, else the run of this ``kedro run``, else the calling
+        thread's active MLflow run, else (in a Kedro project, outside ``kedro run``)
+        the newest run of the project's experiment holding this dataset's metrics,
+        logged at INFO unless ``log`` is false. Raises a DatasetError saying how to
+        get a run when there is none.
+        """
+        try:
+            return RunLocation(self._uri, self._run())
+        except DatasetError:
+            pass
+        settings = project.current_settings()
+        if settings is None:
+            raise DatasetError(f"Cannot load {self._label}: {NO_RUN_TO_LOAD_HELP}")
+        uri = self._uri or settings.tracking_uri
+        with self._store_errors():
+            found = store.latest_run_holding(uri, settings.experiment, self.holds_key)
+        if found is None:
+            raise DatasetError(
+                f"Cannot load {self._label}: no run of experiment {settings.experiment!r} "
+                f"at {store.redact(uri)} holds {self._what_it_holds}. Run the pipeline "
+                "that saves it (`kedro run`), or pass `run_id` to the dataset."
+            )
+        if log:
+            logger.info(
+                "Loading %s from run %s (%r), the latest run of experiment %r holding %s.",
+                self._label, found.run_id, found.run_name, settings.experiment,
+                self._what_it_holds,
+            )  # fmt: skip
+        return RunLocation(uri, found.run_id)
+
+    def holds_key(self, key: str) -> bool:
+        """True when the MLflow metric ``key`` belongs to this dataset."""
+        raise NotImplementedError
+
+    @property
+    def _what_it_holds(self) -> str:
+        raise NotImplementedError
 
     def _skip_when_disabled(self) -> bool:
         if self._enabled:
@@ -110,14 +175,14 @@ class MlflowRunDataset(AbstractDataset):
             else:
                 store.log_points(self._uri, run_id, batch)
 
-    def _keys_in_run(self) -> list[str]:
-        """The run's metric keys; none when there is no run (then nothing exists)."""
+    def _exists(self) -> bool:
+        """True when the run ``load`` would read holds one of this dataset's keys."""
         try:
-            run_id = self._run()
+            where = self.run_to_load(log=False)
         except DatasetError:
-            return []
+            return False
         with self._store_errors():
-            return store.metric_keys(self._uri, run_id)
+            return any(self.holds_key(key) for key in store.metric_keys(where.tracking_uri, where.run_id))
 
     def _validated(self, data: Any, *, prefix: str) -> points.ValidatedMetrics:
         try:
@@ -202,6 +267,8 @@ class MlflowMetricsDataSet(MlflowRunDataset):
     """
 
     _LOAD_ARGS: ClassVar[dict[str, type]] = {"timestamps": bool}
+    #: The constructor argument the catalog name fills when absent.
+    NAME_ARGUMENT: ClassVar[str] = "prefix"
 
     def __init__(  # noqa: PLR0913
         self,
@@ -239,8 +306,8 @@ class MlflowMetricsDataSet(MlflowRunDataset):
         )
         self._prefix = prefix
 
-    def bind_to_run(self, name: str, **binding: Any) -> None:
-        super().bind_to_run(name, **binding)
+    def bind_name(self, name: str) -> None:
+        super().bind_name(name)
         if self._prefix is None:
             self._prefix = name
 
@@ -252,15 +319,19 @@ class MlflowMetricsDataSet(MlflowRunDataset):
         self._write(self._validated(data, prefix=self.prefix))
 
     def load(self) -> dict[str, Any]:
-        run_id = self._run()
+        where = self.run_to_load()
         with self._store_errors():
-            history = store.read_points(self._uri, run_id, self.prefix)
+            history = store.read_points(where.tracking_uri, where.run_id, self.prefix)
         return points.to_load_form(
             history, prefix=self.prefix, timestamps=self._load_args.get("timestamps", False)
         )
 
-    def _exists(self) -> bool:
-        return any(points.belongs_to(key, self.prefix) for key in self._keys_in_run())
+    def holds_key(self, key: str) -> bool:
+        return points.belongs_to(key, self.prefix)
+
+    @property
+    def _what_it_holds(self) -> str:
+        return f"a metric under prefix {self.prefix!r}" if self.prefix else "any metric"
 
     def _describe(self) -> dict[str, Any]:
         return {"prefix": self._prefix, **super()._describe()}
@@ -304,6 +375,7 @@ class MlflowMetricDataSet(MlflowRunDataset):
     """
 
     _LOAD_ARGS: ClassVar[dict[str, type]] = {"mode": str, "timestamps": bool}
+    NAME_ARGUMENT: ClassVar[str] = "key"
 
     def __init__(  # noqa: PLR0913
         self,
@@ -341,8 +413,8 @@ class MlflowMetricDataSet(MlflowRunDataset):
             )
         self._key = key
 
-    def bind_to_run(self, name: str, **binding: Any) -> None:
-        super().bind_to_run(name, **binding)
+    def bind_name(self, name: str) -> None:
+        super().bind_name(name)
         if self._key is None:
             self._key = name
 
@@ -365,19 +437,23 @@ class MlflowMetricDataSet(MlflowRunDataset):
         self._write(validated)
 
     def load(self) -> Any:
-        run_id = self._run()
+        where = self.run_to_load()
         with self._store_errors():
-            history = store.read_history(self._uri, run_id, self.key)
+            history = store.read_history(where.tracking_uri, where.run_id, self.key)
         if not history:
-            raise DatasetError(f"{self._label}: run {run_id} has no metric {self.key!r}.")
+            raise DatasetError(f"{self._label}: run {where.run_id} has no metric {self.key!r}.")
         return points.select(
             history,
             self._load_args.get("mode", "last"),
             timestamps=self._load_args.get("timestamps", False),
         )
 
-    def _exists(self) -> bool:
-        return self.key in self._keys_in_run()
+    def holds_key(self, key: str) -> bool:
+        return key == self.key
+
+    @property
+    def _what_it_holds(self) -> str:
+        return f"the metric {self.key!r}"
 
     def _describe(self) -> dict[str, Any]:
         return {"key": self._key, **super()._describe()}

@@ -48,6 +48,10 @@ class NoRunError(KedroMetricsError):
     """There is no MLflow run to log to or read from."""
 
 
+class RunReferenceError(KedroMetricsError, LookupError):
+    """A run reference (id, prefix, ``latest~N``) names no run, or several."""
+
+
 class ConfigError(KedroMetricsError, ValueError):
     """metrics.yml is invalid; the message names the key and the file."""
 

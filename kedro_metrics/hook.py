@@ -92,6 +92,10 @@ class MetricsHook:
         project.remember_context(context)
         show_info_messages()
 
+    @hook_impl
+    def after_catalog_created(self, catalog: CatalogProtocol, conf_catalog: dict[str, Any]) -> None:
+        bind_catalog_names(catalog, conf_catalog)
+
     @hook_impl(trylast=True)  # after other plugins (kedro-mlflow) have started their run
     def before_pipeline_run(
         self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol
@@ -221,6 +225,66 @@ def bind_datasets(catalog: CatalogProtocol, pipeline: Pipeline, run: TrackedRun)
             )
             bound.append(name)
     return bound
+
+
+def bind_catalog_names(catalog: CatalogProtocol, conf_catalog: dict[str, Any]) -> list[str]:
+    """Give the catalog's metrics datasets their catalog names as soon as the catalog
+    exists, so notebooks and ``kedro ipython`` see the names ``kedro run`` uses.
+
+    Explicit entries are materialised (no I/O) and bound. A dataset-factory pattern
+    of ours without ``prefix``/``key`` gets the pattern itself as that argument:
+    Kedro fills a pattern's placeholders in its config values, so each dataset it
+    resolves gets its own resolved name. Returns the names and patterns bound.
+    """
+    from kedro.io.catalog_config_resolver import CatalogConfigResolver
+
+    bound = []
+    for name, config in (conf_catalog or {}).items():
+        dataset_class = metrics_dataset_class(config)
+        if dataset_class is None:
+            continue
+        if CatalogConfigResolver.is_pattern(name):
+            pattern_config = _live_pattern_config(catalog, name)
+            if pattern_config is not None:
+                pattern_config.setdefault(dataset_class.NAME_ARGUMENT, name)
+                bound.append(name)
+        elif name in catalog:
+            dataset = catalog.get(name)
+            if isinstance(dataset, dataset_class):
+                dataset.bind_name(name)
+                bound.append(name)
+    return bound
+
+
+def metrics_dataset_class(config: Any) -> type | None:
+    """The kedro-metrics dataset class a catalog entry declares, else None.
+
+    Only entries whose type names a metric dataset are imported to check."""
+    type_name = config.get("type") if isinstance(config, dict) else None
+    if not isinstance(type_name, str) or "Metric" not in type_name:
+        return None
+    from kedro.io.core import parse_dataset_definition
+
+    from kedro_metrics.datasets import MlflowRunDataset
+
+    try:
+        dataset_class, _ = parse_dataset_definition({"type": type_name})
+    except Exception:  # noqa: BLE001 - Kedro reports bad entries itself, with context
+        return None
+    return dataset_class if issubclass(dataset_class, MlflowRunDataset) else None
+
+
+def _live_pattern_config(catalog: CatalogProtocol, pattern: str) -> dict[str, Any] | None:
+    """The pattern's config that the catalog resolves datasets from (not a copy).
+
+    Kedro has no public setter for it; without the resolver's lookup (another
+    catalog implementation), factory names are still bound by ``bind_datasets``
+    before the pipeline runs.
+    """
+    resolver = getattr(catalog, "config_resolver", None)
+    lookup = getattr(resolver, "_get_pattern_config", None)
+    config = lookup(pattern) if lookup else None
+    return config if isinstance(config, dict) and config else None
 
 
 def runner_name(runner: Any) -> str:

@@ -334,3 +334,11 @@ __all__ = [
 
 #: Finite metric values (what a Plotly trace carries unchanged).
 finite_floats = st.floats(allow_nan=False, allow_infinity=False)
+
+# ------------------------------------------------------------------ read side (records)
+
+#: Dotted MLflow metric keys (groups joined with "."), as runs hold them.
+dotted_keys = st.lists(metric_names, min_size=1, max_size=4).map(".".join)
+
+#: A run's metrics as {dotted key: last value}: keys may be both a metric and a group.
+flat_metrics = st.dictionaries(dotted_keys, st.floats(allow_nan=False), max_size=12)

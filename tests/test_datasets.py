@@ -791,3 +791,22 @@ class TestPublicNames:
 
         assert imported is defined
         assert "MlflowMetricsDataSet" in kedro_metrics.__all__
+
+
+class TestLoadOutsideAnyRun:
+    """Outside kedro run and any project, load without a run says how to get one to load."""
+
+    @pytest.mark.parametrize("store_kind", ["sqlite"], indirect=True)
+    def test_no_run_error_speaks_of_loading(self, store_uri):
+        """The DatasetError says there is no run to load from, and the ways to get one."""
+        for dataset in (
+            MlflowMetricsDataSet(prefix="model", tracking_uri=store_uri),
+            MlflowMetricDataSet(key="model.acc", tracking_uri=store_uri),
+        ):
+            with pytest.raises(DatasetError) as caught:
+                dataset.load()
+            message = str(caught.value)
+            assert "no MLflow run to load from" in message
+            assert "log to" not in message
+            for way in ("run_id", "kedro run", "mlflow.start_run()", "KedroSession"):
+                assert way in message

@@ -3,7 +3,7 @@
 - ``client``: a client per tracking URI, MLflow's key rules, error translation,
   redaction of credentials, retries;
 - ``write``: batching, batches in flight, asynchronous writes;
-- ``read``: histories and the keys of a run;
+- ``read``: run search, histories and the keys of a run;
 - ``runs``: the run lifecycle (experiment, start, end).
 
 The names below are the package's interface; the rest of kedro-metrics imports
@@ -20,7 +20,19 @@ from kedro_metrics.store.client import (
     resolve_uri,
 )
 from kedro_metrics.store.probe import answers
-from kedro_metrics.store.read import metric_keys, read_history, read_points
+from kedro_metrics.store.read import (
+    checked_status,
+    experiment_id,
+    experiment_ids,
+    get_run,
+    latest_run_holding,
+    metric_keys,
+    read_histories,
+    read_history,
+    read_points,
+    search_runs,
+    where,
+)
 from kedro_metrics.store.runs import check_run, end_run, ensure_experiment, start_run
 from kedro_metrics.store.write import (
     IN_FLIGHT,
@@ -38,19 +50,27 @@ __all__ = [
     "answers",
     "batches",
     "check_run",
+    "checked_status",
     "client_for",
     "end_run",
     "ensure_experiment",
+    "experiment_id",
+    "experiment_ids",
     "flush",
+    "get_run",
     "is_server",
     "key_problem",
+    "latest_run_holding",
     "log_points",
     "metric_keys",
     "pending_writes",
+    "read_histories",
     "read_history",
     "read_points",
     "redact",
     "resolve_uri",
+    "search_runs",
     "start_run",
     "submit_points",
+    "where",
 ]

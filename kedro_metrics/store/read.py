@@ -1,16 +1,54 @@
-"""Reading back: the metric keys of a run and the histories of its metrics."""
+"""Reading back: run search, the keys of a run and the histories of its metrics.
+
+Costs, in requests to the store:
+- ``search_runs``: one per page of up to 1,000 runs; each run comes back with the
+  last point of every metric, so last values cost nothing more;
+- ``read_histories``: one per (run, metric), up to ``IN_FLIGHT`` at once against a
+  tracking server, as ``write.log_points`` does for saves.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from mlflow.entities import RunStatus, ViewType
+from mlflow.exceptions import MlflowException
+
+from kedro_metrics import records
+from kedro_metrics.errors import RunReferenceError
 from kedro_metrics.points import MetricPoint, belongs_to
-from kedro_metrics.store.client import client_for, resolve_uri, translated_errors
+from kedro_metrics.store.client import (
+    cause,
+    client_for,
+    is_server,
+    redact,
+    resolve_uri,
+    tracking_error,
+    translated_errors,
+)
+from kedro_metrics.store.write import IN_FLIGHT
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+#: MLflow's largest page of a run search.
+SEARCH_PAGE = 1000
+#: The first page when looking for the newest run holding some key: usually the first.
+_FIRST_PAGE = 50
+
+
+# Keys and histories ---------------------------------------------------------------
 
 
 def read_points(tracking_uri: str | None, run_id: str, prefix: str) -> list[MetricPoint]:
-    """Every point of every metric under ``prefix``: 1 request + 1 per metric key."""
+    """Every point of every metric under ``prefix``: 1 request + 1 per metric key,
+    the histories read several at a time against a tracking server."""
     uri = resolve_uri(tracking_uri)
     keys = [key for key in metric_keys(uri, run_id) if belongs_to(key, prefix)]
-    return [point for key in keys for point in read_history(uri, run_id, key)]
+    histories = read_histories(uri, [(run_id, key) for key in keys])
+    return [point for key in keys for point in histories[run_id, key]]
 
 
 def metric_keys(tracking_uri: str | None, run_id: str) -> list[str]:
@@ -31,3 +69,199 @@ def read_history(tracking_uri: str | None, run_id: str, key: str) -> list[Metric
     with translated_errors(uri, f"read metric {key!r} of run {run_id}"):
         history = store.get_metric_history(run_id=run_id, metric_key=key)
     return [MetricPoint(m.key, m.value, m.step, m.timestamp) for m in history]
+
+
+def read_histories(
+    tracking_uri: str | None, pairs: Sequence[tuple[str, str]]
+) -> dict[tuple[str, str], list[MetricPoint]]:
+    """The histories of several (run id, key) pairs: one request each, up to
+    ``IN_FLIGHT`` in flight against a tracking server."""
+    uri = resolve_uri(tracking_uri)
+    found = in_flight(lambda pair: read_history(uri, *pair), pairs, concurrent=is_server(uri))
+    return dict(zip(pairs, found))
+
+
+def in_flight(
+    call: Callable[[T], R], items: Sequence[T], *, concurrent: bool, limit: int = IN_FLIGHT
+) -> list[R]:
+    """``[call(item) for item in items]``, with up to ``limit`` calls at once when
+    ``concurrent`` (results in input order; the first failure is raised)."""
+    if not concurrent or len(items) < 2:
+        return [call(item) for item in items]
+    with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="kedro-metrics-read") as pool:
+        return list(pool.map(call, items))
+
+
+# Runs -----------------------------------------------------------------------------
+
+
+def experiment_id(tracking_uri: str | None, name: str) -> str | None:
+    """The id of the experiment called ``name``, None when the store has none."""
+    uri = resolve_uri(tracking_uri)
+    with translated_errors(uri, f"find experiment {name!r}"):
+        experiment = client_for(uri).get_experiment_by_name(name)
+    return experiment.experiment_id if experiment else None
+
+
+def experiment_ids(tracking_uri: str | None) -> list[str]:
+    """The ids of every active experiment of the store."""
+    uri = resolve_uri(tracking_uri)
+    with translated_errors(uri, "list experiments"):
+        return [e.experiment_id for e in _all_pages(client_for(uri).search_experiments)]
+
+
+def search_runs(  # noqa: PLR0913
+    tracking_uri: str | None,
+    experiment_ids: Sequence[str],
+    *,
+    status: str | None = None,
+    pipeline: str | None = None,
+    run_id_prefix: str | None = None,
+    limit: int | None = None,
+) -> list[records.Run]:
+    """Runs of the experiments, newest first by start time, each with the last
+    point of every metric: one request per page of ``SEARCH_PAGE`` runs.
+
+    ``pipeline`` keeps runs tagged with that pipeline (one of a comma-separated
+    list); ``run_id_prefix`` keeps run ids starting with it; ``limit`` stops early.
+    """
+    uri = resolve_uri(tracking_uri)
+    filters = []
+    if status is not None:
+        filters.append(f"attributes.status = '{checked_status(status)}'")
+    if pipeline is not None:
+        filters.append(f"tags.`{records.PIPELINE_TAG}` LIKE '%{_quoted(pipeline)}%'")
+    if run_id_prefix is not None:
+        filters.append(f"attributes.run_id LIKE '{_quoted(run_id_prefix)}%'")
+    runs = _search(uri, list(experiment_ids), " AND ".join(filters), limit)
+    return [run for run in runs if pipeline is None or run.runs_pipeline(pipeline)]
+
+
+def get_run(tracking_uri: str | None, run_id: str) -> records.Run | None:
+    """The run with this full id, from any experiment; None when there is none."""
+    uri = resolve_uri(tracking_uri)
+    client = client_for(uri)
+    try:
+        run = client.get_run(run_id)
+    except MlflowException as exc:
+        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return None
+        raise tracking_error(uri, f"read run {run_id}", exc) from cause(uri, exc)
+    except OSError as exc:
+        raise tracking_error(uri, f"read run {run_id}", exc) from cause(uri, exc)
+    return _to_runs(uri, [run])[0]
+
+
+def latest_run_holding(
+    tracking_uri: str | None, experiment: str, holds: Callable[[str], bool]
+) -> records.Run | None:
+    """The newest run (by start time) of ``experiment`` holding a metric key for
+    which ``holds(key)`` is true (e.g. ``points.belongs_to(key, prefix)``); None when
+    no run does. Usually two requests (the experiment, the first page of runs)."""
+    uri = resolve_uri(tracking_uri)
+    found = experiment_id(uri, experiment)
+    if found is None:
+        return None
+    client = client_for(uri)
+    token, page = None, _FIRST_PAGE
+    while True:
+        with translated_errors(uri, f"search the runs of experiment {experiment!r}"):
+            batch = client.search_runs(
+                [found], max_results=page, order_by=_NEWEST_FIRST, page_token=token,
+                run_view_type=ViewType.ACTIVE_ONLY,
+            )  # fmt: skip
+        for run in batch:
+            if any(holds(key) for key in run.data.metrics):
+                return _to_runs(uri, [run])[0]
+        token, page = batch.token, SEARCH_PAGE
+        if not token:
+            return None
+
+
+def checked_status(status: str) -> str:
+    """``status`` upper-cased, when it is one of MLflow's run statuses."""
+    upper = status.upper()
+    try:
+        RunStatus.from_string(upper)
+    except Exception:  # noqa: BLE001 - MLflow raises a bare Exception here
+        allowed = ", ".join(_status_names())
+        raise RunReferenceError(
+            f"Run status {status!r} is not one of MLflow's: {allowed}."
+        ) from None
+    return upper
+
+
+def where(tracking_uri: str | None, experiment: str | None) -> str:
+    """Where runs were looked for, for messages: experiment and URI, no credentials."""
+    uri = redact(resolve_uri(tracking_uri))
+    scope = f"experiment {experiment!r}" if experiment else "every experiment"
+    return f"{scope} at {uri}"
+
+
+_NEWEST_FIRST = ["attributes.start_time DESC", "attributes.run_id ASC"]
+
+
+def _status_names() -> list[str]:
+    return [RunStatus.to_string(status) for status in RunStatus.all_status()]
+
+
+def _quoted(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+def _search(uri: str, ids: list[str], filter_string: str, limit: int | None) -> list[records.Run]:
+    client = client_for(uri)
+    found: list[Any] = []
+    token = None
+    while limit is None or len(found) < limit:
+        page = SEARCH_PAGE if limit is None else min(SEARCH_PAGE, limit - len(found))
+        with translated_errors(uri, "search runs"):
+            batch = client.search_runs(
+                ids, filter_string, ViewType.ACTIVE_ONLY, page, _NEWEST_FIRST, token
+            )
+        found.extend(batch)
+        token = batch.token
+        if not token:
+            break
+    return _to_runs(uri, found)
+
+
+def _all_pages(search: Callable[..., Any]) -> list[Any]:
+    found, token = [], None
+    while True:
+        batch = search(max_results=SEARCH_PAGE, page_token=token)
+        found.extend(batch)
+        token = batch.token
+        if not token:
+            return found
+
+
+def _to_runs(uri: str, runs: Iterable[Any]) -> list[records.Run]:
+    """MLflow runs -> ``records.Run``, with one request per distinct experiment."""
+    runs = list(runs)
+    names: dict[str, str] = {}
+    client = client_for(uri)
+    for experiment in {run.info.experiment_id for run in runs}:
+        with translated_errors(uri, f"read experiment {experiment}"):
+            names[experiment] = client.get_experiment(experiment).name
+    return [_to_run(run, names[run.info.experiment_id]) for run in runs]
+
+
+def _to_run(run: Any, experiment: str) -> records.Run:
+    info = run.info
+    latest = {
+        m.key: records.Point(m.key, m.value, m.step, m.timestamp)
+        for m in run.data.to_proto().metrics
+    }
+    return records.Run(
+        run_id=info.run_id,
+        run_name=info.run_name or "",
+        status=info.status,
+        start_time=info.start_time,
+        end_time=info.end_time,
+        experiment=experiment,
+        experiment_id=info.experiment_id,
+        tags=dict(run.data.tags),
+        latest=latest,
+    )
+

@@ -1,0 +1,306 @@
+"""The pure core of the read side: metric records, run references, compare, nesting.
+
+Standard library only: no kedro, no mlflow, no I/O. ``store`` turns MLflow's runs
+into ``Run`` values; ``query`` picks runs and turns them into records with the
+functions here; ``formats`` renders the results.
+
+A **record** is a plain dict with exactly the keys of ``RECORD_FIELDS``, in that
+order: one point of one metric of one run. ``timestamp`` is MLflow's epoch
+milliseconds; ``created_at`` is the same instant as ISO 8601 UTC ending in ``Z``.
+
+A **run reference** names a run: a full run id, a unique prefix of at least
+``MIN_PREFIX`` characters, ``latest``, or ``latest~N`` (the N-th run before the
+latest, newest by start time, whatever the status).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from kedro_metrics.errors import RunReferenceError
+
+#: The keys of a metric record, in order (also the CSV columns of get_metrics).
+RECORD_FIELDS = (
+    "name",
+    "value",
+    "step",
+    "timestamp",
+    "run_id",
+    "run_name",
+    "pipeline",
+    "experiment",
+    "created_at",
+)
+
+#: The run tag the kedro-metrics hook writes the pipeline name(s) to.
+PIPELINE_TAG = "kedro.pipeline"
+#: The shortest run-id prefix accepted as a run reference.
+MIN_PREFIX = 6
+#: Length of an MLflow run id (a UUID4 in hex); shorter references are prefixes.
+FULL_ID_LENGTH = 32
+#: How many characters of a run id the tables show.
+SHORT_ID = 8
+
+_LATEST = re.compile(r"^latest(?:~(?P<back>\d+))?$")
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One value of one metric, as MLflow stores it."""
+
+    key: str
+    value: float
+    step: int
+    timestamp: int
+
+
+@dataclass(frozen=True)
+class Run:
+    """What the read side needs of an MLflow run, with its metrics' last points."""
+
+    run_id: str
+    run_name: str
+    status: str
+    start_time: int | None
+    end_time: int | None
+    experiment: str
+    experiment_id: str
+    tags: Mapping[str, str] = field(default_factory=dict)
+    #: The last point of each metric (the one MLflow reports as its value), by key.
+    latest: Mapping[str, Point] = field(default_factory=dict)
+
+    @property
+    def pipeline(self) -> str | None:
+        """The pipeline name(s) the hook tagged the run with, comma-separated."""
+        return self.tags.get(PIPELINE_TAG)
+
+    @property
+    def short_id(self) -> str:
+        return self.run_id[:SHORT_ID]
+
+    def duration_s(self) -> float | None:
+        """Seconds from start to end; None while running or when unknown."""
+        if self.start_time is None or self.end_time is None:
+            return None
+        return (self.end_time - self.start_time) / 1000
+
+    def runs_pipeline(self, pipeline: str) -> bool:
+        """True when ``pipeline`` is one of the run's pipelines."""
+        return pipeline in (self.pipeline or "").split(",")
+
+
+# Times ---------------------------------------------------------------------------
+
+
+def iso_utc(epoch_ms: int | None) -> str | None:
+    """Epoch milliseconds as ISO 8601 UTC ending in ``Z`` (milliseconds kept)."""
+    if epoch_ms is None:
+        return None
+    moment = datetime.fromtimestamp(epoch_ms / 1000, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# Records -------------------------------------------------------------------------
+
+
+def record(run: Run, point: Point) -> dict[str, Any]:
+    """The record of one point of ``run``: the keys of ``RECORD_FIELDS``, in order."""
+    return {
+        "name": point.key,
+        "value": point.value,
+        "step": point.step,
+        "timestamp": point.timestamp,
+        "run_id": run.run_id,
+        "run_name": run.run_name,
+        "pipeline": run.pipeline,
+        "experiment": run.experiment,
+        "created_at": iso_utc(point.timestamp),
+    }
+
+
+def last_value_records(runs: Iterable[Run], names: str | None = None) -> list[dict[str, Any]]:
+    """One record per metric per run: the metric's last point, names sorted per run."""
+    return [
+        record(run, run.latest[key])
+        for run in runs
+        for key in matching(run.latest, names)
+    ]
+
+
+def history_records(run: Run, history: Iterable[Point]) -> list[dict[str, Any]]:
+    """The records of one metric's history, ordered by step then timestamp."""
+    return [record(run, point) for point in ordered(history)]
+
+
+def ordered(history: Iterable[Point]) -> list[Point]:
+    """A history ordered by step, then timestamp."""
+    return sorted(history, key=lambda p: (p.step, p.timestamp))
+
+
+# Names ---------------------------------------------------------------------------
+
+
+def name_matches(key: str, pattern: str | None) -> bool:
+    """``pattern`` is None (everything), the exact key, or a glob (``model_metrics.*``)."""
+    return pattern is None or key == pattern or fnmatch.fnmatchcase(key, pattern)
+
+
+def matching(keys: Iterable[str], pattern: str | None) -> list[str]:
+    """The keys ``pattern`` selects, sorted."""
+    return sorted(key for key in keys if name_matches(key, pattern))
+
+
+def matches_any(key: str, globs: Iterable[str]) -> bool:
+    """True when ``key`` matches one of ``globs``."""
+    return any(name_matches(key, glob) for glob in globs)
+
+
+# Run references ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RunReference:
+    """A parsed run reference: ``back`` for ``latest~back``, else an id or a prefix."""
+
+    text: str
+    back: int | None = None
+
+    @property
+    def is_latest(self) -> bool:
+        return self.back is not None
+
+    @property
+    def is_full_id(self) -> bool:
+        return self.back is None and len(self.text) == FULL_ID_LENGTH
+
+
+def parse_reference(text: str) -> RunReference:
+    """``latest``, ``latest~N``, a full run id or a prefix of >= ``MIN_PREFIX`` characters.
+
+    Raises:
+        RunReferenceError: for anything else, saying what is accepted.
+    """
+    if not isinstance(text, str):
+        raise RunReferenceError(f"A run reference must be a string, got {text!r}.")
+    text = text.strip()
+    latest = _LATEST.match(text)
+    if latest:
+        return RunReference(text, back=int(latest["back"] or 0))
+    if len(text) < MIN_PREFIX or not re.fullmatch(r"[0-9A-Za-z_-]+", text):
+        raise RunReferenceError(
+            f"Run reference {text!r} is not valid: give a run id, a unique prefix of at "
+            f"least {MIN_PREFIX} characters of one, 'latest' or 'latest~N' "
+            "(the N-th run before the latest)."
+        )
+    return RunReference(text)
+
+
+def resolve_reference(reference: RunReference, runs: Sequence[Run], *, where: str) -> Run:
+    """The run ``reference`` names among ``runs`` (newest first by start time).
+
+    ``where`` says where ``runs`` come from (experiment, tracking URI), for errors.
+
+    Raises:
+        RunReferenceError: no such run, or a prefix shared by several runs (the
+            message lists the candidates).
+    """
+    if reference.back is not None:
+        if reference.back < len(runs):
+            return runs[reference.back]
+        count = len(runs)
+        raise RunReferenceError(
+            f"No run {reference.text!r}: {where} has {count} run{'' if count == 1 else 's'}"
+            f"{'' if count == 0 else f' (latest~{count - 1} is the oldest)'}."
+        )
+    candidates = [run for run in runs if run.run_id.startswith(reference.text)]
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        raise RunReferenceError(f"No run matches {reference.text!r} in {where}.")
+    listed = "\n".join(
+        f"  {run.run_id}  {run.run_name}  {iso_utc(run.start_time)}" for run in candidates
+    )
+    raise RunReferenceError(
+        f"Run reference {reference.text!r} is ambiguous: {len(candidates)} runs in {where} "
+        f"start with it; give more characters. Candidates:\n{listed}"
+    )
+
+
+def deepest_latest(references: Iterable[RunReference]) -> int:
+    """How many newest runs resolving ``references`` needs (0: none)."""
+    return max((ref.back + 1 for ref in references if ref.back is not None), default=0)
+
+
+# Compare -------------------------------------------------------------------------
+
+
+def compare(
+    runs: Sequence[Run], *, names: str | None = None, only_changed: bool = False
+) -> list[dict[str, Any]]:
+    """A row per metric: ``{name, values, change, change_pct}``.
+
+    ``values`` maps each run id (in ``runs`` order) to its last value, or None when
+    the run lacks the metric. ``change`` is the last run's value minus the first
+    run's, ``change_pct`` that change in percent of the first value (None when
+    either is missing, or the first is 0). ``only_changed`` keeps rows whose
+    values differ or are missing somewhere (DVC's ``metrics diff``).
+    """
+    keys = matching({key for run in runs for key in run.latest}, names)
+    rows = []
+    for key in keys:
+        values = {
+            run.run_id: (run.latest[key].value if key in run.latest else None) for run in runs
+        }
+        first, last = (values[runs[0].run_id], values[runs[-1].run_id]) if runs else (None, None)
+        change = None if first is None or last is None else last - first
+        change_pct = None if change is None or first == 0 else change / abs(first) * 100
+        row = {"name": key, "values": values, "change": change, "change_pct": change_pct}
+        if not only_changed or _changed(values.values()):
+            rows.append(row)
+    return rows
+
+
+def _changed(values: Iterable[float | None]) -> bool:
+    seen = list(values)
+    if any(value is None for value in seen):
+        return True
+    return len({_comparable(value) for value in seen}) > 1
+
+
+def _comparable(value: float) -> Any:
+    return "nan" if isinstance(value, float) and math.isnan(value) else value
+
+
+# Nesting -------------------------------------------------------------------------
+
+
+def nest(flat: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"a.b.c": x}`` -> ``{"a": {"b": {"c": x}}}``, groups split on ".".
+
+    A key that is both a metric and a group (``loss`` and ``loss.val``) keeps the
+    metric under its name and the deeper keys, unsplit, beside it
+    (``{"loss": x, "loss.val": y}``): nothing is merged or lost.
+    """
+    return _nest_level({tuple(key.split(".")): value for key, value in flat.items()})
+
+
+def _nest_level(entries: dict[tuple[str, ...], Any]) -> dict[str, Any]:
+    groups: dict[str, dict[tuple[str, ...], Any]] = {}
+    for parts, value in entries.items():
+        groups.setdefault(parts[0], {})[parts[1:]] = value
+    nested: dict[str, Any] = {}
+    for head in sorted(groups):
+        members = groups[head]
+        if () in members:  # a metric named exactly `head`
+            nested[head] = members.pop(())
+            for rest, value in sorted(members.items()):
+                nested[".".join((head, *rest))] = value
+        else:
+            nested[head] = _nest_level(members)
+    return nested
