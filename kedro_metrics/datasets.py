@@ -10,8 +10,9 @@ from typing import Any, ClassVar
 
 from kedro.io import AbstractDataset, DatasetError
 
-from kedro_metrics import points, project, store
-from kedro_metrics.errors import MetricsValidationError, NoRunError, TrackingError
+from kedro_metrics import figures, points, project, query, store
+from kedro_metrics.errors import KedroMetricsError, MetricsValidationError, NoRunError, TrackingError
+from kedro_metrics.figures import PlotlyPreview
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +148,79 @@ class MlflowRunDataset(AbstractDataset):
     @property
     def _what_it_holds(self) -> str:
         raise NotImplementedError
+
+    def preview(self, run: str | None = None, names: str | list[str] | None = None) -> PlotlyPreview:
+        """The Kedro-Viz preview: this dataset's metrics as a Plotly figure (plain JSON).
+
+        A line per metric history (x = steps, y = values) and one bar chart of the
+        single-point metrics, from the run ``load`` reads outside ``kedro run`` (the
+        latest run of the project's experiment holding this dataset's metrics), or
+        from ``run``, a run reference (run id, prefix, ``latest``, ``latest~N``).
+        ``names``: globs on the names without the prefix. Both come from the
+        catalog's ``metadata: kedro-viz: preview_args:``.
+
+        Never raises, so that Kedro-Viz always starts: with no run yet, a store that
+        does not answer (given up after ``store.probe.PROBE_BUDGET_SECONDS``) or no
+        prefix to read under, the figure is empty and its title says why.
+        """
+        try:
+            return self._preview(run, names)
+        except Exception as exc:  # noqa: BLE001 - a preview must not stop Kedro-Viz
+            reason = str(exc) if isinstance(exc, (KedroMetricsError, DatasetError)) else type(exc).__name__
+            logger.warning("No preview of %s: %s", self._viz_label, reason)
+            return figures.empty_preview(f"{self._viz_label}: no preview: {reason}")
+
+    def _preview(self, run: str | None, names: str | list[str] | None) -> PlotlyPreview:
+        label = self._viz_label
+        scope = self._preview_scope()
+        if scope is None:
+            return figures.empty_preview(
+                f"{label}: no {self.NAME_ARGUMENT} to read under: run `kedro viz run "
+                f"--include-hooks` (the catalog name becomes the {self.NAME_ARGUMENT}) or "
+                f"set `{self.NAME_ARGUMENT}` in the catalog"
+            )
+        glob, prefix = scope
+        settings = project.current_settings()
+        uri = self._uri or (settings.tracking_uri if settings else store.resolve_uri(None))
+        if not store.answers(uri):
+            return figures.empty_preview(
+                f"{label}: the MLflow store at {store.redact(uri)} does not answer; "
+                "start it, then reload"
+            )
+        if run is None:
+            try:
+                where = self.run_to_load(log=False)
+            except DatasetError as exc:
+                if isinstance(exc.__cause__, (TrackingError, NoRunError)):
+                    raise
+                return figures.empty_preview(
+                    f"{label}: no run yet holds {self._what_it_holds}; run `kedro run`, then reload"
+                )
+            run, uri = where.run_id, where.tracking_uri or uri
+        found = query.get_metrics(
+            glob,
+            run=run,
+            tracking_uri=uri,
+            experiment=settings.experiment if settings else None,
+            history=True,
+        )
+        if not found:
+            return figures.empty_preview(
+                f"{label}: nothing to show: run {run} does not hold {self._what_it_holds}"
+            )
+        title = figures.preview_title(label, found[0]["run_name"], found[0]["run_id"])
+        return figures.plotly_preview(figures.select_names(found, prefix, names), title=title, prefix=prefix)
+
+    def _preview_scope(self) -> tuple[str | None, str] | None:
+        """(the name glob to read, the prefix to drop from names), None when the
+        dataset has no name yet (no prefix/key given, no hook to give the catalog name)."""
+        raise NotImplementedError
+
+    @property
+    def _viz_label(self) -> str:
+        """The dataset as the preview's title names it: its catalog name, else its
+        prefix or key."""
+        return self._name or getattr(self, f"_{self.NAME_ARGUMENT}", None) or type(self).__name__
 
     def _skip_when_disabled(self) -> bool:
         if self._enabled:
@@ -333,6 +407,11 @@ class MlflowMetricsDataSet(MlflowRunDataset):
     def _what_it_holds(self) -> str:
         return f"a metric under prefix {self.prefix!r}" if self.prefix else "any metric"
 
+    def _preview_scope(self) -> tuple[str | None, str] | None:
+        if self._prefix is None:
+            return None
+        return (f"{self._prefix}.*" if self._prefix else None), self._prefix
+
     def _describe(self) -> dict[str, Any]:
         return {"prefix": self._prefix, **super()._describe()}
 
@@ -455,8 +534,16 @@ class MlflowMetricDataSet(MlflowRunDataset):
     def _what_it_holds(self) -> str:
         return f"the metric {self.key!r}"
 
+    def _preview_scope(self) -> tuple[str | None, str] | None:
+        return (self._key, "") if self._key else None
+
     def _describe(self) -> dict[str, Any]:
         return {"key": self._key, **super()._describe()}
 
 
 MlflowMetricDataset = MlflowMetricDataSet
+
+# Kedro-Viz reads the preview's type from the return annotation at run time, by the
+# annotation's __name__: it must be the PlotlyPreview object, not the string that
+# `from __future__ import annotations` leaves there.
+MlflowRunDataset.preview.__annotations__["return"] = PlotlyPreview

@@ -15,12 +15,13 @@ PROBE_BUDGET_SECONDS = 15.0
 _REQUEST_TIMEOUT = 3.0
 
 
-def answers(tracking_uri: str, *, within: float = PROBE_BUDGET_SECONDS) -> bool:
+def answers(tracking_uri: str, *, within: float | None = None) -> bool:
     """True when the store can be asked: a local store always; a tracking server when
-    its ``/health`` answers (any HTTP status counts: it is up) within ``within`` seconds,
-    retried with backoff."""
+    its ``/health`` answers (any HTTP status counts: it is up) within ``within`` seconds
+    (default ``PROBE_BUDGET_SECONDS``), retried with backoff."""
     if not is_server(tracking_uri):
         return True
+    within = PROBE_BUDGET_SECONDS if within is None else within
     url = health_url(tracking_uri)
     deadline = time.monotonic() + within
     delay = 0.5
