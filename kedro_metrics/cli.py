@@ -173,3 +173,51 @@ def group_alive(pgid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+# Pictures --------------------------------------------------------------------------
+
+
+@metrics.command()
+@click.argument("name_glob")
+@click.option(
+    "--run", "run_refs", multiple=True,
+    help="A run (repeatable): a run id, a unique prefix of 6+ characters, latest or latest~N. "
+    "Default: latest.",
+)  # fmt: skip
+@click.option(
+    "--output", "-o", required=True, type=click.Path(dir_okay=False, writable=True),
+    help="The PNG file to write.",
+)  # fmt: skip
+@click.option("--env", "-e", default=None, help="Configuration environment (default: KEDRO_ENV, else local).")
+@click.pass_obj
+def plot(
+    metadata: ProjectMetadata, name_glob: str, run_refs: tuple[str, ...], output: str, env: str | None
+) -> None:
+    """Draw the metrics matching NAME_GLOB to a PNG: a panel per metric, a line per run."""
+    from kedro_metrics import project, query
+    from kedro_metrics.errors import KedroMetricsError
+
+    settings = project.settings_for_path(metadata.project_path, env)
+    runs = list(run_refs) or ["latest"]
+    try:
+        found = query.get_metrics(
+            name_glob, run=runs, tracking_uri=settings.tracking_uri,
+            experiment=settings.experiment, history=True,
+        )  # fmt: skip
+    except KedroMetricsError as exc:
+        raise MetricsCliError(str(exc)) from None
+    if not found:
+        raise MetricsCliError(
+            f"No metric matches {name_glob!r} in run(s) {', '.join(runs)}; nothing written."
+        )
+    write_plot(found, output, title=name_glob)
+
+
+def write_plot(records: list[dict[str, Any]], output: str, *, title: str) -> None:
+    """Draw ``records`` (get_metrics records, history=True) into the PNG ``output``."""
+    from kedro_metrics.figures import build_figure
+    from kedro_metrics.render import write_png
+
+    write_png(build_figure(records, title=title), output)
+    click.echo(f"Wrote {output}")

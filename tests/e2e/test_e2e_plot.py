@@ -1,0 +1,90 @@
+"""`kedro metrics plot` in a real project after real
+`kedro run`s: the PNGs open with matplotlib's reader, have the expected size, are
+not blank, and change when a new run changes the metrics."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def read_png(path: Path) -> np.ndarray:
+    from matplotlib.image import imread
+
+    return imread(path)
+
+
+@dataclass(frozen=True)
+class Plots:
+    """The PNGs written after the first and the second run, and the commands' output."""
+
+    first: Path
+    second: Path
+    both_runs: Path
+    history: Path
+    outputs: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def plots(tmp_path_factory, new_project, seed_store, kedro) -> Plots:
+    """Two `kedro run`s (a_metrics from index 0, then 5), plots after each."""
+    project = new_project(tmp_path_factory.mktemp("plot"))
+    seed_store(project / "mlflow.db")
+    out = project / "pictures"
+    out.mkdir()
+    outputs = {}
+    kedro(project, "run").check()
+    outputs["first"] = kedro(project, "metrics", "plot", "a_metrics.*", "--output", str(out / "first.png"))
+    kedro(project, "run", "--params", "factory_index.a=5").check()
+    outputs["second"] = kedro(project, "metrics", "plot", "a_metrics.*", "-o", str(out / "second.png"))
+    outputs["both_runs"] = kedro(
+        project, "metrics", "plot", "a_metrics.*", "--run", "latest~1", "--run", "latest",
+        "--output", str(out / "both.png"),
+    )  # fmt: skip
+    outputs["no_match"] = kedro(project, "metrics", "plot", "nothing.*", "-o", str(out / "none.png"))
+    return Plots(out / "first.png", out / "second.png", out / "both.png", out / "history.png", outputs)
+
+
+class TestPlotCommand:
+    """`kedro metrics plot NAME_GLOB --output FILE.png` writes a readable PNG."""
+
+    def test_commands_succeed_and_say_where(self, plots):
+        """Exit 0 and a line naming the file written."""
+        for key in ("first", "second", "both_runs"):
+            result = plots.outputs[key].check()
+            assert "Wrote " in result.stdout, result.output
+
+    @pytest.mark.parametrize("attribute", ["first", "second", "both_runs"])
+    def test_png_size_is_two_panels_at_100_dpi(self, plots, attribute):
+        """Two metrics (curve, score): two panels side by side, 1000 x 500 pixels."""
+        image = read_png(getattr(plots, attribute))
+        assert image.shape[:2] == (500, 1000)
+
+    @pytest.mark.parametrize("attribute", ["first", "second", "both_runs"])
+    def test_png_is_not_blank(self, plots, attribute):
+        """The pixels vary: something is drawn."""
+        image = read_png(getattr(plots, attribute))
+        assert float(image[..., :3].std()) > 0.05
+
+    def test_second_run_changes_the_picture(self, plots):
+        """After a run with other values the latest run's plot differs."""
+        first, second = read_png(plots.first), read_png(plots.second)
+        assert first.shape == second.shape
+        assert not np.array_equal(first, second)
+
+    def test_two_runs_differ_from_one(self, plots):
+        """Plotting both runs draws more than the latest alone."""
+        assert not np.array_equal(read_png(plots.both_runs), read_png(plots.second))
+
+    def test_no_match_is_an_error(self, plots):
+        """A glob matching nothing exits non-zero, saying so; no file is written."""
+        result = plots.outputs["no_match"]
+        assert result.returncode != 0
+        assert "nothing.*" in result.stderr + result.stdout, result.output
+        assert not (plots.first.parent / "none.png").exists()
