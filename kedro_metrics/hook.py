@@ -14,9 +14,13 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import sys
+import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from types import FrameType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from kedro.framework.hooks import hook_impl
@@ -42,34 +46,101 @@ warnings.filterwarnings(
 
 @dataclass
 class TrackedRun:
-    """The MLflow run of one ``kedro run``, and whether the plugin owns it."""
+    """The per-run state of one ``kedro run``: the MLflow run, whether the plugin owns
+    it, and the interrupt handlers that end it KILLED."""
 
     tracking_uri: str
     run_id: str | None
     owned: bool
     enabled: bool = True
     async_logging: bool = False
+    interrupts: InterruptHandlers | None = None
 
     def finish(self, *, failed: bool) -> None:
         """Wait for asynchronous writes, then end the run (FINISHED, or FAILED) when
         the plugin started it. A failed asynchronous write fails the run."""
+        self._stop_watching()
         try:
             flush_pending_writes()
         except Exception:
             if not failed:
-                self._end(failed=True)
+                self._end("FAILED")
                 raise
             logger.exception("kedro-metrics: metrics were lost while the pipeline failed")
-        self._end(failed=failed)
+        self._end("FAILED" if failed else "FINISHED")
 
-    def _end(self, *, failed: bool) -> None:
+    def interrupted(self, signal_name: str) -> None:
+        """Ctrl-C or SIGTERM: wait a bounded time for pending writes, end the run KILLED."""
+        self._stop_watching()
+        logger.warning("kedro-metrics: %s received; ending the run.", signal_name)
+        flush_pending_writes(timeout=INTERRUPT_WAIT_SECONDS)
+        self._end("KILLED")
+
+    def watch_interrupts(self) -> None:
+        """Install SIGINT/SIGTERM handlers for the pipeline's lifetime (main thread only)."""
+        if self.owned and self.run_id:
+            self.interrupts = InterruptHandlers(self.interrupted)
+            self.interrupts.install()
+
+    def _stop_watching(self) -> None:
+        handlers, self.interrupts = self.interrupts, None
+        if handlers is not None:
+            handlers.restore()
+
+    def _end(self, status: str) -> None:
         if self.owned and self.run_id:
             from kedro_metrics import store
 
-            store.end_run(self.tracking_uri, self.run_id, failed=failed)
-            logger.info(
-                "kedro-metrics: run %s ended %s.", self.run_id, "FAILED" if failed else "FINISHED"
-            )
+            store.end_run(self.tracking_uri, self.run_id, status=status)
+            logger.info("kedro-metrics: run %s ended %s.", self.run_id, status)
+
+
+#: After Ctrl-C or SIGTERM, how long pending asynchronous writes may take.
+INTERRUPT_WAIT_SECONDS = 5.0
+
+
+class InterruptHandlers:
+    """SIGINT and SIGTERM handlers that call ``on_interrupt`` once, then behave as
+    before: Ctrl-C raises KeyboardInterrupt, SIGTERM exits with status 143.
+
+    Kedro calls ``on_pipeline_error`` only for ``Exception``: an interrupt would
+    otherwise leave the run RUNNING forever. Only the process that installed the
+    handlers reacts (ParallelRunner's forked workers inherit them).
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self, on_interrupt: Callable[[str], None]) -> None:
+        self._on_interrupt = on_interrupt
+        self._previous: dict[int, Any] = {}
+        self._pid = os.getpid()
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return  # Python allows signal handlers in the main thread only
+        for signum in self.SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._handle)
+
+    def restore(self) -> None:
+        if os.getpid() != self._pid:
+            return
+        previous, self._previous = self._previous, {}
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        previous = self._previous.get(signum, signal.SIG_DFL)
+        if os.getpid() == self._pid:
+            self.restore()
+            try:
+                self._on_interrupt(signal.Signals(signum).name)
+            except Exception:  # noqa: BLE001 - the interrupt must go on
+                logger.exception("kedro-metrics: could not end the run after the interrupt")
+        if callable(previous):
+            previous(signum, frame)
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise SystemExit(128 + signum)
 
 
 class MetricsHook:
@@ -112,9 +183,13 @@ class MetricsHook:
         MetricsHook._sessions_tracked.add(session_id)
         self._session_id = session_id
         try:
+            # Everything that can fail on the user's configuration comes first: a
+            # settings or catalog error must not leave an empty run behind.
             settings = project.settings_for_context(self._context)
+            datasets = pipeline_datasets(catalog, pipeline)
             self._run = open_run(settings, self._context, run_params)
-            bind_datasets(catalog, pipeline, self._run)
+            bind_datasets(datasets, self._run)
+            self._run.watch_interrupts()
         except Exception:
             self._finish(failed=True)
             raise
@@ -152,11 +227,12 @@ def show_info_messages() -> None:
         package_logger.setLevel(logging.INFO)
 
 
-def flush_pending_writes() -> None:
-    """Wait for this process's asynchronous writes, if it has any (mlflow loaded)."""
+def flush_pending_writes(timeout: float | None = None) -> None:
+    """Wait for this process's asynchronous writes, if it has any (mlflow loaded);
+    at most ``timeout`` seconds when given."""
     store = sys.modules.get("kedro_metrics.store")
     if store is not None and store.pending_writes():
-        store.flush()
+        store.flush(timeout=timeout)
 
 
 def open_run(
@@ -204,17 +280,22 @@ def open_run(
     return TrackedRun(uri, run_id, owned=True, async_logging=settings.async_logging)
 
 
-def bind_datasets(catalog: CatalogProtocol, pipeline: Pipeline, run: TrackedRun) -> list[str]:
-    """Give every metrics dataset the pipeline uses its catalog name, the run and the URI.
+def pipeline_datasets(catalog: CatalogProtocol, pipeline: Pipeline) -> dict[str, Any]:
+    """Every dataset the pipeline uses, materialised: a misspelt argument anywhere in
+    the catalog fails here, before any run exists. Dataset-factory names
+    (``"{split}_metrics"``) are resolved too: the runner would a moment later."""
+    return {
+        name: catalog.get(name) for name in sorted(pipeline.datasets()) if name in catalog
+    }
 
-    Dataset-factory names (``"{split}_metrics"``) are resolved here too: the runner
-    would materialise them a moment later anyway. Returns the names bound.
-    """
+
+def bind_datasets(datasets: dict[str, Any], run: TrackedRun) -> list[str]:
+    """Give every metrics dataset among ``datasets`` its catalog name, the run and the
+    URI. Returns the names bound."""
     from kedro_metrics.datasets import MlflowRunDataset
 
     bound = []
-    for name in sorted(pipeline.datasets()):
-        dataset = catalog.get(name) if name in catalog else None
+    for name, dataset in datasets.items():
         if isinstance(dataset, MlflowRunDataset):
             dataset.bind_to_run(
                 name,

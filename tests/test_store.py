@@ -85,11 +85,15 @@ class TestRedact:
         """The password becomes *** and the user, host, path and query stay."""
         assert store.redact(uri) == expected
 
+    def test_hides_a_token_given_as_a_servers_user_name(self):
+        """A tracking server's user name without a password is a token: ***."""
+        assert store.redact("https://TOKEN123@mlflow.example.com/x") == "https://***@mlflow.example.com/x"
+
     @pytest.mark.parametrize(
         "uri",
         [
             "http://127.0.0.1:5000",
-            "https://user@mlflow.example.com",
+            "postgresql://postgres@127.0.0.1:5432/test",
             "databricks",
             "file:///tmp/mlruns",
             "sqlite:////tmp/some dir/mlflow.db",

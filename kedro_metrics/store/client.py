@@ -56,14 +56,24 @@ def resolve_uri(tracking_uri: str | None) -> str:
 
 
 def redact(uri: str | None) -> str | None:
-    """``uri`` without the password of its user-info part (``https://user:***@host``)."""
+    """``uri`` without the password of its user-info part (``https://user:***@host``);
+    a tracking server's user name without a password is a token (``https://***@host``)."""
     if not uri:
         return uri
     parts = urlsplit(uri)
-    if parts.password is None:
+    if parts.password is None and not _token_as_user(uri):
         return uri
     host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    user = "***" if parts.password is None else f"{parts.username or ''}:***"
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
+
+
+def _token_as_user(uri: str) -> str | None:
+    """The user name of a tracking server URI that has no password: a token."""
+    parts = urlsplit(uri)
+    if is_server(uri) and parts.password is None and parts.username:
+        return parts.username
+    return None
 
 
 def client_for(tracking_uri: str | None) -> MlflowClient:
@@ -72,6 +82,10 @@ def client_for(tracking_uri: str | None) -> MlflowClient:
     with _clients_lock:
         client = _clients.get(uri)
         if client is None:
+            if urlsplit(uri).username or urlsplit(uri).password:
+                # MLflow prints "View run ... at: <URI>" when a run ends: credentials
+                # and all. Its own switch turns those lines off.
+                os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
             client = _clients[uri] = MlflowClient(tracking_uri=uri)
     return client
 
@@ -140,7 +154,7 @@ def retry_when_locked(call: Callable[[], T]) -> T:
 
 def _secrets(uri: str) -> list[str]:
     """The URI's password and MLflow's credential variables, where set."""
-    found = [urlsplit(uri).password]
+    found = [urlsplit(uri).password, _token_as_user(uri)]
     found += [os.environ.get(n) for n in ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")]
     return [secret for secret in found if secret]
 

@@ -44,12 +44,22 @@ def start_run(
     return run.info.run_id
 
 
-def end_run(tracking_uri: str | None, run_id: str, *, failed: bool) -> None:
-    """Mark a run FINISHED, or FAILED."""
+def end_run(
+    tracking_uri: str | None,
+    run_id: str,
+    *,
+    failed: bool = False,
+    status: str | None = None,
+    end_time: int | None = None,
+) -> None:
+    """Mark a run FINISHED, or FAILED, or ``status`` (a name of MLflow's RunStatus,
+    e.g. "KILLED"), at ``end_time`` (ms; default now)."""
     uri = resolve_uri(tracking_uri)
-    status = RunStatus.to_string(RunStatus.FAILED if failed else RunStatus.FINISHED)
+    if status is None:
+        status = RunStatus.to_string(RunStatus.FAILED if failed else RunStatus.FINISHED)
+    RunStatus.from_string(status)  # raises on a name MLflow does not know
     with translated_errors(uri, f"end run {run_id}"):
-        client_for(uri).set_terminated(run_id, status=status)
+        client_for(uri).set_terminated(run_id, status=status, end_time=end_time)
 
 
 def check_run(tracking_uri: str | None, run_id: str) -> None:

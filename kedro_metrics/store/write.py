@@ -10,6 +10,7 @@ import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
@@ -122,8 +123,13 @@ class _AsyncWriter:
     def pending(self) -> int:
         return self._jobs.unfinished_tasks
 
-    def flush(self) -> None:
-        self._jobs.join()
+    def flush(self, timeout: float | None = None) -> None:
+        if timeout is None:
+            self._jobs.join()
+        else:  # Queue.join has no timeout
+            deadline = time.monotonic() + timeout
+            while self._jobs.unfinished_tasks and time.monotonic() < deadline:
+                time.sleep(0.05)
         with self._lock:
             errors, self._errors = self._errors, []
         if errors:
@@ -153,13 +159,14 @@ def submit_points(tracking_uri: str | None, run_id: str, points: Iterable[Metric
     _writer.submit(tracking_uri, run_id, points)
 
 
-def flush() -> None:
-    """Wait until every asynchronous write of this process is in MLflow.
+def flush(timeout: float | None = None) -> None:
+    """Wait until every asynchronous write of this process is in MLflow (at most
+    ``timeout`` seconds when given).
 
     Raises:
         TrackingError: when any of them failed (listing them).
     """
-    _writer.flush()
+    _writer.flush(timeout)
 
 
 def pending_writes() -> int:

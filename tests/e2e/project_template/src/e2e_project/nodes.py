@@ -67,3 +67,24 @@ def explode(token: str) -> None:
 def answer() -> dict:
     """small_metrics: one metric, one point."""
     return {"answer": 42}
+
+
+# pipeline "interruptible" ----------------------------------------------------------
+
+#: Written by ``wait_for_signal`` in the working directory (the project) when it starts.
+STARTED_MARKER = "node_started"
+
+
+def progress() -> tuple[dict, str]:
+    """progress_metrics, saved before the long node starts."""
+    return {"seen": [float(i) for i in range(100)], "done": 0.5}, "go"
+
+
+def wait_for_signal(token: str, seconds: float) -> None:
+    """A long node: says it started, then sleeps until interrupted or ``seconds`` pass."""
+    from pathlib import Path
+
+    Path(STARTED_MARKER).write_text(token)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.05)

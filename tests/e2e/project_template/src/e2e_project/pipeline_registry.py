@@ -46,6 +46,13 @@ def register_pipelines() -> dict[str, Pipeline]:
             node(nodes.explode, "token", None, name="explode"),
         ]
     )
+    interruptible = pipeline(
+        [
+            node(nodes.progress, None, ["progress_metrics", "go_token"], name="progress"),
+            node(nodes.wait_for_signal, ["go_token", "params:long_node_seconds"], None,
+                 name="wait_for_signal"),
+        ]
+    )
     small = pipeline([node(nodes.answer, None, "small_metrics", name="answer")])
     return {
         "__default__": prefixes,
@@ -53,4 +60,5 @@ def register_pipelines() -> dict[str, Pipeline]:
         "runners": runners,
         "failing": failing,
         "small": small,
+        "interruptible": interruptible,
     }

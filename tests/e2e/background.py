@@ -1,0 +1,56 @@
+"""`kedro run` in the background, for tests that signal or kill it mid-pipeline."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.e2e.conftest import Completed, subprocess_env
+
+
+class BackgroundKedro:
+    """``python -m kedro *args`` in its own process group, output to files."""
+
+    def __init__(self, project: Path, *args: str, env: dict[str, str | None] | None = None):
+        self.project = project
+        self.args = (sys.executable, "-m", "kedro", *args)
+        self._out = (project / "stdout.txt").open("w")
+        self._err = (project / "stderr.txt").open("w")
+        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter
+            self.args, cwd=project, env=subprocess_env(env), stdout=self._out,
+            stderr=self._err, start_new_session=True, text=True,
+        )  # fmt: skip
+
+    def wait_for_file(self, name: str, timeout: float = 120.0) -> None:
+        """Wait until the pipeline wrote ``name`` in the project (a node started)."""
+        deadline = time.monotonic() + timeout
+        while not (self.project / name).exists():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"{name} never appeared:\n{self.finish().output}")
+            time.sleep(0.05)
+
+    def signal(self, signum: int, *, group: bool = False) -> None:
+        """Send ``signum`` to kedro (``group``: to its whole process group, as Ctrl-C does)."""
+        if group:
+            os.killpg(self.process.pid, signum)
+        else:
+            os.kill(self.process.pid, signum)
+
+    def finish(self, timeout: float = 120.0) -> Completed:
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self._out.close()
+        self._err.close()
+        return Completed(
+            self.args,
+            self.process.returncode,
+            (self.project / "stdout.txt").read_text(),
+            (self.project / "stderr.txt").read_text(),
+        )
