@@ -43,9 +43,13 @@ def write_png(figure: Figure, path: str | os.PathLike[str]) -> None:
 def _draw_panel(ax, panel: Panel, colours: dict[str, str]) -> None:  # noqa: ANN001
     from matplotlib.ticker import MaxNLocator
 
+    order = {label: index for index, label in enumerate(colours)}
+
     for series in panel.series:
         if series.single_point:
-            style = {"linestyle": "none", "marker": "o"}
+            # Earlier runs get bigger markers: equal values stay visible as rings.
+            size = max(4.0, 11.0 - 3.0 * order[series.label])
+            style = {"linestyle": "none", "marker": "o", "markersize": size}
         else:
             style = {"marker": "." if len(series.steps) <= _MARKED_POINTS else None}
         ax.plot(series.steps, series.values, color=colours[series.label], label=series.label, **style)
