@@ -14,29 +14,26 @@ from pathlib import Path
 
 import pytest
 
+from kedro_metrics.cli import group_alive
 from tests.e2e.conftest import subprocess_env
 from tests.servers import free_port
 
 pytestmark = pytest.mark.e2e
 
 
-def children(pid: int) -> list[int]:
-    """The direct children of ``pid`` (from /proc)."""
+#: Fields of /proc/<pid>/stat after the command name: state, ppid, pgrp, ...
+_PPID, _PGRP = 1, 2
+
+
+def processes_with(field: int, value: int) -> list[int]:
+    """Pids whose /proc stat ``field`` (``_PPID`` or ``_PGRP``) equals ``value``."""
     found = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         with contextlib.suppress(OSError):
             fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[1]) == pid:
+            if int(fields[field]) == value:
                 found.append(int(stat.parent.name))
     return found
-
-
-def group_alive(pgid: int) -> bool:
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def wait_for_health(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
@@ -71,8 +68,8 @@ def ui_session(tmp_path_factory, new_project, seed_store):
     mlflow_groups: list[int] = []
     try:
         wait_for_health(url, process)
-        mlflow_groups = [os.getpgid(pid) for pid in children(process.pid)]
-        members_before = [pid for pgid in mlflow_groups for pid in _members(pgid)]
+        mlflow_groups = [os.getpgid(pid) for pid in processes_with(_PPID, process.pid)]
+        members_before = [pid for pgid in mlflow_groups for pid in processes_with(_PGRP, pgid)]
         os.kill(process.pid, signal.SIGINT)  # what Ctrl-C sends to the foreground process
         returncode = process.wait(60)
         left = [pgid for pgid in mlflow_groups if group_alive(pgid)]
@@ -89,16 +86,6 @@ def ui_session(tmp_path_factory, new_project, seed_store):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pgid, signal.SIGKILL)
         process.wait()
-
-
-def _members(pgid: int) -> list[int]:
-    members = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            if int(fields[3]) == pgid:
-                members.append(int(stat.parent.name))
-    return members
 
 
 class TestMetricsUi:

@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from kedro_metrics.cli import group_alive
 from tests.e2e.conftest import subprocess_env
 
 pytestmark = pytest.mark.e2e
@@ -90,11 +91,7 @@ class Viz:
         self.process.wait()
 
     def group_alive(self) -> bool:
-        try:
-            os.killpg(self.process.pid, 0)
-        except ProcessLookupError:
-            return False
-        return True
+        return group_alive(self.process.pid)
 
 
 @contextlib.contextmanager
