@@ -6,10 +6,13 @@ commands stay thin (pure logic lives in config.py, figures.py ...).
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -43,6 +46,13 @@ METRICS_YML_TEMPLATE = """\
 # Let save() return before MLflow has the points; the hook waits for them at the
 # end of the pipeline (and on error), so nothing is lost.
 # async_logging: false
+
+# Kubeflow Pipelines v1 (docs/kubeflow.md): metrics whose key matches a glob are shown
+# as PERCENTAGE (the value is never scaled); with metrics_file, every `kedro run`
+# writes the last value of its metrics there, also when a node fails.
+# kubeflow:
+#   percentage: ["*accuracy*"]
+#   metrics_file: /mlpipeline-metrics.json
 """
 
 
@@ -221,3 +231,248 @@ def write_plot(records: list[dict[str, Any]], output: str, *, title: str) -> Non
 
     write_png(build_figure(records, title=title), output)
     click.echo(f"Wrote {output}")
+
+
+# Reading back: runs, show, compare, history, export ----------------------------------
+# Each command resolves the project's settings (metrics.yml of --env), asks `query`,
+# and renders with `formats`. With --format json|csv stdout carries only the document.
+
+TABLE_FORMATS = ("table", "json", "csv")
+
+_env_option = click.option(
+    "--env", "-e", default=None,
+    help="Configuration environment whose metrics.yml applies (default: KEDRO_ENV, else local).",
+)  # fmt: skip
+_format_option = click.option(
+    "--format", "fmt", type=click.Choice(TABLE_FORMATS), default="table", show_default=True,
+    help="A rich table, or a JSON / CSV document on stdout (logs go to stderr).",
+)  # fmt: skip
+_name_option = click.option("--name", default=None, help="Metric key or glob, e.g. 'model_metrics.*'.")
+
+
+@metrics.command()
+@_env_option
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1), help="At most this many runs.")
+@click.option("--pipeline", default=None, help="Only runs of this pipeline.")
+@click.option("--status", default=None, help="Only runs with this status (FINISHED, FAILED, ...).")
+@_format_option
+@click.pass_obj
+def runs(  # noqa: PLR0913
+    metadata: ProjectMetadata, env: str | None, limit: int, pipeline: str | None,
+    status: str | None, fmt: str,
+) -> None:  # fmt: skip
+    """List the project's runs, newest first."""
+    with reading(fmt) as out:
+        from kedro_metrics import formats, query
+
+        scope, _ = _scope(metadata, env)
+        found = query.find_runs(scope, pipeline=pipeline, status=status, limit=limit)
+        out.emit(
+            formats.runs_document(found), formats.RUNS_COLUMNS, formats.runs_table(found),
+            title=f"Runs of {scope.where}", empty=f"No runs in {scope.where}.",
+        )  # fmt: skip
+
+
+@metrics.command()
+@click.argument("run", default="latest")
+@_env_option
+@_name_option
+@_format_option
+@click.pass_obj
+def show(metadata: ProjectMetadata, run: str, env: str | None, name: str | None, fmt: str) -> None:
+    """Show the metrics of RUN (default: latest): last value, its step, number of points."""
+    with reading(fmt) as out:
+        from kedro_metrics import formats, query
+
+        scope, _ = _scope(metadata, env)
+        found, document = query.show_document(scope, run, name)
+        out.emit(
+            document, formats.SHOW_COLUMNS, formats.show_table(document),
+            title=_run_title(found), empty=f"Run {found.run_id} has no metric matching {name or '*'!r}.",
+        )  # fmt: skip
+
+
+@metrics.command()
+@click.argument("run_refs", metavar="[RUN]...", nargs=-1)
+@_env_option
+@_name_option
+@click.option("--only-changed", is_flag=True, help="Only metrics that differ or are missing somewhere.")
+@_format_option
+@click.pass_obj
+def compare(  # noqa: PLR0913
+    metadata: ProjectMetadata, run_refs: tuple[str, ...], env: str | None, name: str | None,
+    only_changed: bool, fmt: str,
+) -> None:  # fmt: skip
+    """Compare the last values of runs (default: latest~1 latest), with the change
+    of the last run against the first."""
+    with reading(fmt) as out:
+        from kedro_metrics import formats, query, records
+
+        scope, _ = _scope(metadata, env)
+        found = query.find_runs(scope, run=list(run_refs or ("latest~1", "latest")))
+        rows = records.compare(found, names=name, only_changed=only_changed)
+        ids = list(dict.fromkeys(run.run_id for run in found))
+        if out.fmt == "csv":
+            out.emit(formats.compare_csv_rows(rows, ids), ["name", *ids, "change", "change_pct"])
+        else:
+            out.emit(
+                rows, (), formats.compare_table(rows, found),
+                title=" vs ".join(f"{r.short_id} ({r.run_name})" for r in found),
+                empty="No metric to compare." if not only_changed else "No metric changed.",
+            )  # fmt: skip
+
+
+@metrics.command()
+@click.argument("name")
+@click.option("--run", "run_refs", multiple=True, help="A run (repeatable). Default: latest.")
+@_env_option
+@_format_option
+@click.pass_obj
+def history(
+    metadata: ProjectMetadata, name: str, run_refs: tuple[str, ...], env: str | None, fmt: str
+) -> None:
+    """Every point of metric NAME (a key or a glob), per run."""
+    with reading(fmt) as out:
+        from kedro_metrics import formats, query
+        from kedro_metrics.records import RECORD_FIELDS
+
+        scope, _ = _scope(metadata, env)
+        found = query.find_runs(scope, run=list(run_refs or ("latest",)))
+        points = query.history_records(scope, found, name)
+        if not points:
+            runs_named = ", ".join(run.run_id for run in found)
+            raise MetricsCliError(f"No metric matches {name!r} in run(s) {runs_named}.")
+        out.emit(points, RECORD_FIELDS, formats.records_table(points), title=f"History of {name}")
+
+
+EXPORT_FORMATS = ("kubeflow", "json", "csv")
+
+
+@metrics.command()
+@click.argument("run", default="latest")
+@_env_option
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="json", show_default=True,
+              help="kubeflow: KFP v1 metrics file; json: the run with nested metrics; csv: every point.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="Write to this file instead of stdout.")
+@click.pass_obj
+def export(  # noqa: PLR0913
+    metadata: ProjectMetadata, run: str, env: str | None, fmt: str, output: str | None
+) -> None:
+    """Export the metrics of RUN (default: latest) as a Kubeflow metrics file, JSON or CSV."""
+    with reading(fmt, output=output) as out:
+        from kedro_metrics import formats, query, records
+
+        scope, settings = _scope(metadata, env)
+        (found,) = query.find_runs(scope, run=run)
+        if fmt == "kubeflow":
+            values = {key: point.value for key, point in found.latest.items()}
+            skipped = formats.not_finite(values)
+            if skipped:
+                click.echo(f"Left out of the Kubeflow file (not a finite number): {', '.join(skipped)}", err=True)
+            out.emit(formats.kubeflow_metrics(values, percentage=settings.config.kubeflow.percentage))
+        elif fmt == "json":
+            out.emit(formats.export_document(found, query.run_histories(scope, found)))
+        else:
+            histories = query.run_histories(scope, found)
+            rows = [rec for key in histories for rec in records.history_records(found, histories[key])]
+            out.emit(rows, records.RECORD_FIELDS)
+
+
+class Output:
+    """Where a reading command writes its document: stdout (or ``--output``)."""
+
+    def __init__(self, fmt: str, stdout: IO[str], output: str | None):
+        self.fmt = fmt
+        self._stdout = stdout
+        self._output = output
+
+    def emit(  # noqa: PLR0913
+        self,
+        document: Any,
+        columns: Any = (),
+        table: tuple[list[str], list[list[str]]] | None = None,
+        *,
+        title: str | None = None,
+        empty: str | None = None,
+    ) -> None:
+        """Write ``document`` as JSON or CSV (rows with ``columns``), or draw ``table``."""
+        from kedro_metrics import formats
+
+        if self.fmt == "table" and table is not None:
+            self._table(*table, title=title, empty=empty)
+            return
+        text = formats.to_csv(document, columns) if self.fmt == "csv" else formats.to_json(document)
+        if self._output:
+            Path(self._output).write_text(text)
+            click.echo(f"Wrote {self._output}", err=True)
+        else:
+            self._stdout.write(text)
+            self._stdout.flush()
+
+    def _table(self, headers: list[str], rows: list[list[str]], *, title: str | None, empty: str | None) -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console(file=self._stdout)
+        if not rows:
+            console.print(empty or "Nothing to show.")
+            return
+        table = Table(*headers, title=title, title_justify="left")
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+
+
+@contextlib.contextmanager
+def reading(fmt: str, *, output: str | None = None) -> Iterator[Output]:
+    """Run a reading command: kedro-metrics errors become one-line CLI errors, and
+    for JSON/CSV everything but the document (Kedro's rich log handler, warnings,
+    prints) goes to stderr, so ``... --format json | jq`` works."""
+    from kedro_metrics.errors import KedroMetricsError
+
+    real_stdout = sys.stdout
+    try:
+        if fmt == "table":
+            yield Output(fmt, real_stdout, output)
+        else:
+            with _logs_to_stderr(real_stdout), contextlib.redirect_stdout(sys.stderr):
+                yield Output(fmt, real_stdout, output)
+    except KedroMetricsError as exc:
+        raise MetricsCliError(str(exc)) from None
+
+
+@contextlib.contextmanager
+def _logs_to_stderr(stdout: IO[str]) -> Iterator[None]:
+    """Point every logging StreamHandler writing to ``stdout`` at stderr for a while.
+    (Kedro's RichHandler writes to ``sys.stdout`` as it is when it writes: the
+    ``redirect_stdout`` around the command moves it.)"""
+    loggers = [logging.getLogger(), *(
+        logger for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    )]  # fmt: skip
+    moved = [
+        handler
+        for logger in loggers
+        for handler in logger.handlers
+        if isinstance(handler, logging.StreamHandler) and handler.stream is stdout
+    ]
+    for handler in moved:
+        handler.setStream(sys.stderr)
+    try:
+        yield
+    finally:
+        for handler in moved:
+            handler.setStream(stdout)
+
+
+def _scope(metadata: ProjectMetadata, env: str | None) -> tuple[Any, Any]:
+    """The project's settings for ``env`` and the query scope they give."""
+    from kedro_metrics import project, query
+
+    settings = project.settings_for_path(metadata.project_path, env)
+    return query.scope_for(settings=settings), settings
+
+
+def _run_title(run: Any) -> str:
+    return f"Run {run.run_id} ({run.run_name}, {run.status}) in experiment {run.experiment!r}"

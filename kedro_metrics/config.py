@@ -16,6 +16,52 @@ DEFAULT_SQLITE_NAME = "mlflow.db"
 
 
 @dataclass(frozen=True)
+class KubeflowConfig:
+    """metrics.yml ``kubeflow``: the Kubeflow Pipelines v1 metrics file."""
+
+    #: Globs of MLflow keys shown as PERCENTAGE (the value is never scaled).
+    percentage: tuple[str, ...] = ()
+    #: Where the hook writes the metrics file after every `kedro run` (off when None).
+    metrics_file: str | None = None
+
+    @classmethod
+    def parse(cls, data: Any, *, source: str) -> KubeflowConfig:
+        if data is None:
+            return cls()
+        if not isinstance(data, Mapping):
+            raise ConfigError(
+                f"'kubeflow' in {source} must be a mapping with 'percentage' and/or "
+                f"'metrics_file', got {data!r}.",
+                key="kubeflow",
+            )
+        known = [f.name for f in fields(cls)]
+        for key in data:
+            if key not in known:
+                raise ConfigError(
+                    f"Unknown key 'kubeflow.{key}' in {source}; 'kubeflow' accepts: "
+                    f"{', '.join(known)}.",
+                    key="kubeflow",
+                )
+        percentage = data.get("percentage") or ()
+        if not isinstance(percentage, (list, tuple)) or not all(
+            isinstance(glob, str) for glob in percentage
+        ):
+            raise ConfigError(
+                f"'kubeflow.percentage' in {source} must be a list of metric key globs "
+                f"such as ['*accuracy*'], got {percentage!r}.",
+                key="kubeflow",
+            )
+        metrics_file = data.get("metrics_file")
+        if metrics_file is not None and not isinstance(metrics_file, str):
+            raise ConfigError(
+                f"'kubeflow.metrics_file' in {source} must be a file path such as "
+                f"/mlpipeline-metrics.json, got {metrics_file!r}.",
+                key="kubeflow",
+            )
+        return cls(percentage=tuple(percentage), metrics_file=metrics_file)
+
+
+@dataclass(frozen=True)
 class MetricsConfig:
     """The settings of metrics.yml; every key is optional."""
 
@@ -31,6 +77,8 @@ class MetricsConfig:
     disabled_pipelines: tuple[str, ...] = ()
     #: Let save return before MLflow has the points; the hook flushes at pipeline end.
     async_logging: bool = False
+    #: The Kubeflow Pipelines metrics file: which metrics are percentages, where to write it.
+    kubeflow: KubeflowConfig = field(default_factory=KubeflowConfig)
 
     @classmethod
     def parse(cls, data: Mapping[str, Any] | None, *, source: str) -> MetricsConfig:
@@ -59,6 +107,7 @@ class MetricsConfig:
                     f"Tag {name!r} in {source} must be a string or number, got {value!r}.",
                     key="tags",
                 )
+        kubeflow = KubeflowConfig.parse(data.pop("kubeflow", None), source=source)
         pipelines = data.pop("disabled_pipelines", None) or ()
         if not all(isinstance(p, str) for p in pipelines):
             raise ConfigError(
@@ -70,6 +119,7 @@ class MetricsConfig:
             **data,
             tags={str(k): str(v) for k, v in tags.items()},
             disabled_pipelines=tuple(pipelines),
+            kubeflow=kubeflow,
         )
 
     def tracks(self, pipeline_names: list[str] | tuple[str, ...] | None) -> bool:

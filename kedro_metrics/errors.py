@@ -52,6 +52,10 @@ class RunReferenceError(KedroMetricsError, LookupError):
     """A run reference (id, prefix, ``latest~N``) names no run, or several."""
 
 
+class ExportError(KedroMetricsError, ValueError):
+    """Metrics cannot be rendered in a format (e.g. two keys map to one Kubeflow name)."""
+
+
 class ConfigError(KedroMetricsError, ValueError):
     """metrics.yml is invalid; the message names the key and the file."""
 

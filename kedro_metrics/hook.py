@@ -20,6 +20,7 @@ import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -156,6 +157,7 @@ class MetricsHook:
         self._context: KedroContext | None = None
         self._run: TrackedRun | None = None
         self._session_id: str | None = None
+        self._kubeflow_file: KubeflowFile | None = None
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
@@ -188,8 +190,9 @@ class MetricsHook:
             settings = project.settings_for_context(self._context)
             datasets = pipeline_datasets(catalog, pipeline)
             self._run = open_run(settings, self._context, run_params)
-            bind_datasets(datasets, self._run)
+            bound = bind_datasets(datasets, self._run)
             self._run.watch_interrupts()
+            self._kubeflow_file = KubeflowFile.for_run(settings, [datasets[n] for n in bound])
         except Exception:
             self._finish(failed=True)
             raise
@@ -212,8 +215,68 @@ class MetricsHook:
     def _finish(self, *, failed: bool) -> None:
         MetricsHook._sessions_tracked.discard(self._session_id or "")
         run, self._run = self._run, None
-        if run is not None:
-            run.finish(failed=failed)
+        kubeflow_file, self._kubeflow_file = self._kubeflow_file, None
+        try:
+            if run is not None:
+                run.finish(failed=failed)
+        finally:
+            if run is not None and kubeflow_file is not None:
+                kubeflow_file.write(run, failed=failed)
+
+
+@dataclass
+class KubeflowFile:
+    """metrics.yml ``kubeflow.metrics_file``: the Kubeflow Pipelines v1 metrics file
+    written at the end of every ``kedro run``, also a failed one."""
+
+    path: Path
+    percentage: tuple[str, ...]
+    #: The metrics datasets this run used: their keys go into the file.
+    datasets: list[Any]
+
+    @classmethod
+    def for_run(cls, settings: project.ProjectSettings, datasets: list[Any]) -> KubeflowFile | None:
+        kubeflow = settings.config.kubeflow
+        if not kubeflow.metrics_file:
+            return None
+        path = settings.project_path / Path(kubeflow.metrics_file).expanduser()
+        return cls(path, kubeflow.percentage, datasets)
+
+    def write(self, run: TrackedRun, *, failed: bool) -> None:
+        """The last value of every metric under the datasets' prefixes (one request).
+
+        After a failed pipeline a problem here is logged, so the node's error stays
+        the one reported; after a successful one it is raised.
+        """
+        if not run.run_id:
+            return
+        from kedro_metrics import formats, store
+
+        try:
+            found = store.get_run(run.tracking_uri, run.run_id)
+            latest = found.latest if found else {}
+            values = {
+                key: point.value
+                for key, point in latest.items()
+                if any(dataset.holds_key(key) for dataset in self.datasets)
+            }
+            document = formats.kubeflow_metrics(values, percentage=self.percentage)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.path.write_text(formats.to_json(document))
+        except Exception as exc:
+            if not failed:
+                raise
+            logger.error("kedro-metrics: could not write the Kubeflow metrics file %s: %s", self.path, exc)
+            return
+        skipped = formats.not_finite(values)
+        if skipped:
+            logger.warning(
+                "kedro-metrics: left out of %s (not a finite number): %s", self.path, ", ".join(skipped)
+            )
+        logger.info(
+            "kedro-metrics: wrote %d metric(s) to the Kubeflow metrics file %s.",
+            len(document["metrics"]), self.path,
+        )  # fmt: skip
 
 
 def show_info_messages() -> None:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kedro_metrics import project, records, store
+from kedro_metrics import formats, project, records, store
 from kedro_metrics.records import RECORD_FIELDS, Run
 
 __all__ = ["RECORD_FIELDS", "Scope", "get_metrics", "resolve_runs", "scope_for"]
@@ -213,3 +213,20 @@ def _experiment_ids(scope: Scope) -> list[str]:
 def project_scope(project_path: str | os.PathLike[str], env: str | None) -> Scope:
     """The scope of the Kedro project at ``project_path`` in configuration ``env``."""
     return scope_for(settings=project.settings_for_path(Path(project_path), env))
+
+
+def show_document(scope: Scope, reference: str, name: str | None) -> tuple[Run, list[dict[str, Any]]]:
+    """``kedro metrics show``: the run, and per matching metric its last value, step
+    and number of points (one history request per metric, in flight)."""
+    (run,) = find_runs(scope, run=reference)
+    names = records.matching(run.latest, name)
+    histories = read_histories(scope, [(run.run_id, key) for key in names])
+    counts = {key: len(histories[run.run_id, key]) for key in names}
+    return run, formats.show_document(run, counts, names)
+
+
+def run_histories(scope: Scope, run: Run) -> dict[str, list[records.Point]]:
+    """Every metric's history of ``run``, by key (one request each, in flight)."""
+    keys = sorted(run.latest)
+    histories = read_histories(scope, [(run.run_id, key) for key in keys])
+    return {key: histories[run.run_id, key] for key in keys}

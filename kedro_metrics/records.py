@@ -223,12 +223,12 @@ def resolve_reference(reference: RunReference, runs: Sequence[Run], *, where: st
         return candidates[0]
     if not candidates:
         raise RunReferenceError(f"No run matches {reference.text!r} in {where}.")
-    listed = "\n".join(
-        f"  {run.run_id}  {run.run_name}  {iso_utc(run.start_time)}" for run in candidates
+    listed = ", ".join(
+        f"{run.run_id} ({run.run_name}, {iso_utc(run.start_time)})" for run in candidates
     )
     raise RunReferenceError(
         f"Run reference {reference.text!r} is ambiguous: {len(candidates)} runs in {where} "
-        f"start with it; give more characters. Candidates:\n{listed}"
+        f"start with it; give more characters. Candidates: {listed}."
     )
 
 

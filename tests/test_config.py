@@ -8,6 +8,7 @@ import pytest
 
 from kedro_metrics.config import (
     DEFAULT_SQLITE_NAME,
+    KubeflowConfig,
     MetricsConfig,
     experiment_name,
     run_name,
@@ -16,7 +17,9 @@ from kedro_metrics.config import (
 from kedro_metrics.errors import ConfigError, KedroMetricsError
 
 SOURCE = "conf/local/metrics.yml"
-KEYS = ("tracking_uri", "experiment", "run_name", "tags", "disabled_pipelines", "async_logging")
+KEYS = (
+    "tracking_uri", "experiment", "run_name", "tags", "disabled_pipelines", "async_logging", "kubeflow",
+)
 
 
 def parse(data):
@@ -242,3 +245,31 @@ class TestRunName:
     def test_default_pipeline(self, names):
         """With no pipeline names the run is named __default__."""
         assert run_name(MetricsConfig(), names) == "__default__"
+
+
+class TestKubeflow:
+    """metrics.yml `kubeflow`: percentage globs and the metrics file path."""
+
+    def test_defaults(self):
+        """Without the key: no percentage globs, no metrics file."""
+        assert parse({}).kubeflow == KubeflowConfig(percentage=(), metrics_file=None)
+
+    def test_parsed(self):
+        """Both sub-keys are read."""
+        got = parse({"kubeflow": {"percentage": ["*accuracy*"], "metrics_file": "/mlpipeline-metrics.json"}})
+        assert got.kubeflow == KubeflowConfig(("*accuracy*",), "/mlpipeline-metrics.json")
+
+    @pytest.mark.parametrize(
+        ("value", "says"),
+        [
+            ({"percent": ["x"]}, "Unknown key 'kubeflow.percent'"),
+            ({"percentage": "*acc*"}, "'kubeflow.percentage' in conf/local/metrics.yml must be a list"),
+            ({"metrics_file": 3}, "'kubeflow.metrics_file' in conf/local/metrics.yml must be a file path"),
+            (["x"], "'kubeflow' in conf/local/metrics.yml must be a mapping"),
+        ],
+    )
+    def test_errors_name_the_key_and_file(self, value, says):
+        """A bad sub-key or value is a ConfigError naming it and the file."""
+        error = config_error({"kubeflow": value})
+        assert says in str(error)
+        assert error.key == "kubeflow"
