@@ -59,7 +59,7 @@ def ui_session(tmp_path_factory, new_project, seed_store):
         process = subprocess.Popen(  # noqa: S603
             [sys.executable, "-m", "kedro", "metrics", "ui", "--port", str(port)],
             cwd=project,
-            env=subprocess_env(),
+            env=subprocess_env({"MLFLOW_WORKERS": "2"}),  # mlflow's own variable; default 4
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
