@@ -1,8 +1,10 @@
 """The pure core: what a node returns <-> flat metric points, and validation.
 
-Standard library only: no kedro, no mlflow, no I/O. Key names are checked by a
-function the caller passes in (``store.key_problem`` applies MLflow's own rules),
-so this module never has to restate them.
+Standard library only: no kedro, no mlflow, no I/O, and no numpy or pandas import
+(an array or a Series is recognised by its type, from ``sys.modules``, only when the
+user's data already is one). Key names are checked by a function the caller passes
+in (``store.key_problem`` applies MLflow's own rules), so this module never has to
+restate them.
 
 Accepted shapes, per metric name (see docs/datasets.md):
 
@@ -14,29 +16,50 @@ a point ``{"value", "step"?,      one point
 a non-empty list of points        that history, in order
 a number                          one point at step 0
 a non-empty list of numbers       points at steps 0..n-1
+a 1-D NumPy array                 as a list of numbers
+a pandas Series                   as a list of numbers; an integer
+                                  index gives the steps
+a 0-d NumPy array                 a number
 any other mapping                 a group: names joined with "."
+a string or a boolean             with ``non_numeric="tag"|"param"``:
+                                  a tag or param of the run
 ================================  ==================================
+
+Values are converted once, here: ``ValidatedMetrics`` holds floats and ints, so
+what was checked is exactly what is written.
 """
 
 from __future__ import annotations
 
 import numbers
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 from kedro_metrics.errors import MetricsValidationError, Problem
 
 POINT_FIELDS = frozenset({"value", "step", "timestamp"})
 LOAD_MODES = ("last", "history", "values")
+#: ``steps``: ``given`` keeps the steps as written (default 0); ``continue`` makes
+#: implicit steps continue after the highest step the run holds for the key.
+STEP_MODES = ("given", "continue")
+#: ``non_numeric``: what a string or a boolean in a value slot becomes.
+NON_NUMERIC_MODES = ("error", "tag", "param")
+#: Groups nested deeper than this are refused (a cycle or a runaway structure).
+MAX_DEPTH = 64
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _REPR_LIMIT = 60
+_ACCEPTED_ARRAYS = (
+    "a 1-D NumPy array or a pandas Series of integers or floats, or a 0-d NumPy array"
+)
 
 #: Returns why a full MLflow key is unacceptable, or None when it is fine.
 KeyCheck = Callable[[str], "str | None"]
+#: A converted point: value, step (None: implicit) and timestamp (None: now).
+_Triple = tuple[float, "int | None", "int | None"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,53 +72,98 @@ class MetricPoint:
     timestamp: int = 0
 
 
-class _Shape(Enum):
-    NUMBER = "number"
-    POINT = "point"
-    NUMBERS = "numbers"
-    POINTS = "points"
-
-
 @dataclass(frozen=True, slots=True)
 class _Series:
+    """One metric's validated history.
+
+    ``values`` holds plain numbers at implicit steps 0..n-1 (a list whose items are
+    all ``float`` or float-sized ``int``, kept as given: the fast path), or
+    ``triples`` holds converted ``(value, step | None, timestamp | None)``.
+    """
+
     key: str
-    shape: _Shape
-    raw: Any
-    size: int
+    values: list[Any] | tuple[Any, ...] | None = None
+    triples: list[_Triple] | None = None
+
+    @property
+    def size(self) -> int:
+        return len(self.values if self.values is not None else self.triples)  # type: ignore[arg-type]
+
+    @property
+    def implicit_steps(self) -> bool:
+        """True when some point has no step of its own."""
+        return self.values is not None or any(t[1] is None for t in self.triples or ())
 
 
 class ValidatedMetrics:
     """Metrics that passed validation. Yields their points lazily, in input order.
 
     Building points lazily lets a million-point history be written in chunks
-    without ever holding a million ``MetricPoint`` objects.
+    without ever holding a million ``MetricPoint`` objects. ``values`` holds the
+    strings and booleans that ``non_numeric`` routed to tags or params, by full key.
     """
 
-    def __init__(self, series: list[_Series]):
+    def __init__(
+        self,
+        series: list[_Series],
+        *,
+        values: dict[str, str] | None = None,
+        continues: bool = False,
+    ):
         self._series = series
         self.keys = tuple(s.key for s in series)
         self.point_count = sum(s.size for s in series)
+        self.values: dict[str, str] = values or {}
+        #: Keys whose implicit steps continue after the run's highest step.
+        self.continuing = (
+            tuple(s.key for s in series if s.implicit_steps) if continues else ()
+        )
 
     def __len__(self) -> int:
         return self.point_count
 
-    def points(self, now_ms: int | None = None) -> Iterator[MetricPoint]:
-        """Every point; ``now_ms`` is the timestamp of points that carry none."""
+    def points(
+        self, now_ms: int | None = None, first_steps: Mapping[str, int] | None = None
+    ) -> Iterator[MetricPoint]:
+        """Every point; ``now_ms`` is the timestamp of points that carry none.
+
+        ``first_steps`` maps a continuing key to the step its first implicit point
+        takes (the run's highest step + 1); implicit steps count on from there, one
+        per item of the list. Without it a point without a step is at step 0 and
+        a list of numbers at steps 0..n-1.
+        """
         now = current_time_ms() if now_ms is None else now_ms
+        first_steps = first_steps or {}
         for series in self._series:
-            key, raw = series.key, series.raw
-            if series.shape is _Shape.NUMBER:
-                yield MetricPoint(key, float(raw), 0, now)
-            elif series.shape is _Shape.POINT:
-                yield _point(key, raw, now)
-            elif series.shape is _Shape.NUMBERS:
-                for step, value in enumerate(raw):
+            key, start = series.key, first_steps.get(series.key, 0)
+            if series.values is not None:
+                for step, value in enumerate(series.values, start):
                     yield MetricPoint(key, float(value), step, now)
-            elif series.shape is _Shape.POINTS:
-                for item in raw:
-                    yield _point(key, item, now)
-            else:  # pragma: no cover - the enum is closed
-                raise AssertionError(f"unhandled shape {series.shape}")
+            elif series.key in first_steps:  # continuing: step-less points count on
+                for index, (value, step, stamp) in enumerate(series.triples or (), start):
+                    yield MetricPoint(
+                        key, value, index if step is None else step, now if stamp is None else stamp
+                    )
+            else:  # a point without a step is at step 0
+                for value, step, stamp in series.triples or ():
+                    yield MetricPoint(key, value, step or 0, now if stamp is None else stamp)
+
+    def last_steps(self, first_steps: Mapping[str, int]) -> dict[str, int]:
+        """The highest step each continuing key reaches when written with
+        ``first_steps`` (what the next continuing save starts after)."""
+        highest: dict[str, int] = {}
+        for series in self._series:
+            if series.key not in self.continuing:
+                continue
+            start = first_steps.get(series.key, 0)
+            if series.values is not None:
+                highest[series.key] = start + len(series.values) - 1
+            else:
+                highest[series.key] = max(
+                    start + i if step is None else step
+                    for i, (_, step, _) in enumerate(series.triples or ())
+                )
+        return highest
 
 
 def current_time_ms() -> int:
@@ -113,23 +181,52 @@ def belongs_to(key: str, prefix: str) -> bool:
 
 
 def validate(
-    metrics: Any, *, prefix: str = "", key_problem: KeyCheck | None = None
+    metrics: Any,
+    *,
+    prefix: str = "",
+    key_problem: KeyCheck | None = None,
+    steps: str = "given",
+    non_numeric: str = "error",
 ) -> ValidatedMetrics:
-    """Check ``metrics`` whole and return it ready to yield points.
+    """Check ``metrics`` whole, convert every value once, and return it ready to
+    yield points.
+
+    Args:
+        steps: ``given`` or ``continue`` (see ``STEP_MODES``).
+        non_numeric: ``error``, ``tag`` or ``param``: where strings and booleans
+            in a value slot go (``ValidatedMetrics.values``).
 
     Raises:
         MetricsValidationError: listing every problem with its path.
+        ValueError: for an unknown ``steps`` or ``non_numeric`` mode.
     """
-    walker = _Walker(key_problem)
+    _check_mode("steps", steps, STEP_MODES)
+    _check_mode("non_numeric", non_numeric, NON_NUMERIC_MODES)
+    walker = _Walker(key_problem, keep_text=non_numeric != "error")
     if not isinstance(metrics, Mapping):
         walker.problem(
             "", f"expected a mapping of metric name to value, got {_describe(metrics)}"
         )
     else:
-        walker.group(metrics, prefix=prefix, path="")
+        walker.group(metrics, prefix=prefix, path="", depth=0)
     if walker.problems:
         raise MetricsValidationError(walker.problems)
-    return ValidatedMetrics(walker.series)
+    return ValidatedMetrics(
+        walker.series, values=walker.values, continues=steps == "continue"
+    )
+
+
+def check_mode(argument: str, value: Any, allowed: tuple[str, ...]) -> str | None:
+    """Why ``value`` is not one of ``allowed`` for ``argument``, or None."""
+    if value in allowed:
+        return None
+    return f"{argument} must be one of {', '.join(allowed)}; got {value!r}"
+
+
+def _check_mode(argument: str, value: Any, allowed: tuple[str, ...]) -> None:
+    reason = check_mode(argument, value, allowed)
+    if reason:
+        raise ValueError(reason)
 
 
 def normalise(
@@ -144,13 +241,18 @@ def normalise(
 
 
 def to_load_form(
-    points: Iterable[MetricPoint], *, prefix: str = "", timestamps: bool = False
+    points: Iterable[MetricPoint],
+    *,
+    prefix: str = "",
+    timestamps: bool = False,
+    values: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """MLflow history -> what ``load`` returns.
 
     ``{name: point}`` for a metric with one point, ``{name: [points]}`` ordered by
     step then timestamp for more; names lose ``prefix + "."``; keys outside the
-    prefix are left out.
+    prefix are left out. ``values`` (full key -> text: the tags or params that
+    ``non_numeric`` wrote) join the result as bare strings.
     """
     histories: dict[str, list[MetricPoint]] = {}
     for point in points:
@@ -161,6 +263,9 @@ def to_load_form(
     for key in sorted(histories):
         history = [point_dict(p, timestamps=timestamps) for p in ordered(histories[key])]
         result[key[cut:]] = history[0] if len(history) == 1 else history
+    for key in sorted(values or ()):
+        if belongs_to(key, prefix) and key[cut:] not in result:
+            result[key[cut:]] = values[key]  # type: ignore[index]
     return result
 
 
@@ -189,26 +294,36 @@ def select(history: Iterable[MetricPoint], mode: str, *, timestamps: bool = Fals
     raise ValueError(f"load mode must be one of {', '.join(LOAD_MODES)}; got {mode!r}")
 
 
-def _point(key: str, raw: Mapping[str, Any], now: int) -> MetricPoint:
-    return MetricPoint(
-        key, float(raw["value"]), int(raw.get("step", 0)), int(raw.get("timestamp", now))
-    )
-
-
 class _Walker:
-    """Collects series and problems in one pass over the user's data."""
+    """Collects series and problems in one pass over the user's data, converting
+    every value as it checks it."""
 
-    def __init__(self, key_problem: KeyCheck | None):
+    def __init__(self, key_problem: KeyCheck | None, *, keep_text: bool = False):
         self._key_problem = key_problem
+        self._keep_text = keep_text
         self._seen: set[str] = set()
+        self._open_groups: set[int] = set()
         self.series: list[_Series] = []
+        self.values: dict[str, str] = {}
         self.problems: list[Problem] = []
 
     def problem(self, path: str, reason: str) -> None:
         self.problems.append(Problem(path, reason))
 
-    def group(self, group: Mapping[Any, Any], *, prefix: str, path: str) -> None:
-        for name, entry in group.items():
+    def group(self, group: Mapping[Any, Any], *, prefix: str, path: str, depth: int) -> None:
+        if id(group) in self._open_groups:
+            self.problem(path, "the group contains itself: metrics must be a tree, not a cycle")
+            return
+        if depth > MAX_DEPTH:
+            self.problem(path, f"groups nested deeper than {MAX_DEPTH} levels")
+            return
+        self._open_groups.add(id(group))
+        try:
+            items = list(group.items())
+        except Exception as exc:  # a broken Mapping implementation
+            self.problem(path, f"could not read the mapping: {_failure(exc)}")
+            items = []
+        for name, entry in items:
             if not isinstance(name, str):
                 self.problem(
                     f"{path}[{_show(name)}]" if path else f"[{_show(name)}]",
@@ -219,24 +334,35 @@ class _Walker:
             if not name:
                 self.problem(entry_path or "''", "metric names must not be empty")
                 continue
-            self.entry(entry, key=join_key(prefix, name), path=entry_path)
+            self.entry(entry, key=join_key(prefix, name), path=entry_path, depth=depth)
+        self._open_groups.discard(id(group))
 
-    def entry(self, entry: Any, *, key: str, path: str) -> None:
+    def entry(self, entry: Any, *, key: str, path: str, depth: int) -> None:
         if isinstance(entry, Mapping):
             kind = _mapping_kind(entry)
             if kind == "group":
                 if not entry:
                     self.problem(path, "empty group: give at least one metric")
                 else:
-                    self.group(entry, prefix=key, path=path)
+                    self.group(entry, prefix=key, path=path, depth=depth + 1)
                 return
-            if self.claim(key, path) and self.point(entry, path, kind):
-                self.series.append(_Series(key, _Shape.POINT, entry, 1))
+            if self.claim(key, path):
+                triple = self.point(entry, path, kind)
+                if triple is not None:
+                    self.series.append(_Series(key, triples=[triple]))
         elif isinstance(entry, (list, tuple)):
             if self.claim(key, path):
                 self.history(entry, key=key, path=path)
-        elif self.claim(key, path) and self.number(entry, path):
-            self.series.append(_Series(key, _Shape.NUMBER, entry, 1))
+        elif self._keep_text and _is_text(entry):
+            if self.claim(key, path):
+                self.values[key] = str(bool(entry)) if _is_bool(entry) else str(entry)
+        elif _array_kind(entry):
+            if self.claim(key, path):
+                self.array(entry, key=key, path=path)
+        elif self.claim(key, path):
+            value = self.number(entry, path)
+            if value is not None:
+                self.series.append(_Series(key, values=[value]))
 
     def claim(self, key: str, path: str) -> bool:
         """Check the key once per metric; False when it cannot be logged."""
@@ -257,14 +383,15 @@ class _Walker:
             self.problem(path, "empty list: give at least one value or point")
             return
         if all(_is_plain_number(v) for v in items):  # fast path for large histories
-            self.series.append(_Series(key, _Shape.NUMBERS, items, len(items)))
+            self.series.append(_Series(key, values=items))
             return
         before = len(self.problems)
-        shapes = set()
+        has_points = has_numbers = False
+        triples: list[_Triple] = []
         for index, item in enumerate(items):
             item_path = f"{path}[{index}]"
             if isinstance(item, Mapping):
-                shapes.add(_Shape.POINTS)
+                has_points = True
                 kind = _mapping_kind(item)
                 if kind == "group":
                     self.problem(
@@ -272,19 +399,66 @@ class _Walker:
                         "expected a point with a 'value' (and optional 'step', 'timestamp'), "
                         f"got a mapping with keys {_keys(item)}",
                     )
-                else:
-                    self.point(item, item_path, kind)
+                    continue
+                triple = self.point(item, item_path, kind)
             else:
-                shapes.add(_Shape.NUMBERS)
-                self.number(item, item_path)
-        if len(shapes) > 1:
+                has_numbers = True
+                value = self.number(item, item_path)
+                triple = None if value is None else (value, None, None)
+            if triple is not None:
+                triples.append(triple)
+        if has_points and has_numbers:
             self.problem(path, "a list must hold only numbers or only points, not both")
         if len(self.problems) == before:
-            (shape,) = shapes
-            self.series.append(_Series(key, shape, items, len(items)))
+            if has_points:
+                self.series.append(_Series(key, triples=triples))
+            else:
+                self.series.append(_Series(key, values=[t[0] for t in triples]))
 
-    def point(self, point: Mapping[str, Any], path: str, kind: str) -> bool:
+    def array(self, array: Any, *, key: str, path: str) -> None:
+        """A NumPy array or a pandas Series, by its dtype and shape."""
+        kind = _array_kind(array)
+        ndim = getattr(array, "ndim", None)
+        dtype_kind = getattr(getattr(array, "dtype", None), "kind", "O")
+        if ndim == 0 and kind == "ndarray" and dtype_kind in "iuf":
+            value = self.number(array.item(), path)
+            if value is not None:
+                self.series.append(_Series(key, values=[value]))
+            return
+        if ndim != 1 or dtype_kind not in "iuf":
+            self.problem(
+                path,
+                f"expected {_ACCEPTED_ARRAYS}, got a {ndim}-D {type(array).__name__} "
+                f"of dtype {getattr(array, 'dtype', '?')}",
+            )
+            return
+        values = array.tolist()
+        if kind == "Series":
+            steps = _series_steps(array)
+            if steps is not None:
+                self.stepped(values, steps, key=key, path=path)
+                return
+        self.history(values, key=key, path=path)
+
+    def stepped(self, values: list[Any], steps: list[Any], *, key: str, path: str) -> None:
+        """A Series with an integer index: the index gives the steps."""
+        if not values:
+            self.problem(path, "empty Series: give at least one value")
+            return
         before = len(self.problems)
+        triples: list[_Triple] = []
+        for step, value in zip(steps, values):
+            item_path = f"{path}[{_show(step)}]"
+            number = self.number(value, item_path)
+            index = self.integer(step, f"{item_path}.step", minimum=_INT64_MIN)
+            if number is not None and index is not None:
+                triples.append((number, index, None))
+        if len(self.problems) == before:
+            self.series.append(_Series(key, triples=triples))
+
+    def point(self, point: Mapping[str, Any], path: str, kind: str) -> _Triple | None:
+        before = len(self.problems)
+        value = step = stamp = None
         if kind == "no value":
             self.problem(path, "point without a value: add a 'value' key")
         elif kind == "unknown keys":
@@ -295,35 +469,114 @@ class _Walker:
                 "a point takes only 'value', 'step' and 'timestamp'",
             )
         else:
-            self.number(point["value"], f"{path}.value")
+            value = self.number(point["value"], f"{path}.value")
         if "step" in point:
-            self.integer(point["step"], f"{path}.step", minimum=_INT64_MIN)
+            step = self.integer(point["step"], f"{path}.step", minimum=_INT64_MIN)
         if "timestamp" in point:
-            self.integer(point["timestamp"], f"{path}.timestamp", minimum=0)
-        return len(self.problems) == before
+            stamp = self.integer(point["timestamp"], f"{path}.timestamp", minimum=0)
+        if len(self.problems) != before or value is None:
+            return None
+        return (value, step, stamp)
 
-    def number(self, value: Any, path: str) -> bool:
+    def number(self, value: Any, path: str) -> float | None:
+        """``value`` as a float, or None after recording why it is not one."""
+        if type(value) is float:
+            return value
         if _is_plain_number(value):
-            return True
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            return float(value)
+        if _array_kind(value) == "ndarray" and getattr(value, "ndim", None) == 0:
+            value = value.item()  # a 0-d array inside a list
+        if _is_bool(value) or not isinstance(value, numbers.Real):
             self.problem(path, f"expected a number, got {_describe(value)}")
-            return False
+            return None
         try:
-            float(value)
-        except (OverflowError, ValueError, TypeError):
+            converted = float(value)
+        except OverflowError:
             self.problem(path, f"number {_show(value)} does not fit a 64-bit float")
-            return False
-        return True
+            return None
+        except Exception as exc:  # a __float__ of the user's own type failed
+            self.problem(path, f"float() of {_describe(value)} failed: {_failure(exc)}")
+            return None
+        if type(converted) is not float:  # a float subclass: keep the plain value
+            converted = float.__float__(converted)
+        return converted
 
-    def integer(self, value: Any, path: str, *, minimum: int) -> None:
+    def integer(self, value: Any, path: str, *, minimum: int) -> int | None:
+        """``value`` as an int (integral floats count), or None after recording why not."""
         if type(value) is int and minimum <= value <= _INT64_MAX:  # fast path
-            return
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            return value
+        if _is_bool(value):
             self.problem(path, f"expected an integer, got {_describe(value)}")
-        elif not minimum <= int(value) <= _INT64_MAX:
+            return None
+        try:
+            if isinstance(value, numbers.Integral):
+                converted = int(value)
+            elif isinstance(value, numbers.Real) and _is_integral_float(value):
+                converted = int(float(value))
+            else:
+                self.problem(path, f"expected an integer, got {_describe(value)}")
+                return None
+        except Exception as exc:  # a __int__/__float__ of the user's own type failed
+            self.problem(path, f"int() of {_describe(value)} failed: {_failure(exc)}")
+            return None
+        if not minimum <= converted <= _INT64_MAX:
             self.problem(
                 path, f"expected an integer from {minimum} to {_INT64_MAX}, got {_show(value)}"
             )
+            return None
+        return converted
+
+
+def _is_integral_float(value: Any) -> bool:
+    """1.0 and np.float64(3.0) are steps; 1.5, NaN and infinities are not."""
+    try:
+        number = float(value)
+    except Exception:
+        return False
+    return number.is_integer()
+
+
+def _is_bool(value: Any) -> bool:
+    """A Python or NumPy boolean (NumPy's is not a ``bool`` subclass)."""
+    kind = type(value)
+    return isinstance(value, bool) or (
+        kind.__name__ in ("bool_", "bool") and kind.__module__ == "numpy"
+    )
+
+
+def _is_text(value: Any) -> bool:
+    """What ``non_numeric`` routes: strings and booleans."""
+    return isinstance(value, str) or _is_bool(value)
+
+
+def _array_kind(value: Any) -> str | None:
+    """``"ndarray"`` or ``"Series"`` when ``value`` is one; imports neither library."""
+    name = type(value).__name__
+    if name == "ndarray":
+        numpy = sys.modules.get("numpy")
+        if numpy is not None and isinstance(value, numpy.ndarray):
+            return name
+    elif name == "Series":
+        pandas = sys.modules.get("pandas")
+        if pandas is not None and isinstance(value, pandas.Series):
+            return name
+    return None
+
+
+def _series_steps(series: Any) -> list[Any] | None:
+    """The steps a Series' index gives: its values when they are integers (a default
+    ``RangeIndex`` 0..n-1 gives none: its steps are implicit), else None."""
+    index = series.index
+    if getattr(index.dtype, "kind", "O") not in "iu":
+        return None
+    if type(index).__name__ == "RangeIndex" and index.start == 0 and index.step == 1:
+        return None
+    return index.tolist()
+
+
+def _failure(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _mapping_kind(mapping: Mapping[Any, Any]) -> str:
@@ -359,6 +612,8 @@ def _show(value: Any) -> str:
         text = repr(value)
     except ValueError:  # ints beyond sys.get_int_max_str_digits()
         return f"<{type(value).__name__} too large to show>"
+    except Exception:  # a broken or runaway __repr__
+        return f"<{type(value).__name__}>"
     return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 3] + "..."
 
 

@@ -253,10 +253,10 @@ class TestRejectedInputs:
         assert problem.reason.startswith("number 1797693") and "does not fit a 64-bit float" in problem.reason
 
     @pytest.mark.parametrize(
-        ("step", "shown"), [(1.0, "1.0"), ("x", "'x'"), (None, "None"), (True, "True"), (math.nan, "nan")]
+        ("step", "shown"), [(1.5, "1.5"), ("x", "'x'"), (None, "None"), (True, "True"), (math.nan, "nan")]
     )
     def test_non_integer_step(self, step, shown):
-        """A step must be an integer: 1.0, 'x', None, True and NaN are not."""
+        """A step must be an integer: 1.5, 'x', None, True and NaN are not."""
         assert problems_of({"m": {"value": 1, "step": step}}) == [
             Problem("m.step", f"expected an integer, got {shown}")
         ]
