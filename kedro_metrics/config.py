@@ -6,6 +6,7 @@ conf/<env>, env wins) and hands the resulting mapping to ``MetricsConfig.parse``
 
 from __future__ import annotations
 
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -13,6 +14,8 @@ from typing import Any
 from kedro_metrics.errors import ConfigError
 
 DEFAULT_SQLITE_NAME = "mlflow.db"
+#: The fields a ``run_name`` template may use.
+RUN_NAME_FIELDS = ("pipeline", "env", "session_id", "start_time")
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,8 @@ class MetricsConfig:
     tracking_uri: str | None = None
     #: The experiment name. Beats MLFLOW_EXPERIMENT_NAME; default the package name.
     experiment: str | None = None
-    #: The name of the runs the hook starts. Default: the pipeline name(s).
+    #: The name of the runs the hook starts, a template of RUN_NAME_FIELDS.
+    #: Default: the pipeline name(s) and the start time.
     run_name: str | None = None
     #: Tags added to the runs the hook starts.
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -79,6 +83,8 @@ class MetricsConfig:
     async_logging: bool = False
     #: The Kubeflow Pipelines metrics file: which metrics are percentages, where to write it.
     kubeflow: KubeflowConfig = field(default_factory=KubeflowConfig)
+    #: Log the run's Kedro parameters as MLflow params.
+    log_params: bool = True
 
     @classmethod
     def parse(cls, data: Mapping[str, Any] | None, *, source: str) -> MetricsConfig:
@@ -97,7 +103,9 @@ class MetricsConfig:
                 )
         for key in ("tracking_uri", "experiment", "run_name"):
             _expect(data, key, (str, type(None)), "a string", source)
-        _expect(data, "async_logging", bool, "true or false", source)
+        for key in ("async_logging", "log_params"):
+            _expect(data, key, bool, "true or false", source)
+        _check_run_name(data.get("run_name"), source)
         _expect(data, "tags", (Mapping, type(None)), "a mapping of tag name to value", source)
         _expect(data, "disabled_pipelines", (list, tuple, type(None)), "a list of pipeline names", source)
         tags = data.pop("tags", None) or {}
@@ -146,9 +154,26 @@ def experiment_name(
     return config.experiment or environ.get("MLFLOW_EXPERIMENT_NAME") or package_name
 
 
-def run_name(config: MetricsConfig, pipeline_names: list[str] | tuple[str, ...] | None) -> str:
-    """metrics.yml ``run_name`` > the pipeline names joined with "+"."""
-    return config.run_name or "+".join(pipeline_names or ["__default__"])
+def _check_run_name(template: str | None, source: str) -> None:
+    """Every ``{field}`` of a ``run_name`` template must be one of RUN_NAME_FIELDS."""
+    if not template:
+        return
+    allowed = ", ".join("{" + name + "}" for name in RUN_NAME_FIELDS)
+    try:
+        fields = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
+    except ValueError as exc:
+        raise ConfigError(
+            f"'run_name' in {source} is not a valid template ({exc}): {template!r}; "
+            f"it may use {allowed} (write {{{{ and }}}} for literal braces).",
+            key="run_name",
+        ) from None
+    for field in fields:
+        if field not in RUN_NAME_FIELDS:
+            raise ConfigError(
+                f"Unknown field {{{field}}} in 'run_name' in {source}: {template!r}; "
+                f"a run name may use {allowed}.",
+                key="run_name",
+            )
 
 
 def _expect(

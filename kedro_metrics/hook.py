@@ -20,14 +20,14 @@ import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from kedro.framework.hooks import hook_impl
 
-from kedro_metrics import config as metrics_config
-from kedro_metrics import project
+from kedro_metrics import project, run_context
 
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
@@ -332,7 +332,13 @@ def open_run(
         "kedro.runner": runner_name(run_params.get("runner")),
         **settings.tags,
     }
-    name = metrics_config.run_name(settings, pipelines)
+    name = run_context.run_name(
+        settings.run_name,
+        pipelines=pipelines,
+        env=tags["kedro.env"],
+        session_id=tags["kedro.session_id"],
+        start_time=datetime.now(),
+    )
     run_id = store.start_run(uri, experiment_id, name, tags)
     logger.info(
         "kedro-metrics: started MLflow run %s in experiment %r at %s.",

@@ -342,3 +342,40 @@ dotted_keys = st.lists(metric_names, min_size=1, max_size=4).map(".".join)
 
 #: A run's metrics as {dotted key: last value}: keys may be both a metric and a group.
 flat_metrics = st.dictionaries(dotted_keys, st.floats(allow_nan=False), max_size=12)
+
+# ------------------------------------------------------------- NumPy and pandas shapes
+
+#: NumPy dtypes a 1-D array of metric values may have.
+numeric_dtypes = st.sampled_from(
+    ["int8", "int16", "int32", "int64", "uint8", "uint32", "uint64", "float16", "float32", "float64"]
+)
+
+
+@st.composite
+def numeric_arrays(draw: st.DrawFn) -> np.ndarray:
+    """Non-empty 1-D NumPy arrays of any integer or float dtype (NaN and inf included)."""
+    from hypothesis.extra import numpy as hnp
+
+    dtype = np.dtype(draw(numeric_dtypes))
+    return draw(hnp.arrays(dtype, st.integers(min_value=1, max_value=8)))
+
+
+@st.composite
+def indexed_series(draw: st.DrawFn) -> Any:
+    """pandas Series of numbers with a default, an integer or a string index."""
+    import pandas as pd
+
+    values = draw(numeric_arrays())
+    index_kind = draw(st.sampled_from(["default", "integers", "strings"]))
+    if index_kind == "default":
+        return pd.Series(values)
+    if index_kind == "integers":
+        steps = draw(
+            st.lists(st.integers(INT64_MIN, INT64_MAX), min_size=len(values), max_size=len(values))
+        )
+        return pd.Series(values, index=pd.Index(steps, dtype="int64"))
+    return pd.Series(values, index=[f"r{i}" for i in range(len(values))])
+
+
+#: Text values ``non_numeric`` routes to tags or params: strings and booleans.
+text_values = st.one_of(st.text(max_size=10), st.booleans(), st.just(np.bool_(False)))

@@ -11,14 +11,14 @@ from kedro_metrics.config import (
     KubeflowConfig,
     MetricsConfig,
     experiment_name,
-    run_name,
     tracking_uri,
 )
 from kedro_metrics.errors import ConfigError, KedroMetricsError
 
 SOURCE = "conf/local/metrics.yml"
 KEYS = (
-    "tracking_uri", "experiment", "run_name", "tags", "disabled_pipelines", "async_logging", "kubeflow",
+    "tracking_uri", "experiment", "run_name", "tags", "disabled_pipelines", "async_logging",
+    "kubeflow", "log_params",
 )
 
 
@@ -231,20 +231,45 @@ class TestExperimentName:
         assert experiment_name(MetricsConfig(), {}, "spaceflights") == "spaceflights"
 
 
-class TestRunName:
-    def test_metrics_yml_wins(self):
-        """metrics.yml run_name beats the pipeline names."""
-        assert run_name(MetricsConfig(run_name="nightly"), ["training"]) == "nightly"
+class TestRunNameTemplate:
+    """run_name templates are checked when metrics.yml is parsed."""
 
-    def test_pipeline_names(self):
-        """Without run_name, the run is named after the pipelines joined with '+'."""
-        assert run_name(MetricsConfig(), ["data", "training"]) == "data+training"
-        assert run_name(MetricsConfig(), ["training"]) == "training"
+    @pytest.mark.parametrize(
+        "template",
+        ["nightly", "{pipeline}", "{pipeline}-{env}-{session_id}-{start_time}", "a {{literal}}"],
+    )
+    def test_known_fields_pass(self, template):
+        """Plain names and the four fields are accepted as given."""
+        assert parse({"run_name": template}).run_name == template
 
-    @pytest.mark.parametrize("names", [None, []])
-    def test_default_pipeline(self, names):
-        """With no pipeline names the run is named __default__."""
-        assert run_name(MetricsConfig(), names) == "__default__"
+    @pytest.mark.parametrize(("template", "field"), [("{pipe}", "pipe"), ("x {user} y", "user"), ("{0}", "0"), ("{}", "")])
+    def test_unknown_field_names_the_field_and_the_file(self, template, field):
+        """An unknown field is a ConfigError naming the field, the template and the file."""
+        error = config_error({"run_name": template})
+        assert str(error) == (
+            f"Unknown field {{{field}}} in 'run_name' in {SOURCE}: {template!r}; "
+            "a run name may use {pipeline}, {env}, {session_id}, {start_time}."
+        )
+        assert error.key == "run_name"
+
+    def test_broken_template(self):
+        """An unbalanced brace is a ConfigError saying how to write a literal one."""
+        error = config_error({"run_name": "run {pipeline"})
+        assert "'run_name' in conf/local/metrics.yml is not a valid template" in str(error)
+        assert "write {{ and }} for literal braces" in str(error)
+
+
+class TestLogParams:
+    def test_default_is_on(self):
+        """Parameters are logged unless metrics.yml says log_params: false."""
+        assert parse({}).log_params is True
+        assert parse({"log_params": False}).log_params is False
+
+    def test_must_be_a_boolean(self):
+        """log_params: "no" is a ConfigError naming the key."""
+        assert str(config_error({"log_params": "no"})) == (
+            f"'log_params' in {SOURCE} must be true or false, got 'no'."
+        )
 
 
 class TestKubeflow:

@@ -723,3 +723,264 @@ class TestProperties:
                 assert type(point.step) is int and INT64_MIN <= point.step <= INT64_MAX
                 assert type(point.timestamp) is int and 0 <= point.timestamp <= INT64_MAX
                 assert belongs_to(point.key, prefix)
+
+
+def history_of(metrics: Any, **kwargs: Any) -> list[tuple[str, float, int]]:
+    """(key, value, step) of every point validate() yields."""
+    return [(p.key, p.value, p.step) for p in validate(metrics, **kwargs).points(NOW)]
+
+
+class TestNumpyAndPandas:
+    """1-D arrays and Series are lists of numbers; other shapes say what is accepted."""
+
+    def test_array_is_a_list_of_numbers(self):
+        """A 1-D float array gives steps 0..n-1 and plain floats."""
+        assert history_of({"loss": np.array([0.5, 0.25])}) == [("loss", 0.5, 0), ("loss", 0.25, 1)]
+        assert all(type(p.value) is float for p in normalise({"x": np.arange(3)}))
+
+    def test_zero_d_array_is_a_number(self):
+        """np.array(3.5) is one point at step 0."""
+        assert history_of({"x": np.array(3.5)}) == [("x", 3.5, 0)]
+
+    def test_series_with_integer_index_uses_it_as_steps(self):
+        """A Series indexed by integers logs each value at its index."""
+        import pandas as pd
+
+        series = pd.Series([0.9, 0.5], index=[10, 20])
+        assert history_of({"loss": series}) == [("loss", 0.9, 10), ("loss", 0.5, 20)]
+
+    def test_series_with_other_index_counts_steps(self):
+        """A string index (or the default RangeIndex) gives steps 0..n-1."""
+        import pandas as pd
+
+        assert history_of({"a": pd.Series([1.0, 2.0], index=["x", "y"])}) == [("a", 1.0, 0), ("a", 2.0, 1)]
+        assert history_of({"a": pd.Series([1.0, 2.0])}) == [("a", 1.0, 0), ("a", 2.0, 1)]
+
+    @pytest.mark.parametrize(
+        ("make", "shown"),
+        [
+            (lambda: np.zeros((2, 2)), "a 2-D ndarray of dtype float64"),
+            (lambda: np.array(["a", "b"]), "a 1-D ndarray of dtype <U1"),
+            (lambda: np.array([True, False]), "a 1-D ndarray of dtype bool"),
+            (lambda: np.array([1 + 2j]), "a 1-D ndarray of dtype complex128"),
+            (lambda: __import__("pandas").Series([1, "a"], dtype=object), "a 1-D Series of dtype object"),
+        ],
+    )
+    def test_other_shapes_say_what_is_accepted(self, make, shown):
+        """2-D arrays, object, string, bool or complex dtypes are errors naming the accepted shapes."""
+        assert problems_of({"m": make()}) == [
+            Problem(
+                "m",
+                "expected a 1-D NumPy array or a pandas Series of integers or floats, "
+                f"or a 0-d NumPy array, got {shown}",
+            )
+        ]
+
+    def test_empty_array(self):
+        """An empty array is an empty list."""
+        assert problems_of({"m": np.array([])}) == [
+            Problem("m", "empty list: give at least one value or point")
+        ]
+
+    @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+    @given(strategies.numeric_arrays())
+    def test_any_numeric_array_is_its_tolist(self, array):
+        """Any numeric 1-D array logs exactly what its tolist() would."""
+        from_array = normalise({"a": array}, now_ms=NOW)
+        from_list = normalise({"a": array.tolist()}, now_ms=NOW)
+        assert same([(p.value, p.step) for p in from_array], [(p.value, p.step) for p in from_list])
+
+    @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow])
+    @given(strategies.indexed_series())
+    def test_any_series_uses_its_integer_index(self, series):
+        """A Series' steps are its integer index, else 0..n-1; values are its values."""
+        got = normalise({"s": series}, now_ms=NOW)
+        integer_index = series.index.dtype.kind in "iu"
+        expected_steps = series.index.tolist() if integer_index else list(range(len(series)))
+        assert [p.step for p in got] == expected_steps
+        assert same([p.value for p in got], [float(v) for v in series.tolist()])
+
+    def test_numpy_is_not_imported_by_points(self):
+        """The pure core imports neither numpy nor pandas."""
+        source = inspect.getsource(__import__("kedro_metrics.points", fromlist=["x"]))
+        assert "import numpy" not in source and "import pandas" not in source
+
+
+class TestSteps:
+    """Integral floats and NumPy integers are steps."""
+
+    @pytest.mark.parametrize("step", [1.0, np.float64(1.0), np.int32(1), np.uint8(1), np.int64(1)])
+    def test_integral_steps(self, step):
+        """1.0, np.float64(1.0) and NumPy integers count as the step 1 (a plain int)."""
+        (point,) = normalise({"m": {"value": 1, "step": step}}, now_ms=NOW)
+        assert point.step == 1 and type(point.step) is int
+
+    def test_arange_steps(self):
+        """np.arange's float steps work as steps of points."""
+        metrics = {"m": [{"value": v, "step": s} for v, s in zip([0.3, 0.2], np.arange(0.0, 2.0))]}
+        assert history_of(metrics) == [("m", 0.3, 0), ("m", 0.2, 1)]
+
+
+class TestContinue:
+    """steps="continue": implicit steps count on from the run's highest step."""
+
+    def test_keys_with_implicit_steps_continue(self):
+        """Numbers, lists and step-less points continue; fully stepped histories do not."""
+        validated = validate(
+            {"a": 1.0, "b": [1.4, 1.2], "c": {"value": 2}, "d": [{"value": 1, "step": 7}]},
+            steps="continue",
+        )
+        assert validated.continuing == ("a", "b", "c")
+        assert [(p.key, p.step) for p in validated.points(NOW, {"a": 5, "b": 2, "c": 0})] == [
+            ("a", 5), ("b", 2), ("b", 3), ("c", 0), ("d", 7),
+        ]
+        assert validated.last_steps({"a": 5, "b": 2, "c": 0}) == {"a": 5, "b": 3, "c": 0}
+
+    def test_craft_accumulation(self):
+        """[1.4, 1.2] then [1.1, 1.0] give steps 0..3."""
+        first = validate({"m": [1.4, 1.2]}, steps="continue")
+        highest = first.last_steps({"m": 0})["m"]
+        second = validate({"m": [1.1, 1.0]}, steps="continue")
+        assert [(p.value, p.step) for p in second.points(NOW, {"m": highest + 1})] == [(1.1, 2), (1.0, 3)]
+
+    def test_given_mode_has_no_continuing_keys(self):
+        """The default keeps steps as written."""
+        assert validate({"a": [1, 2]}).continuing == ()
+
+    def test_unknown_mode(self):
+        """An unknown steps mode is a ValueError naming the choices."""
+        with pytest.raises(ValueError, match="steps must be one of given, continue; got 'append'"):
+            validate({"a": 1}, steps="append")
+
+
+class TestNonNumeric:
+    """non_numeric="tag"|"param" routes strings and booleans; validation stays whole."""
+
+    def test_strings_and_booleans_become_values(self):
+        """Strings keep their text, booleans become 'True'/'False', under the prefixed key."""
+        validated = validate(
+            {"best_model": "xgboost", "tuned": True, "np_flag": np.bool_(False), "acc": 0.9,
+             "group": {"note": "x"}},
+            prefix="model_metrics", non_numeric="tag",
+        )
+        assert validated.values == {
+            "model_metrics.best_model": "xgboost",
+            "model_metrics.tuned": "True",
+            "model_metrics.np_flag": "False",
+            "model_metrics.group.note": "x",
+        }
+        assert validated.keys == ("model_metrics.acc",)
+
+    def test_none_and_text_in_lists_stay_errors(self):
+        """None, and strings inside a history, are still errors; nothing is kept."""
+        assert problems_of({"a": None, "b": ["x"], "c": "ok"}, non_numeric="param") == [
+            Problem("a", "expected a number, got None"),
+            Problem("b[0]", "expected a number, got 'x'"),
+        ]
+
+    def test_default_refuses_text(self):
+        """Without the option a string is an error."""
+        assert problems_of({"a": "x"}) == [Problem("a", "expected a number, got 'x'")]
+
+    def test_text_keys_are_checked_like_metric_keys(self):
+        """A text value's key goes through the same duplicate and key checks."""
+        assert problems_of({"a.b": "x", "a": {"b": 1}}, non_numeric="tag") == [
+            Problem("a.b", "duplicate metric key 'a.b': another entry flattens to the same key")
+        ]
+
+    @given(st.dictionaries(strategies.metric_names, strategies.text_values, min_size=1, max_size=5),
+           st.dictionaries(strategies.metric_names, strategies.numbers, max_size=3))
+    def test_text_and_numbers_split(self, texts, numbers_):
+        """Every text value lands in values, every number in points, nothing lost."""
+        metrics = {**{f"n_{k}": v for k, v in numbers_.items()}, **{f"t_{k}": v for k, v in texts.items()}}
+        validated = validate(metrics, non_numeric="param")
+        assert validated.values == {f"t_{k}": str(bool(v)) if isinstance(v, (bool, np.bool_)) else v
+                                    for k, v in texts.items()}
+        assert validated.keys == tuple(f"n_{k}" for k in numbers_)
+
+    def test_load_form_puts_values_beside_metrics(self):
+        """load's form carries the values as bare strings, names without the prefix."""
+        form = to_load_form([P("m.acc", 0.9)], prefix="m",
+                            values={"m.best": "xgboost", "other.x": "y"})
+        assert form == {"acc": {"value": 0.9, "step": 0}, "best": "xgboost"}
+
+
+class _Flaky(float):
+    """A float whose float() works once, then fails: converting twice would break."""
+
+    def __float__(self):
+        self.calls = getattr(self, "calls", 0) + 1
+        if self.calls > 1:
+            raise ValueError("second conversion")
+        return 2.5
+
+
+class _Broken:
+    """A numbers.Real whose __float__ raises."""
+
+    def __init__(self, exc):
+        self.exc = exc
+
+    def __float__(self):
+        raise self.exc
+
+    def __repr__(self):
+        return "Broken()"
+
+
+import numbers as _numbers  # noqa: E402
+
+_numbers.Real.register(_Broken)
+
+
+class TestConvertedOnce:
+    """Values are converted once, in validation; conversion failures are problems."""
+
+    def test_float_is_called_once(self):
+        """A value whose float() works once is written as validated."""
+        validated = validate({"m": _Flaky(0.0), "h": [_Flaky(0.0)], "p": {"value": _Flaky(0.0)}})
+        assert [p.value for p in validated.points(NOW)] == [2.5, 2.5, 2.5]
+        assert [type(p.value) for p in validated.points(NOW)] == [float, float, float]
+
+    def test_raising_float_is_a_problem_with_a_path(self):
+        """A __float__ that raises is reported with its path and exception, not as overflow."""
+        assert problems_of({"m": _Broken(ValueError("bad")), "n": [_Broken(RuntimeError())]}) == [
+            Problem("m", "float() of Broken() failed: ValueError: bad"),
+            Problem("n[0]", "float() of Broken() failed: RuntimeError"),
+        ]
+
+    def test_overflow_is_still_named_as_such(self):
+        """OverflowError keeps the 64-bit float message."""
+        assert problems_of({"m": _Broken(OverflowError())}) == [
+            Problem("m", "number Broken() does not fit a 64-bit float")
+        ]
+
+
+class TestRecursion:
+    """Cycles and runaway nesting are problems with a path, not crashes."""
+
+    def test_self_referential_group(self):
+        """A dict containing itself is reported at the path where it recurs."""
+        metrics: dict[str, Any] = {"a": 1}
+        metrics["self"] = metrics
+        group: dict[str, Any] = {"x": 1}
+        group["loop"] = {"back": group}
+        assert problems_of(metrics) == [
+            Problem("self", "the group contains itself: metrics must be a tree, not a cycle")
+        ]
+        assert problems_of({"g": group}) == [
+            Problem("g.loop.back", "the group contains itself: metrics must be a tree, not a cycle")
+        ]
+
+    def test_deep_nesting(self):
+        """600 levels of nesting are refused at the depth limit."""
+        deep: dict[str, Any] = {"v": 1.0}
+        for _ in range(600):
+            deep = {"g": deep}
+        (problem,) = problems_of(deep)
+        assert problem == Problem(".".join(["g"] * 65), "groups nested deeper than 64 levels")
+
+    def test_shared_subgroup_is_not_a_cycle(self):
+        """The same dict under two names is fine (a tree by value)."""
+        shared = {"x": 1.0}
+        assert history_of({"a": shared, "b": shared}) == [("a.x", 1.0, 0), ("b.x", 1.0, 0)]
