@@ -53,7 +53,18 @@ class MlflowRunDataset(AbstractDataset):
         load_args: dict[str, Any] | None,
         async_logging: bool | None,
         metadata: dict[str, Any] | None,
+        steps: str = "given",
+        non_numeric: str = "error",
     ):
+        for argument, value, allowed in (
+            ("steps", steps, points.STEP_MODES),
+            ("non_numeric", non_numeric, points.NON_NUMERIC_MODES),
+        ):
+            reason = points.check_mode(argument, value, allowed)
+            if reason:
+                raise DatasetError(f"{type(self).__name__} {reason}.")
+        self._steps = steps
+        self._non_numeric = non_numeric
         self._run_id = run_id
         self._tracking_uri = tracking_uri
         self._async_logging = async_logging
@@ -237,13 +248,16 @@ class MlflowRunDataset(AbstractDataset):
     def _write(self, validated: points.ValidatedMetrics) -> None:
         if self._skip_when_disabled():
             return
-        if not len(validated):
+        if not len(validated) and not validated.values:
             logger.warning("%s was given no metrics; nothing logged.", self._label)
             return
         run_id = self._run()
-        batch = validated.points(points.current_time_ms())
         asynchronous = self._bound_async if self._async_logging is None else self._async_logging
         with self._store_errors():
+            if validated.values:  # before the metrics: a refused value writes nothing
+                store.log_values(self._uri, run_id, **{f"{self._non_numeric}s": validated.values})
+            first_steps = store.first_steps(self._uri, run_id, validated)
+            batch = validated.points(points.current_time_ms(), first_steps)
             if asynchronous:
                 store.submit_points(self._uri, run_id, batch)
             else:
@@ -260,7 +274,13 @@ class MlflowRunDataset(AbstractDataset):
 
     def _validated(self, data: Any, *, prefix: str) -> points.ValidatedMetrics:
         try:
-            return points.validate(data, prefix=prefix, key_problem=store.key_problem)
+            return points.validate(
+                data,
+                prefix=prefix,
+                key_problem=store.key_problem,
+                steps=self._steps,
+                non_numeric=self._non_numeric,
+            )
         except MetricsValidationError as exc:
             raise DatasetError(f"Nothing was saved to {self._label}: {exc}") from exc
 
@@ -289,6 +309,7 @@ class MlflowRunDataset(AbstractDataset):
             "tracking_uri": store.redact(self._tracking_uri),
             "load_args": self._load_args or None,
             "async_logging": self._async_logging,
+            "steps": self._steps,
         }
 
 
@@ -352,6 +373,8 @@ class MlflowMetricsDataSet(MlflowRunDataset):
         tracking_uri: str | None = None,
         load_args: dict[str, Any] | None = None,
         async_logging: bool | None = None,
+        steps: str = "given",
+        non_numeric: str = "error",
         metadata: dict[str, Any] | None = None,
     ):
         """Create the dataset.
@@ -369,6 +392,13 @@ class MlflowMetricsDataSet(MlflowRunDataset):
                 at pipeline end; outside ``kedro run`` call
                 ``kedro_metrics.store.flush()``). ``None`` (default) follows
                 metrics.yml's ``async_logging``, which is off by default.
+            steps: ``given`` (default): steps as written (a number at step 0, a
+                list at 0..n-1). ``continue``: a number, a list of numbers and
+                points without a step continue after the highest step the run
+                holds for that key (appending histories across saves and runs).
+            non_numeric: ``error`` (default): strings and booleans are refused.
+                ``tag`` or ``param``: they go to the run as tags or params under
+                the same prefixed name, and ``load`` returns them as strings.
             metadata: Free-form metadata, ignored by the dataset (Kedro convention).
         """
         super().__init__(
@@ -377,6 +407,8 @@ class MlflowMetricsDataSet(MlflowRunDataset):
             load_args=load_args,
             async_logging=async_logging,
             metadata=metadata,
+            steps=steps,
+            non_numeric=non_numeric,
         )
         self._prefix = prefix
 
@@ -396,8 +428,16 @@ class MlflowMetricsDataSet(MlflowRunDataset):
         where = self.run_to_load()
         with self._store_errors():
             history = store.read_points(where.tracking_uri, where.run_id, self.prefix)
+            values = (
+                store.read_values(where.tracking_uri, where.run_id, self.prefix, self._non_numeric)
+                if self._non_numeric != "error"
+                else None
+            )
         return points.to_load_form(
-            history, prefix=self.prefix, timestamps=self._load_args.get("timestamps", False)
+            history,
+            prefix=self.prefix,
+            timestamps=self._load_args.get("timestamps", False),
+            values=values,
         )
 
     def holds_key(self, key: str) -> bool:
@@ -413,7 +453,7 @@ class MlflowMetricsDataSet(MlflowRunDataset):
         return (f"{self._prefix}.*" if self._prefix else None), self._prefix
 
     def _describe(self) -> dict[str, Any]:
-        return {"prefix": self._prefix, **super()._describe()}
+        return {"prefix": self._prefix, **super()._describe(), "non_numeric": self._non_numeric}
 
 
 #: Kedro >= 0.19 spelling; the same class.
@@ -464,6 +504,7 @@ class MlflowMetricDataSet(MlflowRunDataset):
         tracking_uri: str | None = None,
         load_args: dict[str, Any] | None = None,
         async_logging: bool | None = None,
+        steps: str = "given",
         metadata: dict[str, Any] | None = None,
     ):
         """Create the dataset.
@@ -475,6 +516,7 @@ class MlflowMetricDataSet(MlflowRunDataset):
             load_args: ``mode``: ``last`` (default), ``history`` or ``values``;
                 ``timestamps``: add timestamps to ``history`` points.
             async_logging: As for ``MlflowMetricsDataSet``.
+            steps: As for ``MlflowMetricsDataSet`` (``continue`` appends).
             metadata: Free-form metadata, ignored by the dataset.
         """
         super().__init__(
@@ -483,6 +525,7 @@ class MlflowMetricDataSet(MlflowRunDataset):
             load_args=load_args,
             async_logging=async_logging,
             metadata=metadata,
+            steps=steps,
         )
         mode = self._load_args.get("mode", "last")
         if mode not in points.LOAD_MODES:

@@ -190,6 +190,8 @@ class MetricsHook:
             settings = project.settings_for_context(self._context)
             datasets = pipeline_datasets(catalog, pipeline)
             self._run = open_run(settings, self._context, run_params)
+            if settings.config.log_params and self._run.run_id:
+                log_run_params(self._run, self._context.params)
             bound = bind_datasets(datasets, self._run)
             self._run.watch_interrupts()
             self._kubeflow_file = KubeflowFile.for_run(settings, [datasets[n] for n in bound])
@@ -330,6 +332,7 @@ def open_run(
         "kedro.pipeline": ",".join(pipelines),
         "kedro.env": str(run_params.get("env") or context.env or "local"),
         "kedro.runner": runner_name(run_params.get("runner")),
+        **context_tags(project_settings),
         **settings.tags,
     }
     name = run_context.run_name(
@@ -340,6 +343,7 @@ def open_run(
         start_time=datetime.now(),
     )
     run_id = store.start_run(uri, experiment_id, name, tags)
+    store.run_started_here(uri, run_id)
     logger.info(
         "kedro-metrics: started MLflow run %s in experiment %r at %s.",
         run_id,
@@ -347,6 +351,52 @@ def open_run(
         store.redact(uri),
     )
     return TrackedRun(uri, run_id, owned=True, async_logging=settings.async_logging)
+
+
+def context_tags(project_settings: project.ProjectSettings) -> dict[str, str]:
+    """MLflow's standard tags (user, source, git) and the Kedro and plugin versions."""
+    from kedro import __version__ as kedro_version
+
+    from kedro_metrics import __version__, store
+
+    return run_context.standard_tags(
+        store.STANDARD_TAG_NAMES,
+        user=project.current_user(),
+        package_name=project_settings.package_name,
+        git=project.git_state(project_settings.project_path),
+        kedro_version=kedro_version,
+        plugin_version=__version__,
+    )
+
+
+def log_run_params(run: TrackedRun, params: dict[str, Any]) -> None:
+    """The run's Kedro parameters (``--params`` included) as MLflow params.
+
+    Too long a value is cut to MLflow's limit, with a warning; a param a reused
+    run already holds with another value is kept, with a warning (MLflow params
+    are immutable). The run goes on either way.
+    """
+    from kedro_metrics import store
+
+    flat = run_context.flatten_params(params, max_value_length=store.PARAM_VALUE_LIMIT)
+    for name in flat.cut:
+        logger.warning(
+            "kedro-metrics: parameter %r is longer than MLflow's limit of %d characters; "
+            "its first %d are logged.",
+            name,
+            store.PARAM_VALUE_LIMIT,
+            store.PARAM_VALUE_LIMIT,
+        )
+    conflicts = store.log_params(run.tracking_uri, run.run_id, flat.values, fresh=run.owned)
+    for name, kept in conflicts.items():
+        logger.warning(
+            "kedro-metrics: run %s already has parameter %r = %r; this run's value %r is "
+            "not logged (MLflow params cannot change). Start a new run to record it.",
+            run.run_id,
+            name,
+            kept,
+            flat.values[name],
+        )
 
 
 def pipeline_datasets(catalog: CatalogProtocol, pipeline: Pipeline) -> dict[str, Any]:

@@ -17,7 +17,9 @@ No mlflow import here: Kedro loads the hook and the CLI at start-up.
 
 from __future__ import annotations
 
+import getpass
 import os
+import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from kedro_metrics import config as metrics_config
 from kedro_metrics.config import MetricsConfig
 from kedro_metrics.errors import ConfigError
+from kedro_metrics.run_context import GitState
 
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
@@ -190,3 +193,49 @@ def _file_defining(files: list[Path], key: str | None) -> Path | None:
         if isinstance(data, dict) and key in data:
             return path
     return None
+
+
+#: How long reading git may take before the run goes on without git tags.
+GIT_TIMEOUT_SECONDS = 2.0
+
+
+def git_state(project_path: str | os.PathLike[str]) -> GitState | None:
+    """The commit, branch and dirtiness of the git repository holding the project.
+
+    One ``git status`` subprocess; no ``git`` executable, no repository, a repository
+    without commits or a git slower than ``GIT_TIMEOUT_SECONDS`` give None.
+    Untracked files (``mlflow.db``) do not make the tree dirty.
+    """
+    try:
+        result = subprocess.run(
+            ["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no"],
+            cwd=project_path,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if result.returncode != 0:
+        return None
+    commit = branch = None
+    dirty = False
+    for line in result.stdout.splitlines():
+        if line.startswith("# branch.oid "):
+            commit = line.split(" ", 2)[2]
+        elif line.startswith("# branch.head "):
+            branch = line.split(" ", 2)[2]
+        elif line and not line.startswith("#"):
+            dirty = True
+    if not commit or commit == "(initial)":
+        return None
+    return GitState(commit, None if branch == "(detached)" else branch, dirty)
+
+
+def current_user() -> str | None:
+    """The user name MLflow records as ``mlflow.user`` (None when the OS has none)."""
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user in a bare container: no tag
+        return None

@@ -810,3 +810,146 @@ class TestLoadOutsideAnyRun:
             assert "log to" not in message
             for way in ("run_id", "kedro run", "mlflow.start_run()", "KedroSession"):
                 assert way in message
+
+
+# NumPy and pandas, appending histories, non-numeric values (issue 10) --------------
+
+_LOCAL_AND_SERVER = pytest.mark.parametrize("store_kind", ["sqlite", "server"], indirect=True)
+
+
+def _shapes() -> tuple[dict[str, Any], dict[str, Any]]:
+    """Every NumPy/pandas shape a node may return, and what load gives back."""
+    import pandas as pd
+
+    given = {
+        "f64": np.array([0.5, 0.25, np.nan]),
+        "f32": np.array([1.5, 2.0], dtype=np.float32),
+        "i64": np.arange(3),
+        "u8": np.array([7, 255], dtype=np.uint8),
+        "zero_d": np.array(3.25),
+        "scalar": np.float64(4.5),
+        "np_int": np.int32(-3),
+        "series": pd.Series([0.75, 0.5]),
+        "indexed": pd.Series([0.9, 0.1], index=[10, 20]),
+        "labelled": pd.Series([1.0, 2.0], index=["a", "b"]),
+        "stepped": [{"value": 1.0, "step": np.float64(2.0)}, {"value": 2.0, "step": np.int64(3)}],
+    }
+
+    def history(pairs):
+        points = [{"value": float(v), "step": s} for s, v in pairs]
+        return points[0] if len(points) == 1 else points
+
+    expected = {
+        "f64": history([(0, 0.5), (1, 0.25), (2, math.nan)]),
+        "f32": history([(0, 1.5), (1, 2.0)]),
+        "i64": history([(0, 0), (1, 1), (2, 2)]),
+        "u8": history([(0, 7), (1, 255)]),
+        "zero_d": history([(0, 3.25)]),
+        "scalar": history([(0, 4.5)]),
+        "np_int": history([(0, -3)]),
+        "series": history([(0, 0.75), (1, 0.5)]),
+        "indexed": history([(10, 0.9), (20, 0.1)]),
+        "labelled": history([(0, 1.0), (1, 2.0)]),
+        "stepped": history([(2, 1.0), (3, 2.0)]),
+    }
+    return given, expected
+
+
+@_LOCAL_AND_SERVER
+class TestNumpyAndPandasShapes:
+    """Every NumPy/pandas shape is saved and loaded back exactly."""
+
+    def test_round_trip(self, store_uri, run_id):
+        """load(save(x)) is the canonical form of each shape, NaN included."""
+        given, expected = _shapes()
+        dataset = MlflowMetricsDataSet(prefix="np", run_id=run_id, tracking_uri=store_uri)
+        dataset.save(given)
+        assert nan_safe(dataset.load()) == nan_safe(expected)
+
+
+@_LOCAL_AND_SERVER
+class TestContinueSteps:
+    """steps="continue" appends after the run's highest step."""
+
+    def test_craft_accumulation(self, store_uri, run_id):
+        """[1.4, 1.2] then [1.1, 1.0] give one four-point history at steps 0..3."""
+        dataset = MlflowMetricsDataSet(prefix="m", run_id=run_id, tracking_uri=store_uri, steps="continue")
+        dataset.save({"loss": [1.4, 1.2], "acc": 0.5})
+        dataset.save({"loss": [1.1, 1.0], "acc": 0.75, "fixed": {"value": 1.0, "step": 9}})
+        assert stored_history(store_uri, run_id, "m.loss") == [(1.4, 0), (1.2, 1), (1.1, 2), (1.0, 3)]
+        assert stored_history(store_uri, run_id, "m.acc") == [(0.5, 0), (0.75, 1)]
+        assert stored_history(store_uri, run_id, "m.fixed") == [(1.0, 9)]
+
+    def test_continues_what_another_writer_left(self, store_uri, run_id):
+        """A key the run already holds (another process, an earlier run) is read once."""
+        MlflowClient(tracking_uri=store_uri).log_metric(run_id, "m.loss", 9.0, step=41)
+        loss = MlflowMetricDataSet(key="m.loss", run_id=run_id, tracking_uri=store_uri, steps="continue")
+        loss.save([1.0, 2.0])
+        loss.save(3.0)
+        assert stored_history(store_uri, run_id, "m.loss") == [(9.0, 41), (1.0, 42), (2.0, 43), (3.0, 44)]
+
+    def test_threads_get_disjoint_steps(self, store_uri, run_id):
+        """Eight threads appending two points each to one key fill steps 0..15 exactly."""
+        from concurrent.futures import ThreadPoolExecutor
+
+        dataset = MlflowMetricsDataSet(prefix="t", run_id=run_id, tracking_uri=store_uri, steps="continue")
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda i: dataset.save({"loss": [float(i), float(i) + 0.5]}), range(8)))
+        history = stored_history(store_uri, run_id, "t.loss")
+        assert sorted(step for _, step in history) == list(range(16))
+        by_step = dict((step, value) for value, step in history)
+        assert all(by_step[2 * k + 1] == by_step[2 * k] + 0.5 for k in range(8))
+
+
+@_LOCAL_AND_SERVER
+class TestNonNumeric:
+    """non_numeric="tag"|"param": strings and booleans go to the run, all or nothing."""
+
+    @pytest.mark.parametrize("kind", ["tag", "param"])
+    def test_exact_values_and_load(self, store_uri, run_id, kind):
+        """Strings and booleans land under the prefixed name; load returns them as strings."""
+        dataset = MlflowMetricsDataSet(prefix="model_metrics", run_id=run_id, tracking_uri=store_uri,
+                                       non_numeric=kind)
+        dataset.save({"best_model": "xgboost", "tuned": True, "accuracy": 0.875})
+        data = MlflowClient(tracking_uri=store_uri).get_run(run_id).data
+        stored = data.tags if kind == "tag" else data.params
+        assert {k: v for k, v in stored.items() if k.startswith("model_metrics.")} == {
+            "model_metrics.best_model": "xgboost",
+            "model_metrics.tuned": "True",
+        }
+        assert data.metrics == {"model_metrics.accuracy": 0.875}
+        assert dataset.load() == {
+            "accuracy": {"value": 0.875, "step": 0}, "best_model": "xgboost", "tuned": "True",
+        }
+
+    @pytest.mark.parametrize("kind", ["tag", "param"])
+    def test_bad_value_among_good_ones_writes_nothing(self, store_uri, run_id, kind):
+        """A None beside good numbers and strings: DatasetError, nothing in the run."""
+        dataset = MlflowMetricsDataSet(prefix="m", run_id=run_id, tracking_uri=store_uri, non_numeric=kind)
+        with pytest.raises(DatasetError, match=r"- bad: expected a number, got None"):
+            dataset.save({"good": 1.0, "name": "x", "bad": None})
+        data = MlflowClient(tracking_uri=store_uri).get_run(run_id).data
+        assert (data.metrics, data.params) == ({}, {})
+        assert not [k for k in data.tags if k.startswith("m.")]
+
+
+class TestNewArguments:
+    """steps and non_numeric are checked when the dataset is created."""
+
+    @pytest.mark.parametrize(("kwargs", "message"), [
+        ({"steps": "append"}, "MlflowMetricsDataSet steps must be one of given, continue; got 'append'."),
+        ({"non_numeric": "tags"}, "MlflowMetricsDataSet non_numeric must be one of error, tag, param; got 'tags'."),
+    ])
+    def test_unknown_modes(self, kwargs, message):
+        """An unknown mode is a DatasetError naming the argument and the choices."""
+        with pytest.raises(DatasetError) as caught:
+            MlflowMetricsDataSet(**kwargs)
+        assert str(caught.value) == message
+
+    def test_describe_and_pickle(self):
+        """The modes are in _describe and travel through pickling."""
+        dataset = MlflowMetricsDataSet(prefix="p", steps="continue", non_numeric="param")
+        assert dataset._describe()["steps"] == "continue"
+        assert dataset._describe()["non_numeric"] == "param"
+        copy = pickle.loads(pickle.dumps(dataset))
+        assert (copy._steps, copy._non_numeric) == ("continue", "param")

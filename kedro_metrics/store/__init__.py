@@ -4,7 +4,8 @@
   redaction of credentials, retries;
 - ``write``: batching, batches in flight, asynchronous writes;
 - ``read``: run search, histories and the keys of a run;
-- ``runs``: the run lifecycle (experiment, start, end).
+- ``runs``: the run lifecycle (experiment, start, end);
+- ``context``: params and tags of a run, and each key's highest step.
 
 The names below are the package's interface; the rest of kedro-metrics imports
 ``from kedro_metrics import store`` and calls ``store.<name>``.
@@ -18,6 +19,15 @@ from kedro_metrics.store.client import (
     key_problem,
     redact,
     resolve_uri,
+)
+from kedro_metrics.store.context import (
+    PARAM_VALUE_LIMIT,
+    STANDARD_TAG_NAMES,
+    first_steps,
+    log_params,
+    log_values,
+    read_values,
+    run_started_here,
 )
 from kedro_metrics.store.probe import answers
 from kedro_metrics.store.read import (
@@ -44,6 +54,13 @@ from kedro_metrics.store.write import (
 )
 
 __all__ = [
+    "PARAM_VALUE_LIMIT",
+    "STANDARD_TAG_NAMES",
+    "first_steps",
+    "log_params",
+    "log_values",
+    "read_values",
+    "run_started_here",
     "IN_FLIGHT",
     "NO_RUN_HELP",
     "active_run_id",
