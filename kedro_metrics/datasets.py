@@ -25,6 +25,25 @@ NO_RUN_TO_LOAD_HELP = (
 )
 
 
+class InvalidMetricsError(DatasetError):
+    """What save raises for malformed metrics: every problem, nothing written."""
+
+
+def one_message(error: BaseException) -> None:
+    """Show a validation error once in ``kedro run``'s output.
+
+    Kedro's catalog wraps a dataset's DatasetError in another one prefixed with the
+    dataset name (``raise DatasetError(f"{name}: {e}") from e``), so the traceback
+    printed the problem list twice and named the dataset twice. Our message already
+    names the dataset: the wrapper takes it over and drops the chain.
+    """
+    cause = error.__cause__
+    if isinstance(error, DatasetError) and isinstance(cause, InvalidMetricsError):
+        error.args = cause.args
+        error.__cause__ = None
+        error.__suppress_context__ = True
+
+
 @dataclass(frozen=True)
 class RunLocation:
     """A run and the store that holds it: what ``load`` reads."""
@@ -282,7 +301,9 @@ class MlflowRunDataset(AbstractDataset):
                 non_numeric=self._non_numeric,
             )
         except MetricsValidationError as exc:
-            raise DatasetError(f"Nothing was saved to {self._label}: {exc}") from exc
+            # from None: the problems are all in this message; chaining the
+            # MetricsValidationError would print the same list again.
+            raise InvalidMetricsError(f"Nothing was saved to {self._label}: {exc}") from None
 
     def _store_errors(self) -> contextlib.AbstractContextManager[None]:
         return _as_dataset_error(self._label)

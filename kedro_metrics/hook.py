@@ -211,7 +211,10 @@ class MetricsHook:
         self._finish(failed=False)
 
     @hook_impl(tryfirst=True)
-    def on_pipeline_error(self) -> None:
+    def on_pipeline_error(self, error: Exception) -> None:
+        from kedro_metrics.datasets import one_message
+
+        one_message(error)
         self._finish(failed=True)
 
     def _finish(self, *, failed: bool) -> None:
