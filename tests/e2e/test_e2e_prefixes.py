@@ -110,12 +110,15 @@ class TestDefaultRun:
         run = default_run.run
         assert run.info.status == "FINISHED"
         assert run.info.experiment_id == experiments["e2e_project"]
-        assert run.info.run_name == "__default__"
+        assert run.info.run_name.startswith("__default__ ")  # then the start time
 
     def test_run_is_tagged_with_the_kedro_session(self, default_run):
         """The run carries the session id, pipeline, env and runner as tags."""
         tags = default_run.store.user_tags(default_run.run)
-        assert set(tags) == {"kedro.session_id", "kedro.pipeline", "kedro.env", "kedro.runner"}
+        assert set(tags) - {"kedro_metrics.git_dirty"} == {
+            "kedro.session_id", "kedro.pipeline", "kedro.env", "kedro.runner",
+            "kedro.version", "kedro_metrics.version",
+        }
         assert tags["kedro.pipeline"] == "__default__"
         assert tags["kedro.env"] == "local"
         assert tags["kedro.runner"] == "SequentialRunner"

@@ -160,7 +160,7 @@ class TestInProcessSession:
         """`session.run()` in a script starts and ends a run like `kedro run` does."""
         _, store, run = session_run
         assert run.info.status == "FINISHED"
-        assert run.info.run_name == "small"
+        assert run.info.run_name.startswith("small ")  # then the start time
         assert store.metrics(run.info.run_id) == SMALL
 
     def test_run_is_tagged_with_the_session_id(self, session_run):
