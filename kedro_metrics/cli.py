@@ -31,8 +31,9 @@ METRICS_YML_TEMPLATE = """\
 # Experiment of the runs. Beats MLFLOW_EXPERIMENT_NAME. Default: the package name.
 # experiment: my-experiment
 
-# Name of the runs the hook starts. Default: the pipeline name(s).
-# run_name: nightly-training
+# Name of the runs the hook starts: a name or a template of {pipeline}, {env},
+# {session_id} and {start_time}. Default: the pipeline name(s) and the start time.
+# run_name: "{pipeline} {start_time}"
 
 # Tags added to the runs the hook starts (besides kedro.session_id, kedro.pipeline,
 # kedro.env and kedro.runner, which are always set).
@@ -53,7 +54,13 @@ METRICS_YML_TEMPLATE = """\
 # kubeflow:
 #   percentage: ["*accuracy*"]
 #   metrics_file: /mlpipeline-metrics.json
+
+# Log the run's Kedro parameters (--params included) as MLflow params.
+# log_params: true
 """
+
+#: What a project's .gitignore should hold: the embedded store and the local spool.
+GITIGNORE_ENTRIES = ("mlflow.db", ".kedro_metrics/")
 
 
 class MetricsCliError(KedroCliError):
@@ -85,6 +92,20 @@ def init(metadata: ProjectMetadata, env: str, force: bool) -> None:
     """Write a commented conf/<env>/metrics.yml."""
     target = write_metrics_yml(Path(metadata.project_path) / "conf" / env, force=force)
     click.secho(f"Wrote {target}", fg="green")
+    missing = missing_gitignore_entries(Path(metadata.project_path) / ".gitignore")
+    if missing:
+        click.echo(
+            "Keep the local MLflow store and spool out of git: add "
+            + ", ".join(missing)
+            + " to the project's .gitignore."
+        )
+
+
+def missing_gitignore_entries(gitignore: Path) -> list[str]:
+    """The GITIGNORE_ENTRIES a project's .gitignore lacks (all when it has none)."""
+    lines = gitignore.read_text().splitlines() if gitignore.is_file() else []
+    present = {line.strip().lstrip("/") for line in lines}
+    return [entry for entry in GITIGNORE_ENTRIES if entry not in present and entry.rstrip("/") not in present]
 
 
 def write_metrics_yml(conf_env_dir: Path, *, force: bool) -> Path:
