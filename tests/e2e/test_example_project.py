@@ -114,3 +114,30 @@ class TestExampleProject:
         assert re.search(r"^cd docs/example$", readme, re.MULTILINE)
         assert re.search(r"^kedro run$", readme, re.MULTILINE)
         assert "mlflow ui --backend-store-uri sqlite:///mlflow.db" in readme
+
+
+class TestExampleLeavesTrackedFilesAlone:
+    """Running the example (README's first command) changes no tracked file."""
+
+    def test_git_status_is_clean_after_kedro_run_with_telemetry_installed(
+        self, tmp_path_factory, new_project, kedro
+    ):
+        """With kedro-telemetry active (no opt-out variables), the shipped .telemetry
+        keeps pyproject.toml as committed; the store and .viz/ are ignored."""
+        import subprocess
+
+        project = new_project(tmp_path_factory.mktemp("example-git"), source=EXAMPLE)
+
+        def git(*args: str) -> str:
+            return subprocess.run(
+                ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
+                cwd=project, check=True, capture_output=True, text=True,
+            ).stdout
+
+        git("init", "-q")
+        git("add", ".")
+        git("commit", "-q", "-m", "example as shipped")
+        telemetry_on = {"KEDRO_DISABLE_TELEMETRY": None, "DO_NOT_TRACK": None}
+        kedro(project, "run", env=telemetry_on).check()
+        assert (project / "mlflow.db").is_file()
+        assert git("status", "--porcelain", "--untracked-files=all") == ""
