@@ -57,6 +57,7 @@ SESSION_SCRIPT = textwrap.dedent(
     import mlflow
     from kedro.framework.session import KedroSession
     from kedro.framework.startup import bootstrap_project
+    from kedro_metrics import get_metrics
 
     bootstrap_project(Path.cwd())
     with KedroSession.create() as session:
@@ -65,13 +66,15 @@ SESSION_SCRIPT = textwrap.dedent(
             name: catalog.load(name)
             for name in ("model_metrics", "a_metrics", "holdout_accuracy", "small_metrics")
         }
+        # Inside the session, get_metrics reads the project's store and experiment.
+        in_session = [(r["run_id"], r["value"]) for r in get_metrics("a_metrics.score")]
         # Saving outside kedro run: two datasets never share keys.
         mlflow.set_tracking_uri(f"sqlite:///{tempfile.mkdtemp()}/other.db")
         with mlflow.start_run() as run:
             catalog.save("model_metrics", {"x": 1})
             catalog.save("b_metrics", {"x": 2})
         saved = sorted(mlflow.get_run(run.info.run_id).data.metrics)
-    print("RESULT=" + json.dumps({"loaded": loaded, "saved": saved}))
+    print("RESULT=" + json.dumps({"loaded": loaded, "saved": saved, "in_session": in_session}))
     """
 )
 
@@ -117,6 +120,25 @@ class TestCatalogInASession:
         """load logs, at INFO, the id of the run it read."""
         said = session_loads[1].stdout + session_loads[1].stderr
         assert three_runs.ids[1] in said and three_runs.ids[2] in said
+
+    def test_get_metrics_reads_the_project_inside_a_session(self, session_loads, three_runs):
+        """get_metrics() with no URI or experiment, in a KedroSession: the project's runs."""
+        assert session_loads[0]["in_session"] == [[three_runs.ids[1], 5.0], [three_runs.ids[0], 0.0]]
+
+    def test_get_metrics_with_project_path_from_elsewhere(self, three_runs, python, tmp_path):
+        """project_path= from outside the project: its store and experiment, as a frame."""
+        code = (
+            "import json, sys\n"
+            "from kedro_metrics import get_metrics\n"
+            "frame = get_metrics('small_metrics.*', project_path=sys.argv[1], as_frame=True)\n"
+            "print('RESULT=' + frame.to_json(orient='records'))\n"
+        )
+        done = python(["-c", code, str(three_runs.project)], cwd=tmp_path).check()
+        (line,) = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT=")]
+        (record,) = json.loads(line.removeprefix("RESULT="))
+        assert (record["name"], record["value"], record["run_id"], record["experiment"]) == (
+            "small_metrics.answer", 42.0, three_runs.ids[2], "e2e_project",
+        )  # fmt: skip
 
     def test_two_datasets_saved_outside_kedro_run_keep_their_prefixes(self, session_loads):
         """Saved under an active run, model_metrics and b_metrics write distinct keys."""
