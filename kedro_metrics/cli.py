@@ -492,7 +492,22 @@ def _scope(metadata: ProjectMetadata, env: str | None) -> tuple[Any, Any]:
     from kedro_metrics import project, query
 
     settings = project.settings_for_path(metadata.project_path, env)
-    return query.scope_for(settings=settings), settings
+    scope = query.scope_for(settings=settings)
+    _check_answers(scope.tracking_uri)
+    return scope, settings
+
+
+def _check_answers(uri: str) -> None:
+    """Fail within the plugin's retry budget, not MLflow's minutes, when a tracking
+    server is down."""
+    from kedro_metrics import store
+
+    if not store.answers(uri):
+        raise MetricsCliError(
+            f"The MLflow tracking server {store.redact(uri)} does not answer (its /health "
+            "was retried for 15 s). Start it, or point metrics.yml `tracking_uri` / "
+            "MLFLOW_TRACKING_URI at one that runs."
+        )
 
 
 def _run_title(run: Any) -> str:
