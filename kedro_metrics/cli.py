@@ -206,54 +206,6 @@ def group_alive(pgid: int) -> bool:
     return True
 
 
-# Pictures --------------------------------------------------------------------------
-
-
-@metrics.command()
-@click.argument("name_glob")
-@click.option(
-    "--run", "run_refs", multiple=True,
-    help="A run (repeatable): a run id, a unique prefix of 6+ characters, latest or latest~N. "
-    "Default: latest.",
-)  # fmt: skip
-@click.option(
-    "--output", "-o", required=True, type=click.Path(dir_okay=False, writable=True),
-    help="The PNG file to write.",
-)  # fmt: skip
-@click.option("--env", "-e", default=None, help="Configuration environment (default: KEDRO_ENV, else local).")
-@click.pass_obj
-def plot(
-    metadata: ProjectMetadata, name_glob: str, run_refs: tuple[str, ...], output: str, env: str | None
-) -> None:
-    """Draw the metrics matching NAME_GLOB to a PNG: a panel per metric, a line per run."""
-    from kedro_metrics import project, query
-    from kedro_metrics.errors import KedroMetricsError
-
-    settings = project.settings_for_path(metadata.project_path, env)
-    runs = list(run_refs) or ["latest"]
-    try:
-        found = query.get_metrics(
-            name_glob, run=runs, tracking_uri=settings.tracking_uri,
-            experiment=settings.experiment, history=True,
-        )  # fmt: skip
-    except KedroMetricsError as exc:
-        raise MetricsCliError(str(exc)) from None
-    if not found:
-        raise MetricsCliError(
-            f"No metric matches {name_glob!r} in run(s) {', '.join(runs)}; nothing written."
-        )
-    write_plot(found, output, title=name_glob)
-
-
-def write_plot(records: list[dict[str, Any]], output: str, *, title: str) -> None:
-    """Draw ``records`` (get_metrics records, history=True) into the PNG ``output``."""
-    from kedro_metrics.figures import build_figure
-    from kedro_metrics.render import write_png
-
-    write_png(build_figure(records, title=title), output)
-    click.echo(f"Wrote {output}")
-
-
 # Reading back: runs, show, compare, history, export ----------------------------------
 # Each command resolves the project's settings (metrics.yml of --env), asks `query`,
 # and renders with `formats`. With --format json|csv stdout carries only the document.
@@ -343,27 +295,79 @@ def compare(  # noqa: PLR0913
             )  # fmt: skip
 
 
+_runs_option = click.option(
+    "--run", "run_refs", multiple=True,
+    help="A run (repeatable): a run id, a unique prefix of 6+ characters, latest or latest~N. "
+    "Default: latest.",
+)  # fmt: skip
+
+
 @metrics.command()
 @click.argument("name")
-@click.option("--run", "run_refs", multiple=True, help="A run (repeatable). Default: latest.")
+@_runs_option
 @_env_option
 @_format_option
+@click.option(
+    "--plot", "plot_file", type=click.Path(dir_okay=False, writable=True), default=None,
+    help="Also draw the points to this PNG (a line per run).",
+)  # fmt: skip
 @click.pass_obj
-def history(
-    metadata: ProjectMetadata, name: str, run_refs: tuple[str, ...], env: str | None, fmt: str
-) -> None:
+def history(  # noqa: PLR0913
+    metadata: ProjectMetadata, name: str, run_refs: tuple[str, ...], env: str | None, fmt: str,
+    plot_file: str | None,
+) -> None:  # fmt: skip
     """Every point of metric NAME (a key or a glob), per run."""
     with reading(fmt) as out:
-        from kedro_metrics import formats, query
+        from kedro_metrics import formats
         from kedro_metrics.records import RECORD_FIELDS
 
-        scope, _ = _scope(metadata, env)
-        found = query.find_runs(scope, run=list(run_refs or ("latest",)))
-        points = query.history_records(scope, found, name)
-        if not points:
-            runs_named = ", ".join(run.run_id for run in found)
-            raise MetricsCliError(f"No metric matches {name!r} in run(s) {runs_named}.")
+        points = _history_points(metadata, env, name, run_refs)
         out.emit(points, RECORD_FIELDS, formats.records_table(points), title=f"History of {name}")
+        if plot_file:
+            write_plot(points, plot_file, title=name)
+
+
+@metrics.command()
+@click.argument("name_glob")
+@_runs_option
+@click.option(
+    "--output", "-o", required=True, type=click.Path(dir_okay=False, writable=True),
+    help="The PNG file to write.",
+)  # fmt: skip
+@_env_option
+@click.pass_obj
+def plot(
+    metadata: ProjectMetadata, name_glob: str, run_refs: tuple[str, ...], output: str, env: str | None
+) -> None:
+    """Draw the metrics matching NAME_GLOB to a PNG: a panel per metric, a line per run."""
+    with reading("table"):
+        write_plot(_history_points(metadata, env, name_glob, run_refs), output, title=name_glob)
+
+
+def _history_points(
+    metadata: ProjectMetadata, env: str | None, name: str, run_refs: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """Every point of the metrics ``name`` matches in the runs (default: latest)."""
+    from kedro_metrics import query
+
+    scope, _ = _scope(metadata, env)
+    found = query.find_runs(scope, run=list(run_refs or ("latest",)))
+    points = query.history_records(scope, found, name)
+    if not points:
+        runs_named = ", ".join(run.run_id for run in found)
+        raise MetricsCliError(f"No metric matches {name!r} in run(s) {runs_named}.")
+    return points
+
+
+def write_plot(records: list[dict[str, Any]], output: str, *, title: str) -> None:
+    """Draw ``records`` (metric records with every point) into the PNG ``output``:
+    ``figures`` decides the panels and series, ``render`` draws them (matplotlib is
+    imported only here)."""
+    from kedro_metrics.figures import build_figure
+    from kedro_metrics.render import write_png
+
+    write_png(build_figure(records, title=title), output)
+    click.echo(f"Wrote {output}")
 
 
 EXPORT_FORMATS = ("kubeflow", "json", "csv")

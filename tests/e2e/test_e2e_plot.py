@@ -1,4 +1,4 @@
-"""`kedro metrics plot` in a real project after real
+"""`kedro metrics plot` and `kedro metrics history --plot` in a real project after real
 `kedro run`s: the PNGs open with matplotlib's reader, have the expected size, are
 not blank, and change when a new run changes the metrics."""
 
@@ -47,6 +47,10 @@ def plots(tmp_path_factory, new_project, seed_store, kedro) -> Plots:
         project, "metrics", "plot", "a_metrics.*", "--run", "latest~1", "--run", "latest",
         "--output", str(out / "both.png"),
     )  # fmt: skip
+    outputs["history"] = kedro(
+        project, "metrics", "history", "a_metrics.curve", "--run", "latest~1", "--run", "latest",
+        "--plot", str(out / "history.png"),
+    )  # fmt: skip
     outputs["no_match"] = kedro(project, "metrics", "plot", "nothing.*", "-o", str(out / "none.png"))
     return Plots(out / "first.png", out / "second.png", out / "both.png", out / "history.png", outputs)
 
@@ -66,7 +70,7 @@ class TestPlotCommand:
         image = read_png(getattr(plots, attribute))
         assert image.shape[:2] == (500, 1000)
 
-    @pytest.mark.parametrize("attribute", ["first", "second", "both_runs"])
+    @pytest.mark.parametrize("attribute", ["first", "second", "both_runs", "history"])
     def test_png_is_not_blank(self, plots, attribute):
         """The pixels vary: something is drawn."""
         image = read_png(getattr(plots, attribute))
@@ -88,3 +92,13 @@ class TestPlotCommand:
         assert result.returncode != 0
         assert "nothing.*" in result.stderr + result.stdout, result.output
         assert not (plots.first.parent / "none.png").exists()
+
+
+class TestHistoryPlot:
+    """`kedro metrics history NAME --plot FILE.png` writes the same kind of picture."""
+
+    def test_history_plot_is_one_panel(self, plots):
+        """One metric: one panel, 800 x 500 pixels, and the records still printed."""
+        result = plots.outputs["history"].check()
+        assert "Wrote " in result.stdout, result.output
+        assert read_png(plots.history).shape[:2] == (500, 800)
