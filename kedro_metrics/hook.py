@@ -393,12 +393,12 @@ def log_run_params(run: TrackedRun, params: dict[str, Any]) -> None:
     conflicts = store.log_params(run.tracking_uri, run.run_id, flat.values, fresh=run.owned)
     for name, kept in conflicts.items():
         logger.warning(
-            "kedro-metrics: run %s already has parameter %r = %r; this run's value %r is "
+            "kedro-metrics: run %s already has parameter %r = %s; this run's value %s is "
             "not logged (MLflow params cannot change). Start a new run to record it.",
             run.run_id,
             name,
-            kept,
-            flat.values[name],
+            run_context.shortened(kept),
+            run_context.shortened(flat.values[name]),
         )
 
 

@@ -60,6 +60,12 @@ def param_text(value: Any) -> str:
     return str(value)
 
 
+def shortened(text: str, limit: int = 60) -> str:
+    """``repr(text)``, cut to about ``limit`` characters for a log line."""
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 4] + "...'"
+
+
 @dataclass(frozen=True)
 class GitState:
     """Where the project's code stands in git (commit, branch, uncommitted changes)."""

@@ -16,6 +16,7 @@ from kedro_metrics.run_context import (
     flatten_params,
     param_text,
     run_name,
+    shortened,
     standard_tags,
 )
 from tests import strategies
@@ -137,3 +138,11 @@ class TestRunName:
         names = {run_name(None, pipelines=None, env="local", session_id="s",
                           start_time=START.replace(second=s)) for s in (11, 12)}
         assert len(names) == 2
+
+
+class TestShortened:
+    def test_short_and_long(self):
+        """Short text is its repr; long text is cut to the limit with an ellipsis."""
+        assert shortened("abc") == "'abc'"
+        assert shortened("x" * 100, limit=10) == "'xxxxx...'"
+        assert len(shortened("x" * 100)) == 60

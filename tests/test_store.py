@@ -346,3 +346,51 @@ class TestDatabaseLocked:
         assert stored(sqlite_uri, run_id, "locked.loss") == [
             (float(step), step, 1) for step in range(1500)
         ]
+
+
+class TestLogParams:
+    """store.log_params: 100 params per request, conflicts on reused runs reported."""
+
+    def test_fresh_run_gets_every_param(self, store_uri, run_id):
+        """250 params land exactly, without reading the run first."""
+        params = {f"p{i:03d}": str(i) for i in range(250)}
+        assert store.log_params(store_uri, run_id, params, fresh=True) == {}
+        assert MlflowClient(tracking_uri=store_uri).get_run(run_id).data.params == params
+
+    def test_reused_run_keeps_its_values_and_reports_conflicts(self, store_uri, run_id):
+        """Equal params are not sent again; a different value is kept and reported."""
+        client = MlflowClient(tracking_uri=store_uri)
+        client.log_param(run_id, "same", "1")
+        client.log_param(run_id, "seed", "99")
+        conflicts = store.log_params(store_uri, run_id, {"same": "1", "seed": "3", "new": "x"})
+        assert conflicts == {"seed": "99"}
+        assert client.get_run(run_id).data.params == {"same": "1", "seed": "99", "new": "x"}
+
+    @pytest.mark.parametrize("store_kind", ["server"], indirect=True)
+    def test_250_params_cost_3_requests(self, store_uri, store_server, run_id):
+        """MLflow's 100-params-per-request limit: 250 params, 3 log-batch requests."""
+        from tests.test_datasets import settled_requests
+
+        before = len(settled_requests(store_server, "/runs/log-batch"))
+        store.log_params(store_uri, run_id, {f"p{i}": "v" for i in range(250)}, fresh=True)
+        assert len(settled_requests(store_server, "/runs/log-batch")) - before == 3
+
+
+class TestNonMetricValues:
+    """Tags and params of non_numeric, and the highest steps of steps=continue."""
+
+    def test_log_and_read_values_under_a_prefix(self, store_uri, run_id):
+        """read_values returns the tags (or params) under the prefix only."""
+        store.log_values(store_uri, run_id, tags={"m.a": "x", "other.b": "y"}, params={"m.c": "z"})
+        assert store.read_values(store_uri, run_id, "m", "tag") == {"m.a": "x"}
+        assert store.read_values(store_uri, run_id, "m", "param") == {"m.c": "z"}
+
+    def test_standard_tag_names_are_mlflows(self):
+        """The tag names come from mlflow.utils.mlflow_tags."""
+        from mlflow.utils import mlflow_tags
+
+        names = store.STANDARD_TAG_NAMES
+        assert (names.user, names.source_name, names.source_type, names.git_commit, names.git_branch) == (
+            mlflow_tags.MLFLOW_USER, mlflow_tags.MLFLOW_SOURCE_NAME, mlflow_tags.MLFLOW_SOURCE_TYPE,
+            mlflow_tags.MLFLOW_GIT_COMMIT, mlflow_tags.MLFLOW_GIT_BRANCH,
+        )

@@ -61,6 +61,19 @@ def git_project(tmp_path_factory, seed_store, kedro, store_at):
 
 
 @pytest.fixture(scope="module")
+def resumed_run(git_project, kedro):
+    """A kedro run resuming (MLFLOW_RUN_ID) a run that already holds seed=99, with a
+    --params value longer than MLflow's limit."""
+    project, store, _ = git_project
+    run_id = store.client.create_run(store.experiments()["context_project"]).info.run_id
+    store.client.log_param(run_id, "seed", "99")
+    store.client.log_param(run_id, "label", "base")
+    result = kedro(project, "run", "--params", f"label={'x' * 7000}",
+                   env={"MLFLOW_RUN_ID": run_id, "MLFLOW_TRACKING_URI": store.uri}).check()
+    return result, store.run(run_id)
+
+
+@pytest.fixture(scope="module")
 def no_git_failure(tmp_path_factory, seed_store, kedro, store_at):
     """The project outside any git repository, running the pipeline that fails validation."""
     parent = tmp_path_factory.mktemp("nogit")
@@ -84,6 +97,28 @@ class TestParams:
         for runner in ("ThreadRunner", "ParallelRunner"):
             params = runs[runner].data.params
             assert {k: v for k, v in params.items() if k in BASE_PARAMS} == BASE_PARAMS
+
+
+class TestReusedRuns:
+    def test_conflicting_param_is_kept_with_a_warning(self, resumed_run):
+        """A param the resumed run holds with another value stays; a warning names it."""
+        result, run = resumed_run
+        output = " ".join((result.stdout + result.stderr).split())
+        assert run.data.params["seed"] == "99"
+        assert "already has parameter 'seed' = '99'; this run's value '3' is not logged" in output
+        assert run.info.status == "RUNNING"  # the plugin never ends a resumed run
+        assert run.data.params["index_2"] == "2"
+
+    def test_too_long_value_is_cut_with_a_warning(self, resumed_run):
+        """A value beyond MLflow's 6000 characters is cut; the warning names the param.
+
+        The resumed run held label='base': the cut value differs, so it is kept too."""
+        result, run = resumed_run
+        output = " ".join((result.stdout + result.stderr).split())
+        assert "parameter 'label' is longer than MLflow's limit of 6000 characters" in output
+        assert run.data.params["label"] == "base"
+        assert "parameter 'label' = 'base'; this run's value 'xxxxxxx" in output
+        assert "x" * 100 not in output  # the warning shows a shortened value
 
 
 class TestStandardTags:
