@@ -368,6 +368,14 @@ class MlflowMetricsDataSet(MlflowRunDataset):
           load_args:
             timestamps: false
 
+        loss_history:                    # saves append to one history per key
+          type: kedro_metrics.MlflowMetricsDataSet
+          steps: continue
+
+        model_summary:                   # "best_model": "xgboost" becomes a tag
+          type: kedro_metrics.MlflowMetricsDataSet
+          non_numeric: tag
+
     Example in Python, against an MLflow run you start yourself:
 
     >>> import tempfile, mlflow
