@@ -698,11 +698,12 @@ class TestProperties:
         metrics=strategies.garbage,
         prefix=st.sampled_from(["", "model"]),
         check=st.sampled_from([None, key_problem]),
+        non_numeric=st.sampled_from(["error", "tag"]),
     )
-    def test_garbage_gives_points_or_problems(self, metrics, prefix, check):
+    def test_garbage_gives_points_or_problems(self, metrics, prefix, check, non_numeric):
         """Any input either validates into points or raises MetricsValidationError listing problems."""
         try:
-            validated = validate(metrics, prefix=prefix, key_problem=check)
+            validated = validate(metrics, prefix=prefix, key_problem=check, non_numeric=non_numeric)
         except MetricsValidationError as error:
             problems = error.problems
             assert problems
@@ -723,6 +724,30 @@ class TestProperties:
                 assert type(point.step) is int and INT64_MIN <= point.step <= INT64_MAX
                 assert type(point.timestamp) is int and 0 <= point.timestamp <= INT64_MAX
                 assert belongs_to(point.key, prefix)
+            assert not set(validated.values) & set(validated.keys), "a key is both"
+            assert all(type(v) is str and belongs_to(k, prefix) for k, v in validated.values.items())
+            if non_numeric == "error":
+                assert validated.values == {}
+
+    @PROPERTY
+    @given(case=strategies.valid_cases(), offset=st.integers(min_value=0, max_value=10**6))
+    def test_continue_shifts_only_implicit_steps(self, case, offset):
+        """With steps="continue", implicit steps start at the given first step; explicit
+        steps and values are unchanged, and last_steps is the highest step written."""
+        given_points = validate(case.metrics, prefix=case.prefix).points(case.now_ms)
+        validated = validate(case.metrics, prefix=case.prefix, steps="continue")
+        first = {key: offset for key in validated.continuing}
+        continued = list(validated.points(case.now_ms, first))
+        given_list = list(given_points)
+        assert same([p.value for p in continued], [p.value for p in given_list])
+        index: dict[str, int] = {}
+        for before, after in zip(given_list, continued):
+            i = index.get(before.key, 0)
+            index[before.key] = i + 1
+            if before.key in first and after.step != before.step:
+                assert after.step == offset + i  # an implicit step, counted on
+        for key, highest in validated.last_steps(first).items():
+            assert highest == max(p.step for p in continued if p.key == key)
 
 
 def history_of(metrics: Any, **kwargs: Any) -> list[tuple[str, float, int]]:
