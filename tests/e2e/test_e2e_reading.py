@@ -166,7 +166,6 @@ RUN_METRICS = [
     {**DEFAULT_RUN, "a_metrics.score": [(0, 5.0)], "a_metrics.curve": [(0, 5.0), (1, 5.5)]},
     {"small_metrics.answer": [(0, 42.0)]},
 ]
-RUN_NAMES = ["__default__", "__default__", "small"]
 
 #: Logging config that sends every record to stderr: with it, stdout is the document only.
 STDERR_LOGGING = """\
@@ -232,7 +231,7 @@ class TestRuns:
         for index in (2, 1, 0):
             info = three_runs.run(index).info
             rows.append({
-                "run_id": info.run_id, "run_name": RUN_NAMES[index], "status": "FINISHED",
+                "run_id": info.run_id, "run_name": info.run_name, "status": "FINISHED",
                 "start_time": iso(info.start_time), "end_time": iso(info.end_time),
                 "duration_s": (info.end_time - info.start_time) / 1000,
                 "pipeline": "small" if index == 2 else "__default__",
@@ -261,7 +260,7 @@ class TestRuns:
         done = cli("runs").check()
         for index, run_id in enumerate(three_runs.ids):
             (row,) = [ln for ln in done.stdout.splitlines() if run_id[:8] in ln]
-            assert RUN_NAMES[index] in row and "FINISHED" in row
+            assert three_runs.run(index).info.run_name in row and "FINISHED" in row
             assert f" {len(RUN_METRICS[index])} " in row
 
     def test_stdout_is_only_the_document_when_logs_go_to_stderr(self, cli, three_runs, tmp_path):
@@ -361,7 +360,8 @@ class TestHistory:
         stamps = {m.step: m.timestamp for m in three_runs.store.client.get_metric_history(run_id, key)}
         return [
             {"name": key, "value": value, "step": step, "timestamp": stamps[step], "run_id": run_id,
-             "run_name": RUN_NAMES[index], "pipeline": "__default__", "experiment": "e2e_project",
+             "run_name": three_runs.run(index).info.run_name, "pipeline": "__default__",
+             "experiment": "e2e_project",
              "created_at": iso(stamps[step])}
             for step, value in RUN_METRICS[index][key]
         ]  # fmt: skip
@@ -412,7 +412,7 @@ class TestExport:
             target[leaf] = entry
         assert got == {
             "run_id": run.info.run_id,
-            "run_name": "__default__",
+            "run_name": run.info.run_name,
             "status": "FINISHED",
             "start_time": iso(run.info.start_time),
             "end_time": iso(run.info.end_time),
@@ -428,7 +428,8 @@ class TestExport:
         header = "name,value,step,timestamp,run_id,run_name,pipeline,experiment,created_at"
         assert as_csv(cli("export", "--format", "csv"), header) == [
             {"name": "small_metrics.answer", "value": "42.0", "step": "0",
-             "timestamp": str(point.timestamp), "run_id": run_id, "run_name": "small",
+             "timestamp": str(point.timestamp), "run_id": run_id,
+             "run_name": three_runs.run(2).info.run_name,
              "pipeline": "small", "experiment": "e2e_project", "created_at": iso(point.timestamp)}
         ]  # fmt: skip
 
