@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from kedro.framework.hooks import hook_impl
 
 from kedro_metrics import project, run_context
+from kedro_metrics.errors import KedroMetricsError
 
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
@@ -390,7 +391,18 @@ def log_run_params(run: TrackedRun, params: dict[str, Any]) -> None:
             store.PARAM_VALUE_LIMIT,
             store.PARAM_VALUE_LIMIT,
         )
-    conflicts = store.log_params(run.tracking_uri, run.run_id, flat.values, fresh=run.owned)
+    values = {}
+    for name, value in flat.values.items():
+        problem = store.key_problem(name)
+        if problem:
+            logger.warning("kedro-metrics: parameter %r is not logged: %s", name, problem)
+        else:
+            values[name] = value
+    try:
+        conflicts = store.log_params(run.tracking_uri, run.run_id, values, fresh=run.owned)
+    except KedroMetricsError as exc:  # context, not metrics: the pipeline goes on
+        logger.warning("kedro-metrics: the run's parameters were not logged: %s", exc)
+        return
     for name, kept in conflicts.items():
         logger.warning(
             "kedro-metrics: run %s already has parameter %r = %s; this run's value %s is "
@@ -398,7 +410,7 @@ def log_run_params(run: TrackedRun, params: dict[str, Any]) -> None:
             run.run_id,
             name,
             run_context.shortened(kept),
-            run_context.shortened(flat.values[name]),
+            run_context.shortened(values[name]),
         )
 
 
