@@ -443,9 +443,11 @@ class Output:
         if not rows:
             console.print(empty or "Nothing to show.")
             return
-        table = Table(*headers, title=title, title_justify="left")
+        table = Table(*headers)
         for row in rows:
             table.add_row(*row)
+        if title:
+            console.print(title, soft_wrap=True, highlight=False)
         console.print(table)
 
 
