@@ -518,3 +518,57 @@ def _check_answers(uri: str) -> None:
 
 def _run_title(run: Any) -> str:
     return f"Run {run.run_id} ({run.run_name}, {run.status}) in experiment {run.experiment!r}"
+
+
+@metrics.command()
+@click.option("--dry-run", is_flag=True, help="Say what would be delivered; send nothing.")
+@click.option("--env", "-e", default=None, help="Configuration environment (default: KEDRO_ENV, else local).")
+@click.pass_obj
+def sync(metadata: ProjectMetadata, dry_run: bool, env: str | None) -> None:
+    """Deliver the spooled metrics and runs to the project's MLflow store, exactly once.
+
+    The store is the project's tracking URI now (metrics.yml `tracking_uri`, else
+    MLFLOW_TRACKING_URI, else the project's sqlite file): spool files hold only a
+    redacted URI. Offline mode does not apply here.
+    """
+    from rich.progress import Progress
+
+    from kedro_metrics import config, delivery, project, store
+
+    settings = project.settings_for_path(metadata.project_path, env)
+    directory = config.spool_dir(settings.config, os.environ, str(settings.project_path))
+    store.configure_retries(settings.config.retry_seconds)
+    with Progress(transient=True) as progress:
+        task = progress.add_task("Delivering spooled metrics", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total or None)
+
+        report = delivery.sync(directory, settings.tracking_uri, dry_run=dry_run, on_points=advance)
+    if report.busy:
+        click.echo(f"Another `kedro metrics sync` is delivering {directory}; nothing to do.")
+        return
+    click.echo(sync_summary(report, directory, store.redact(settings.tracking_uri) or "", dry_run))
+    if report.failed:
+        details = "; ".join(f"{name}: {why}" for name, why in report.failed.items())
+        raise MetricsCliError(f"{len(report.failed)} spooled run(s) could not be delivered: {details}")
+
+
+def sync_summary(report: Any, directory: str, uri: str, dry_run: bool) -> str:
+    """One paragraph: what was delivered, ended, and what is left."""
+    if dry_run:
+        return (
+            f"Would deliver {report.points_left:,} point(s) of {report.runs_left} spooled "
+            f"run(s) from {directory} to {uri}; {report.in_use} file(s) in use by a running "
+            "`kedro run`."
+        )
+    lines = [
+        f"Delivered {report.points_delivered:,} point(s) of {report.runs_delivered} spooled "
+        f"run(s) from {directory} to {uri} ({report.runs_created} run(s) created)."
+    ]
+    lines += [f"Run {run_id} ended {status}." for run_id, status in report.runs_ended.items()]
+    lines.append(
+        f"Left: {report.points_left:,} point(s) of {report.runs_left} run(s); "
+        f"{report.in_use} file(s) in use by a running `kedro run`."
+    )
+    return "\n".join(lines)

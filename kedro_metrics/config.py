@@ -85,6 +85,18 @@ class MetricsConfig:
     kubeflow: KubeflowConfig = field(default_factory=KubeflowConfig)
     #: Log the run's Kedro parameters as MLflow params.
     log_params: bool = True
+    #: Where points for a remote store are spooled before they are sent. Default:
+    #: KEDRO_METRICS_SPOOL_DIR, else <project>/.kedro_metrics/spool. Relative: to the project.
+    spool_dir: str | None = None
+    #: The most time one `kedro run` waits on an unreachable store (start, saves and
+    #: end together) before everything goes to the spool.
+    retry_seconds: float = 15.0
+    #: "spool" (default): keep failed points in the spool and go on; "raise": fail.
+    on_tracking_error: str = "spool"
+    #: Deliver pending spools at the start of `kedro run` (within a small time budget).
+    sync_on_start: bool = True
+    #: "online" (default) or "offline": nothing reaches the store until `kedro metrics sync`.
+    mode: str = "online"
 
     @classmethod
     def parse(cls, data: Mapping[str, Any] | None, *, source: str) -> MetricsConfig:
@@ -103,9 +115,18 @@ class MetricsConfig:
                 )
         for key in ("tracking_uri", "experiment", "run_name"):
             _expect(data, key, (str, type(None)), "a string", source)
-        for key in ("async_logging", "log_params"):
+        for key in ("async_logging", "log_params", "sync_on_start"):
             _expect(data, key, bool, "true or false", source)
         _check_run_name(data.get("run_name"), source)
+        _expect(data, "spool_dir", (str, type(None)), "a directory path", source)
+        _expect_choice(data, "on_tracking_error", ON_TRACKING_ERROR, source)
+        _expect_choice(data, "mode", MODES, source)
+        seconds = data.get("retry_seconds", 15.0)
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+            raise ConfigError(
+                f"'retry_seconds' in {source} must be a number of seconds >= 0, got {seconds!r}.",
+                key="retry_seconds",
+            )
         _expect(data, "tags", (Mapping, type(None)), "a mapping of tag name to value", source)
         _expect(data, "disabled_pipelines", (list, tuple, type(None)), "a list of pipeline names", source)
         tags = data.pop("tags", None) or {}
@@ -134,6 +155,29 @@ class MetricsConfig:
         """False when every pipeline of the run is listed in ``disabled_pipelines``."""
         names = pipeline_names or ["__default__"]
         return not all(name in self.disabled_pipelines for name in names)
+
+
+#: Values of ``on_tracking_error`` and ``mode``.
+ON_TRACKING_ERROR = ("spool", "raise")
+MODES = ("online", "offline")
+#: The environment variables of the spool.
+SPOOL_DIR_VARIABLE = "KEDRO_METRICS_SPOOL_DIR"
+MODE_VARIABLE = "KEDRO_METRICS_MODE"
+DEFAULT_SPOOL_DIR = ".kedro_metrics/spool"
+
+
+def spool_dir(config: MetricsConfig | None, environ: Mapping[str, str], base: str) -> str:
+    """metrics.yml ``spool_dir`` > ``KEDRO_METRICS_SPOOL_DIR`` > ``<base>/.kedro_metrics/spool``;
+    ``base`` is the project (or, outside one, the working directory); relative paths
+    are taken from it."""
+    chosen = (config.spool_dir if config else None) or environ.get(SPOOL_DIR_VARIABLE)
+    chosen = chosen or DEFAULT_SPOOL_DIR
+    return chosen if chosen.startswith("/") else f"{base.rstrip('/')}/{chosen}"
+
+
+def offline(config: MetricsConfig, environ: Mapping[str, str]) -> bool:
+    """``mode: offline`` in metrics.yml or ``KEDRO_METRICS_MODE=offline``."""
+    return config.mode == "offline" or environ.get(MODE_VARIABLE, "").lower() == "offline"
 
 
 def tracking_uri(
@@ -181,3 +225,13 @@ def _expect(
 ) -> None:
     if key in data and not isinstance(data[key], kinds):
         raise ConfigError(f"{key!r} in {source} must be {what}, got {data[key]!r}.", key=key)
+
+
+def _expect_choice(
+    data: Mapping[str, Any], key: str, choices: tuple[str, ...], source: str
+) -> None:
+    if key in data and data[key] not in choices:
+        raise ConfigError(
+            f"{key!r} in {source} must be one of {', '.join(choices)}, got {data[key]!r}.",
+            key=key,
+        )

@@ -10,9 +10,10 @@ from typing import Any, ClassVar
 
 from kedro.io import AbstractDataset, DatasetError
 
-from kedro_metrics import figures, points, project, query, store
+from kedro_metrics import delivery, figures, points, project, query, store
 from kedro_metrics.errors import KedroMetricsError, MetricsValidationError, NoRunError, TrackingError
 from kedro_metrics.figures import PlotlyPreview
+from kedro_metrics.spool import SpoolTarget
 
 logger = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ class MlflowRunDataset(AbstractDataset):
         self._enabled = True
         self._said_disabled = False
         self._bound_async = False
+        self._spool: SpoolTarget | None = None
 
     def bind_name(self, name: str) -> None:
         """Called by the hook as soon as the catalog exists: the catalog name, which
@@ -110,15 +112,17 @@ class MlflowRunDataset(AbstractDataset):
         tracking_uri: str,
         enabled: bool = True,
         async_logging: bool = False,
+        spool: SpoolTarget | None = None,
     ) -> None:
         """Called by the hook before the pipeline runs: the catalog name, the run and
-        store of this ``kedro run``, and metrics.yml's switches. Explicit constructor
-        arguments still win."""
+        store of this ``kedro run``, metrics.yml's switches, and the spool of the run
+        (a remote store, or offline mode). Explicit constructor arguments still win."""
         self.bind_name(name)
         self._bound_run_id = run_id
         self._bound_uri = tracking_uri
         self._enabled = enabled
         self._bound_async = async_logging
+        self._spool = spool
 
     @property
     def _uri(self) -> str | None:
@@ -270,17 +274,47 @@ class MlflowRunDataset(AbstractDataset):
         if not len(validated) and not validated.values:
             logger.warning("%s was given no metrics; nothing logged.", self._label)
             return
-        run_id = self._run()
+        offline = self._spool is not None and self._spool.offline and self._uses_bound_store
+        run_id = None if offline else self._run()
         asynchronous = self._bound_async if self._async_logging is None else self._async_logging
+        target = self._spool if offline else self._spool_target(run_id)
         with self._store_errors():
+            if offline:
+                # Offline, the run does not exist yet: no earlier steps to continue from.
+                if validated.values:
+                    logger.warning(
+                        "%s: offline mode spools numbers only; %d non-numeric value(s) "
+                        "were not kept.", self._label, len(validated.values),
+                    )  # fmt: skip
+                batch = validated.points(points.current_time_ms())
+                delivery.save(self._uri, None, batch, target=target, asynchronous=False)
+                return
             if validated.values:  # before the metrics: a refused value writes nothing
                 store.log_values(self._uri, run_id, **{f"{self._non_numeric}s": validated.values})
             first_steps = store.first_steps(self._uri, run_id, validated)
             batch = validated.points(points.current_time_ms(), first_steps)
-            if asynchronous:
-                store.submit_points(self._uri, run_id, batch)
-            else:
-                store.log_points(self._uri, run_id, batch)
+            if target is None:  # a local store: written before save returns, no spool
+                if asynchronous:
+                    store.submit_points(self._uri, run_id, batch, total=len(validated))
+                else:
+                    store.log_points(self._uri, run_id, batch, total=len(validated))
+                return
+            delivery.save(self._uri, run_id, batch, target=target, asynchronous=asynchronous)
+
+    @property
+    def _uses_bound_store(self) -> bool:
+        return not self._tracking_uri or self._tracking_uri == self._bound_uri
+
+    def _spool_target(self, run_id: str) -> SpoolTarget | None:
+        """The spool of a save to ``run_id``: the hook's for its run and store; for any
+        other remote store, the working directory's; none for a local store."""
+        bound = self._spool
+        if bound is not None and self._uses_bound_store and run_id == bound.run_id:
+            return bound
+        uri = self._uri or store.resolve_uri(None)
+        if store.is_local(uri):
+            return None
+        return delivery.target_outside_a_run(uri, run_id)
 
     def _exists(self) -> bool:
         """True when the run ``load`` would read holds one of this dataset's keys."""

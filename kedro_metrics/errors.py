@@ -44,6 +44,19 @@ class TrackingError(KedroMetricsError):
     """MLflow refused or could not be reached; the message says what to do."""
 
 
+class StoreUnavailableError(TrackingError):
+    """The tracking server kept failing for the whole retry budget: no more waiting."""
+
+
+class PartialWriteError(TrackingError):
+    """A save failed after MLflow confirmed some of its points."""
+
+    def __init__(self, message: str, *, written: int, total: int):
+        super().__init__(message)
+        self.written = written
+        self.total = total
+
+
 class NoRunError(KedroMetricsError):
     """There is no MLflow run to log to or read from."""
 

@@ -17,20 +17,24 @@ import os
 import signal
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from kedro.framework.hooks import hook_impl
 
+from kedro_metrics import config as metrics_config
 from kedro_metrics import project, run_context
-from kedro_metrics.errors import KedroMetricsError
+from kedro_metrics.errors import KedroMetricsError, TrackingError
 
 if TYPE_CHECKING:
+    from kedro_metrics.spool import SpoolTarget
     from kedro.framework.context import KedroContext
     from kedro.io import CatalogProtocol
     from kedro.pipeline import Pipeline
@@ -49,14 +53,22 @@ warnings.filterwarnings(
 @dataclass
 class TrackedRun:
     """The per-run state of one ``kedro run``: the MLflow run, whether the plugin owns
-    it, and the interrupt handlers that end it KILLED."""
+    it, its spool (a remote store, or offline mode), and the interrupt handlers that
+    end it KILLED."""
 
     tracking_uri: str
     run_id: str | None
     owned: bool
     enabled: bool = True
     async_logging: bool = False
+    spool: SpoolTarget | None = None
     interrupts: InterruptHandlers | None = None
+
+    @property
+    def spools_failures(self) -> bool:
+        """A failing store is no reason to fail the pipeline (metrics.yml
+        ``on_tracking_error: spool``, a remote store)."""
+        return self.spool is not None and self.spool.on_tracking_error == "spool"
 
     def finish(self, *, failed: bool) -> None:
         """Wait for asynchronous writes, then end the run (FINISHED, or FAILED) when
@@ -80,7 +92,7 @@ class TrackedRun:
 
     def watch_interrupts(self) -> None:
         """Install SIGINT/SIGTERM handlers for the pipeline's lifetime (main thread only)."""
-        if self.owned and self.run_id:
+        if self.owned:
             self.interrupts = InterruptHandlers(self.interrupted)
             self.interrupts.install()
 
@@ -90,15 +102,22 @@ class TrackedRun:
             handlers.restore()
 
     def _end(self, status: str) -> None:
-        if self.owned and self.run_id:
-            from kedro_metrics import store
+        if self.spool is None:
+            if self.owned and self.run_id:
+                from kedro_metrics import store
 
-            store.end_run(self.tracking_uri, self.run_id, status=status)
-            logger.info("kedro-metrics: run %s ended %s.", self.run_id, status)
+                store.end_run(self.tracking_uri, self.run_id, status=status)
+                logger.info("kedro-metrics: run %s ended %s.", self.run_id, status)
+            return
+        from kedro_metrics import delivery
+
+        delivery.end_run(self.tracking_uri, self.spool, owned=self.owned, status=status)
 
 
 #: After Ctrl-C or SIGTERM, how long pending asynchronous writes may take.
 INTERRUPT_WAIT_SECONDS = 5.0
+#: At the start of `kedro run`, how long delivering earlier spools may take.
+SYNC_ON_START_SECONDS = 5.0
 
 
 class InterruptHandlers:
@@ -192,7 +211,12 @@ class MetricsHook:
             datasets = pipeline_datasets(catalog, pipeline)
             self._run = open_run(settings, self._context, run_params)
             if settings.config.log_params and self._run.run_id:
-                log_run_params(self._run, self._context.params)
+                try:
+                    log_run_params(self._run, self._context.params)
+                except TrackingError as exc:
+                    if not self._run.spools_failures:
+                        raise
+                    logger.warning("kedro-metrics: the run's parameters were not logged: %s", exc)
             bound = bind_datasets(datasets, self._run)
             self._run.watch_interrupts()
             self._kubeflow_file = KubeflowFile.for_run(settings, [datasets[n] for n in bound])
@@ -307,8 +331,9 @@ def flush_pending_writes(timeout: float | None = None) -> None:
 def open_run(
     project_settings: project.ProjectSettings, context: KedroContext, run_params: dict[str, Any]
 ) -> TrackedRun:
-    """Reuse the caller's active run, else resume MLFLOW_RUN_ID, else start one."""
-    from kedro_metrics import store
+    """Reuse the caller's active run, else resume MLFLOW_RUN_ID, else start one (in
+    offline mode, or when the store cannot be reached: spool its creation)."""
+    from kedro_metrics import delivery, spool, store
 
     settings = project_settings.config
     pipelines = run_params.get("pipeline_names") or ["__default__"]
@@ -317,20 +342,36 @@ def open_run(
         logger.info("kedro-metrics: tracking is off for pipeline(s) %s.", ", ".join(pipelines))
         return TrackedRun(uri, run_id=None, owned=False, enabled=False)
 
-    active = store.active_run_id()
-    if active:
-        uri = store.resolve_uri(None)  # the active run lives in MLflow's current store
-        logger.info("kedro-metrics: logging to the active MLflow run %s.", active)
-        return TrackedRun(uri, active, owned=False, async_logging=settings.async_logging)
+    offline = metrics_config.offline(settings, os.environ)
+    directory = metrics_config.spool_dir(settings, os.environ, str(project_settings.project_path))
+    store.configure_retries(settings.retry_seconds)
+    target = partial(
+        spool.SpoolTarget, directory, spool.new_spool_id(),
+        tracking_uri=store.redact(uri) or "", on_tracking_error=settings.on_tracking_error,
+    )  # fmt: skip
+    spooled = not store.is_local(uri)
+
+    if not offline:
+        active = store.active_run_id()
+        if active:
+            uri = store.resolve_uri(None)  # the active run lives in MLflow's current store
+            logger.info("kedro-metrics: logging to the active MLflow run %s.", active)
+            spooled = not store.is_local(uri)
+            target = partial(target, tracking_uri=store.redact(uri) or "")
+            return TrackedRun(uri, active, owned=False, async_logging=settings.async_logging,
+                              spool=target(run_id=active) if spooled else None)  # fmt: skip
+        if settings.sync_on_start and spooled:
+            delivery.sync_on_start(directory, uri, within=SYNC_ON_START_SECONDS)
 
     resumed = os.environ.get("MLFLOW_RUN_ID")
     if resumed:
-        store.check_run(uri, resumed)
+        if not offline:
+            store.check_run(uri, resumed)
         logger.info("kedro-metrics: logging to run %s (MLFLOW_RUN_ID).", resumed)
-        return TrackedRun(uri, resumed, owned=False, async_logging=settings.async_logging)
+        return TrackedRun(uri, resumed, owned=False, async_logging=settings.async_logging,
+                          spool=target(run_id=resumed, offline=offline) if spooled or offline else None)  # fmt: skip
 
     experiment = project_settings.experiment
-    experiment_id = store.ensure_experiment(uri, experiment)
     tags = {
         "kedro.session_id": str(run_params.get("run_id")),
         "kedro.pipeline": ",".join(pipelines),
@@ -346,15 +387,44 @@ def open_run(
         session_id=tags["kedro.session_id"],
         start_time=datetime.now(),
     )
-    run_id = store.start_run(uri, experiment_id, name, tags)
-    store.run_started_here(uri, run_id)
+    offline_run = partial(
+        target, run_id=None, offline=True, owner_pid=os.getpid(), experiment=experiment,
+        run_name=name, tags=tags, start_time=int(time.time() * 1000),
+    )  # fmt: skip
+    if offline:
+        run = TrackedRun(uri, None, owned=True, async_logging=False, spool=offline_run())
+        spool.writer_for(run.spool)  # the run itself is spooled
+        logger.info(
+            "kedro-metrics: offline mode: the run and its metrics are spooled in %s; "
+            "`kedro metrics sync` delivers them to %s.", directory, store.redact(uri),
+        )  # fmt: skip
+        return run
+    try:
+        experiment_id = store.ensure_experiment(uri, experiment)
+        run_id = store.start_run(uri, experiment_id, name, tags)
+        store.run_started_here(uri, run_id)
+    except TrackingError as exc:
+        if not spooled or settings.on_tracking_error == "raise":
+            raise
+        run = TrackedRun(uri, None, owned=True, async_logging=False, spool=offline_run())
+        spool.writer_for(run.spool)
+        logger.warning(
+            "kedro-metrics: could not start a run (%s); the run and its metrics are spooled "
+            "in %s, and the pipeline goes on. `kedro metrics sync` delivers them.",
+            exc, directory,
+        )  # fmt: skip
+        return run
     logger.info(
         "kedro-metrics: started MLflow run %s in experiment %r at %s.",
         run_id,
         experiment,
         store.redact(uri),
     )
-    return TrackedRun(uri, run_id, owned=True, async_logging=settings.async_logging)
+    run = TrackedRun(uri, run_id, owned=True, async_logging=settings.async_logging)
+    if spooled:
+        run.spool = target(run_id=run_id, owner_pid=os.getpid())
+        spool.writer_for(run.spool)  # if this process dies, sync ends the run KILLED
+    return run
 
 
 def context_tags(project_settings: project.ProjectSettings) -> dict[str, str]:
@@ -437,6 +507,7 @@ def bind_datasets(datasets: dict[str, Any], run: TrackedRun) -> list[str]:
                 tracking_uri=run.tracking_uri,
                 enabled=run.enabled,
                 async_logging=run.async_logging,
+                spool=run.spool,
             )
             bound.append(name)
     return bound

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -27,6 +28,9 @@ from tests.servers import (
 # The machines have no internet: telemetry would only add time-outs.
 for _name, _value in QUIET_ENV.items():
     os.environ.setdefault(_name, _value)
+# Saves to a server outside `kedro run` spool in the working directory by default:
+# keep the tests' spool out of the repository.
+os.environ.setdefault("KEDRO_METRICS_SPOOL_DIR", tempfile.mkdtemp(prefix="kedro-metrics-spool-"))
 
 #: Experiment every fixture run is created in: MLflow's "Default", present in every
 #: fresh store (file, sqlite-backed server and PostgreSQL-backed server alike).

@@ -83,10 +83,17 @@ def stop_process_group(process: subprocess.Popen[bytes], timeout: float = 10.0) 
 
 
 def start_mlflow_server(
-    backend_uri: str, workdir: Path, *, workers: int = 1, timeout: float = 90.0
+    backend_uri: str,
+    workdir: Path,
+    *,
+    workers: int = 1,
+    timeout: float = 90.0,
+    port: int | None = None,
 ) -> MlflowServer:
-    """Start ``mlflow server`` on a free loopback port and wait until /health answers."""
-    port = free_port()
+    """Start ``mlflow server`` on ``port`` (default: a free loopback port) and wait
+    until /health answers. Restart a killed server on its backend and port (so that
+    its URI stays the same) with ``restart_mlflow_server``."""
+    port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / f"mlflow-server-{port}.log"
     env = {**os.environ, **QUIET_ENV, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
@@ -119,6 +126,18 @@ def start_mlflow_server(
         time.sleep(0.3)
     server.stop()
     raise RuntimeError(f"mlflow server did not answer in {timeout}s:\n{log_path.read_text()[-3000:]}")
+
+
+def restart_mlflow_server(server: MlflowServer, workdir: Path) -> MlflowServer:
+    """A new ``mlflow server`` on the same backend and port as ``server`` (stopped)."""
+    return start_mlflow_server(server.backend_uri, workdir, port=int(server.url.rsplit(":", 1)[1]))
+
+
+def kill_mlflow_server(server: MlflowServer) -> None:
+    """SIGKILL the server's whole process group: an outage, not a shutdown."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(server.process.pid, signal.SIGKILL)
+    server.process.wait()
 
 
 @contextlib.contextmanager

@@ -11,6 +11,8 @@ from kedro_metrics.config import (
     KubeflowConfig,
     MetricsConfig,
     experiment_name,
+    offline,
+    spool_dir,
     tracking_uri,
 )
 from kedro_metrics.errors import ConfigError, KedroMetricsError
@@ -19,7 +21,8 @@ SOURCE = "conf/local/metrics.yml"
 KEYS = (
     "tracking_uri", "experiment", "run_name", "tags", "disabled_pipelines", "async_logging",
     "kubeflow", "log_params",
-)
+    "spool_dir", "retry_seconds", "on_tracking_error", "sync_on_start", "mode",
+)  # fmt: skip
 
 
 def parse(data):
@@ -298,3 +301,40 @@ class TestKubeflow:
         error = config_error({"kubeflow": value})
         assert says in str(error)
         assert error.key == "kubeflow"
+
+
+class TestSpoolSettings:
+    """The spool's keys: checked values, and the spool directory's precedence."""
+
+    def test_defaults(self):
+        """Online, spool on errors, 15 s of retries, sync at start."""
+        config = parse({})
+        assert (config.mode, config.on_tracking_error, config.retry_seconds, config.sync_on_start) == (
+            "online", "spool", 15.0, True,
+        )  # fmt: skip
+
+    @pytest.mark.parametrize(
+        ("key", "value"),
+        [("mode", "offlin"), ("on_tracking_error", "ignore"), ("retry_seconds", -1),
+         ("retry_seconds", True), ("sync_on_start", "yes"), ("spool_dir", 3)],
+    )  # fmt: skip
+    def test_bad_values_name_the_key(self, key, value):
+        """A wrong value is a ConfigError naming the key, the value and the file."""
+        error = config_error({key: value})
+        assert error.key == key
+        assert repr(value) in str(error) and SOURCE in str(error)
+
+    def test_spool_dir_precedence(self):
+        """metrics.yml > KEDRO_METRICS_SPOOL_DIR > <project>/.kedro_metrics/spool;
+        relative paths are taken from the project."""
+        env = {"KEDRO_METRICS_SPOOL_DIR": "/var/spool/km"}
+        assert spool_dir(parse({"spool_dir": "s"}), env, "/p") == "/p/s"
+        assert spool_dir(parse({}), env, "/p") == "/var/spool/km"
+        assert spool_dir(parse({}), {}, "/p/") == "/p/.kedro_metrics/spool"
+        assert spool_dir(None, {}, "/cwd") == "/cwd/.kedro_metrics/spool"
+
+    def test_offline_from_file_or_environment(self):
+        """mode: offline, or KEDRO_METRICS_MODE=offline, means offline."""
+        assert offline(parse({"mode": "offline"}), {})
+        assert offline(parse({}), {"KEDRO_METRICS_MODE": "OFFLINE"})
+        assert not offline(parse({}), {"KEDRO_METRICS_MODE": "online"})

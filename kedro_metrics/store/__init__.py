@@ -14,7 +14,9 @@ The names below are the package's interface; the rest of kedro-metrics imports
 from kedro_metrics.store.client import (
     NO_RUN_HELP,
     active_run_id,
+    configure_retries,
     client_for,
+    is_local,
     is_server,
     key_problem,
     redact,
@@ -43,7 +45,14 @@ from kedro_metrics.store.read import (
     search_runs,
     where,
 )
-from kedro_metrics.store.runs import check_run, end_run, ensure_experiment, start_run
+from kedro_metrics.store.runs import (
+    SPOOL_ID_TAG,
+    check_run,
+    create_spooled_run,
+    end_run,
+    ensure_experiment,
+    start_run,
+)
 from kedro_metrics.store.write import (
     IN_FLIGHT,
     batches,
@@ -61,6 +70,9 @@ __all__ = [
     "log_values",
     "read_values",
     "run_started_here",
+    "SPOOL_ID_TAG",
+    "configure_retries",
+    "create_spooled_run",
     "IN_FLIGHT",
     "NO_RUN_HELP",
     "active_run_id",
@@ -75,6 +87,7 @@ __all__ = [
     "experiment_ids",
     "flush",
     "get_run",
+    "is_local",
     "is_server",
     "key_problem",
     "latest_run_holding",

@@ -6,6 +6,7 @@ of credentials, and retries. Every other ``store`` module talks to MLflow throug
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import sys
 import threading
@@ -23,12 +24,14 @@ from mlflow.utils.validation import (
     _validate_metric_name,
 )
 
-from kedro_metrics.errors import TrackingError
+from kedro_metrics.errors import StoreUnavailableError, TrackingError
 
 T = TypeVar("T")
 
 #: sqlite "database is locked" under parallel writers: retry this long at most.
 _LOCKED_RETRY_SECONDS = 60.0
+#: metrics.yml `retry_seconds` default: the most a run waits on a failing server.
+DEFAULT_RETRY_SECONDS = 15.0
 
 NO_RUN_HELP = (
     "There is no MLflow run to log to. Either pass `run_id` to the dataset, "
@@ -90,6 +93,12 @@ def client_for(tracking_uri: str | None) -> MlflowClient:
     return client
 
 
+def is_local(uri: str) -> bool:
+    """True for a store on this machine (a sqlite file, a file store): no spool needed."""
+    scheme = uri.split(":", 1)[0] if ":" in uri else ""
+    return scheme in ("", "file", "sqlite") or len(scheme) == 1  # C:\\ on Windows
+
+
 def is_server(uri: str) -> bool:
     """True for a tracking server reached over HTTP(S)."""
     return uri.split(":", 1)[0] in ("http", "https")
@@ -115,7 +124,10 @@ def translated_errors(uri: str, action: str) -> Iterator[None]:
     """Turn MLflow and connection failures into a TrackingError that says what to do."""
     try:
         yield
-    except (MlflowException, OSError) as exc:  # requests' connection errors are OSErrors
+    except StoreUnavailableError:
+        raise
+    except (MlflowException, OSError, http.client.HTTPException) as exc:
+        # requests' connection errors are OSErrors
         raise tracking_error(uri, action, exc) from cause(uri, exc)
 
 
@@ -135,7 +147,8 @@ def cause(uri: str, exc: Exception) -> Exception | None:
 
 
 def retry_when_locked(call: Callable[[], T]) -> T:
-    """Retry ``call`` while sqlite says "database is locked" (parallel writers).
+    """Retry ``call`` while sqlite says "database is locked" (parallel writers, or a
+    fresh process creating the store while another writes).
 
     Safe to repeat: MLflow writes a batch in one transaction, and a point it
     already holds (same key, value, step and timestamp) is not stored twice.
@@ -145,11 +158,98 @@ def retry_when_locked(call: Callable[[], T]) -> T:
     while True:
         try:
             return call()
-        except MlflowException as exc:
+        except Exception as exc:  # SQLAlchemy's OperationalError too, at store creation
             if "database is locked" not in str(exc) or time.monotonic() > deadline:
                 raise
         time.sleep(delay)
         delay = min(delay * 2, 1.0)
+
+
+class RetryBudget:
+    """The time one process (one ``kedro run``) may spend waiting on a failing
+    tracking server, shared by every request: start, saves and end together.
+
+    A request that fails in a way a retry can fix (no connection, a 5xx or 429, a
+    response lost or cut after sending: MLflow ignores the identical rows of a
+    resent batch) is retried with backoff while the budget lasts. Once it is spent
+    the store counts as unavailable and every later request fails at once, so a
+    dead server costs a run the budget, not MLflow's minutes of retries per request.
+    """
+
+    def __init__(self, seconds: float | None = None):
+        #: None until ``configure_retries`` (the hook, ``sync``): until then one
+        #: attempt per request, with MLflow's own retries (a notebook, a script).
+        self.seconds = seconds
+        self._spent = 0.0
+        self._lock = threading.Lock()
+
+    def reset(self, seconds: float) -> None:
+        with self._lock:
+            self.seconds, self._spent = seconds, 0.0
+
+    @property
+    def exhausted(self) -> bool:
+        with self._lock:
+            return self.seconds is not None and self._spent >= self.seconds
+
+    def call(self, uri: str, action: str, call: Callable[[], T]) -> T:
+        if self.seconds is None:
+            return call()
+        if self.exhausted:
+            raise StoreUnavailableError(
+                f"Could not {action} at MLflow tracking URI {redact(uri)}: the store kept "
+                f"failing for the whole retry budget ({self.seconds:g} s, metrics.yml "
+                "`retry_seconds`), so this run no longer waits for it."
+            )
+        delay = 0.25
+        while True:
+            started = time.monotonic()
+            try:
+                return call()
+            except Exception as exc:
+                if not retryable(exc):
+                    raise
+                with self._lock:
+                    self._spent += time.monotonic() - started
+                    left = (self.seconds or 0.0) - self._spent
+                if left <= 0:
+                    raise
+            pause = min(delay, left)
+            time.sleep(pause)
+            with self._lock:
+                self._spent += pause
+            delay = min(delay * 2, 4.0)
+
+
+#: The process's retry budget (the hook sets it from metrics.yml `retry_seconds`).
+budget = RetryBudget()
+
+
+def retryable(exc: BaseException) -> bool:
+    """Could sending the same request again succeed? Connection failures, lost or
+    cut responses, 5xx and 429 answers: yes. MLflow refusing the request: no."""
+    if isinstance(exc, MlflowException):
+        status = exc.get_http_status_code()
+        return status >= 500 or status == 429  # MLflow maps connection failures to 500
+    return isinstance(exc, (OSError, http.client.HTTPException, ValueError))
+
+
+def with_retries(uri: str, action: str, call: Callable[[], T]) -> T:
+    """``call`` with the retries its store needs, errors translated: a tracking
+    server within the process's retry budget; a database while it is locked."""
+    with translated_errors(uri, action):
+        if is_server(uri):
+            return budget.call(uri, action, call)
+        return retry_when_locked(call)
+
+
+def configure_retries(seconds: float) -> None:
+    """Give this process a fresh retry budget of ``seconds``, and make each of
+    MLflow's own HTTP requests give up at once (we retry) and time out within it.
+    Explicit MLFLOW_HTTP_REQUEST_* variables win."""
+    budget.reset(seconds)
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, min(int(seconds), 30))))
 
 
 def _secrets(uri: str) -> list[str]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from mlflow.entities import RunStatus
+from typing import Any
+
+from mlflow.entities import RunStatus, ViewType
 from mlflow.exceptions import MlflowException
 
 from kedro_metrics.errors import NoRunError
@@ -13,7 +15,7 @@ from kedro_metrics.store.client import (
     redact,
     resolve_uri,
     tracking_error,
-    translated_errors,
+    with_retries,
 )
 
 
@@ -21,7 +23,8 @@ def ensure_experiment(tracking_uri: str | None, name: str) -> str:
     """The id of the experiment called ``name``, created when missing."""
     uri = resolve_uri(tracking_uri)
     client = client_for(uri)
-    with translated_errors(uri, f"find or create experiment {name!r}"):
+
+    def find_or_create() -> str:
         experiment = client.get_experiment_by_name(name)
         if experiment is not None:
             return experiment.experiment_id
@@ -33,14 +36,61 @@ def ensure_experiment(tracking_uri: str | None, name: str) -> str:
                 raise
             return experiment.experiment_id
 
+    return with_retries(uri, f"find or create experiment {name!r}", find_or_create)
+
 
 def start_run(
     tracking_uri: str | None, experiment_id: str, run_name: str, tags: dict[str, str]
 ) -> str:
     """Create a RUNNING run and return its id."""
     uri = resolve_uri(tracking_uri)
-    with translated_errors(uri, "start a run"):
-        run = client_for(uri).create_run(experiment_id, run_name=run_name, tags=tags)
+    client = client_for(uri)
+    run = with_retries(
+        uri, "start a run", lambda: client.create_run(experiment_id, run_name=run_name, tags=tags)
+    )
+    return run.info.run_id
+
+
+#: The tag of a run ``kedro metrics sync`` created from a spooled (offline) run.
+SPOOL_ID_TAG = "kedro_metrics.spool_id"
+
+
+def create_spooled_run(  # noqa: PLR0913
+    tracking_uri: str | None,
+    experiment: str,
+    run_name: str | None,
+    tags: dict[str, str],
+    start_time: int | None,
+    spool_id: str,
+) -> str:
+    """The run of a spooled (offline) run: found by its ``kedro_metrics.spool_id``
+    tag when an earlier sync created it, else created RUNNING with its original
+    start time. Returns its id."""
+    uri = resolve_uri(tracking_uri)
+    client = client_for(uri)
+    experiment_id = ensure_experiment(uri, experiment)
+
+    def find() -> list[Any]:
+        return client.search_runs(
+            [experiment_id],
+            filter_string=f"tags.`{SPOOL_ID_TAG}` = '{spool_id}'",
+            run_view_type=ViewType.ALL,
+            max_results=1,
+        )
+
+    found = with_retries(uri, f"find the run of spool {spool_id}", find)
+    if found:
+        return found[0].info.run_id
+    run = with_retries(
+        uri,
+        "create a spooled run",
+        lambda: client.create_run(
+            experiment_id,
+            start_time=start_time,
+            tags={**tags, SPOOL_ID_TAG: spool_id},
+            run_name=run_name,
+        ),
+    )
     return run.info.run_id
 
 
@@ -58,8 +108,12 @@ def end_run(
     if status is None:
         status = RunStatus.to_string(RunStatus.FAILED if failed else RunStatus.FINISHED)
     RunStatus.from_string(status)  # raises on a name MLflow does not know
-    with translated_errors(uri, f"end run {run_id}"):
-        client_for(uri).set_terminated(run_id, status=status, end_time=end_time)
+    client = client_for(uri)
+    with_retries(
+        uri,
+        f"end run {run_id}",
+        lambda: client.set_terminated(run_id, status=status, end_time=end_time),
+    )
 
 
 def check_run(tracking_uri: str | None, run_id: str) -> None:

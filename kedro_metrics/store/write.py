@@ -12,19 +12,19 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from mlflow.entities import Metric
 from mlflow.utils.validation import MAX_BATCH_LOG_REQUEST_SIZE, MAX_METRICS_PER_BATCH
 
-from kedro_metrics.errors import TrackingError
+from kedro_metrics.errors import PartialWriteError, TrackingError
 from kedro_metrics.points import MetricPoint
 from kedro_metrics.store.client import (
     client_for,
     is_server,
     resolve_uri,
-    retry_when_locked,
-    translated_errors,
+    with_retries,
 )
 
 #: Serialised size of one metric in a log_batch request, beyond its key (JSON
@@ -36,10 +36,20 @@ _REQUEST_BYTES_BUDGET = int(MAX_BATCH_LOG_REQUEST_SIZE * 0.9)
 IN_FLIGHT = 4
 
 
-def log_points(tracking_uri: str | None, run_id: str, points: Iterable[MetricPoint]) -> int:
+def log_points(
+    tracking_uri: str | None,
+    run_id: str,
+    points: Iterable[MetricPoint],
+    *,
+    total: int | None = None,
+) -> int:
     """Log ``points`` to the run in as few ``log_batch`` requests as MLflow allows.
 
-    Returns the number of points written. ``points`` is consumed lazily, a batch
+    Returns the number of points written. A batch whose request failed in a way a
+    retry can fix (see ``client.retryable``) is sent again, within the retry budget:
+    MLflow ignores the rows of a batch it already stored. When a batch fails for
+    good, ``PartialWriteError`` says how many of the ``total`` points MLflow
+    confirmed before. ``points`` is consumed lazily, a batch
     at a time. Against a tracking server (http/https) up to ``IN_FLIGHT`` batches
     are sent at once: MLflow orders a history by step and timestamp, not by
     arrival, and picks the latest value the same way, so concurrent batches
@@ -47,15 +57,28 @@ def log_points(tracking_uri: str | None, run_id: str, points: Iterable[MetricPoi
     """
     uri = resolve_uri(tracking_uri)
     client = client_for(uri)
+    confirmed = [0]
+    lock = threading.Lock()
 
     def send(batch: list[Metric]) -> int:
-        with translated_errors(uri, f"log metrics to run {run_id}"):
-            retry_when_locked(lambda: client.log_batch(run_id, metrics=batch))
+        with_retries(uri, f"log metrics to run {run_id}", lambda: client.log_batch(run_id, metrics=batch))
+        with lock:
+            confirmed[0] += len(batch)
         return len(batch)
 
-    if not is_server(uri):
-        return sum(send(batch) for batch in batches(points))
-    return _send_concurrently(send, batches(points), IN_FLIGHT)
+    try:
+        if not is_server(uri):
+            return sum(send(batch) for batch in batches(points))
+        return _send_concurrently(send, batches(points), IN_FLIGHT)
+    except TrackingError as exc:
+        if not confirmed[0]:
+            raise
+        of = f" of {total:,}" if total is not None else ""
+        raise PartialWriteError(
+            f"{confirmed[0]:,}{of} points were written before the failure: {exc}",
+            written=confirmed[0],
+            total=total if total is not None else -1,
+        ) from exc
 
 
 def _send_concurrently(
@@ -97,6 +120,18 @@ def batches(points: Iterable[MetricPoint]) -> Iterator[list[Metric]]:
         yield batch
 
 
+@dataclass
+class _Job:
+    tracking_uri: str | None
+    run_id: str
+    points: Iterable[MetricPoint]
+    total: int | None = None
+    #: Called once MLflow has every point (the spool marks them delivered).
+    on_written: Callable[[], None] | None = None
+    #: Called instead of failing ``flush`` (the spool keeps the points).
+    on_failed: Callable[[Exception], None] | None = None
+
+
 class _AsyncWriter:
     """Writes that ``save`` handed over in async mode, done by one background thread.
 
@@ -105,19 +140,19 @@ class _AsyncWriter:
     """
 
     def __init__(self) -> None:
-        self._jobs: queue.Queue[tuple[str | None, str, Iterable[MetricPoint]]] = queue.Queue()
+        self._jobs: queue.Queue[_Job] = queue.Queue()
         self._errors: list[Exception] = []
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def submit(self, tracking_uri: str | None, run_id: str, points: Iterable[MetricPoint]) -> None:
+    def submit(self, job: _Job) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
                     target=self._work, name="kedro-metrics-async", daemon=True
                 )
                 self._thread.start()
-        self._jobs.put((tracking_uri, run_id, points))
+        self._jobs.put(job)
 
     @property
     def pending(self) -> int:
@@ -135,18 +170,24 @@ class _AsyncWriter:
         if errors:
             details = "\n".join(f"  - {error}" for error in errors)
             raise TrackingError(
-                f"{len(errors)} asynchronous metric write(s) failed; those points are not "
-                f"in MLflow:\n{details}"
+                f"{len(errors)} asynchronous metric write(s) failed; those points did not "
+                f"reach MLflow:\n{details}"
             )
 
     def _work(self) -> None:
         while True:
-            uri, run_id, points = self._jobs.get()
+            job = self._jobs.get()
             try:
-                log_points(uri, run_id, points)
-            except Exception as exc:  # reported by flush()
-                with self._lock:
-                    self._errors.append(exc)
+                log_points(job.tracking_uri, job.run_id, job.points, total=job.total)
+            except Exception as exc:
+                if job.on_failed is not None:
+                    job.on_failed(exc)
+                else:  # reported by flush()
+                    with self._lock:
+                        self._errors.append(exc)
+            else:
+                if job.on_written is not None:
+                    job.on_written()
             finally:
                 self._jobs.task_done()
 
@@ -154,9 +195,18 @@ class _AsyncWriter:
 _writer = _AsyncWriter()
 
 
-def submit_points(tracking_uri: str | None, run_id: str, points: Iterable[MetricPoint]) -> None:
-    """Log ``points`` in the background; ``flush()`` waits for them."""
-    _writer.submit(tracking_uri, run_id, points)
+def submit_points(  # noqa: PLR0913
+    tracking_uri: str | None,
+    run_id: str,
+    points: Iterable[MetricPoint],
+    *,
+    total: int | None = None,
+    on_written: Callable[[], None] | None = None,
+    on_failed: Callable[[Exception], None] | None = None,
+) -> None:
+    """Log ``points`` in the background; ``flush()`` waits for them. With
+    ``on_failed``, a failure goes to it instead of to ``flush``."""
+    _writer.submit(_Job(tracking_uri, run_id, points, total, on_written, on_failed))
 
 
 def flush(timeout: float | None = None) -> None:

@@ -88,3 +88,32 @@ def wait_for_signal(token: str, seconds: float) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         time.sleep(0.05)
+
+
+# pipeline "outage" -----------------------------------------------------------------
+
+#: The test writes this file in the project when the node may go on.
+RESUME_MARKER = "resume"
+#: Points of the save after the outage.
+AFTER_OUTAGE_POINTS = 2500
+
+
+def before_outage() -> tuple[dict, str]:
+    """before_metrics: 100 points saved while the store is up."""
+    return {"loss": [float(step) for step in range(100)]}, "go"
+
+
+def wait_for_resume(token: str) -> str:
+    """Says it started, then waits (at most 120 s) until the test writes ``resume``."""
+    from pathlib import Path
+
+    Path(STARTED_MARKER).write_text(token)
+    deadline = time.monotonic() + 120
+    while not Path(RESUME_MARKER).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return token
+
+
+def after_outage(token: str) -> dict:
+    """after_metrics: a 2,500-point history saved while the store is down."""
+    return {"curve": [float(step) / 4 for step in range(AFTER_OUTAGE_POINTS)]}

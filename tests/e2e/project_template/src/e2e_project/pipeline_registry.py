@@ -53,6 +53,13 @@ def register_pipelines() -> dict[str, Pipeline]:
                  name="wait_for_signal"),
         ]
     )
+    outage = pipeline(
+        [
+            node(nodes.before_outage, None, ["before_metrics", "outage_token"], name="before_outage"),
+            node(nodes.wait_for_resume, "outage_token", "resumed_token", name="wait_for_resume"),
+            node(nodes.after_outage, "resumed_token", "after_metrics", name="after_outage"),
+        ]
+    )
     small = pipeline([node(nodes.answer, None, "small_metrics", name="answer")])
     return {
         "__default__": prefixes,
@@ -61,4 +68,5 @@ def register_pipelines() -> dict[str, Pipeline]:
         "failing": failing,
         "small": small,
         "interruptible": interruptible,
+        "outage": outage,
     }

@@ -1,0 +1,129 @@
+"""Offline mode: nothing reaches the store during `kedro run`, not even a local sqlite
+file; `kedro metrics sync` creates the run with its original times, once, however
+often and however concurrently it runs."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.e2e.conftest import subprocess_env
+from tests.servers import free_port, running_mlflow_server
+
+pytestmark = pytest.mark.e2e
+
+SMALL = {"small_metrics.answer": [(0, 42.0)]}
+HISTORIES = {
+    f"{name}.loss": [(step, index * 1000.0 + step) for step in range(50)]
+    for index, name in enumerate([f"hist_{i}" for i in range(4)] + [f"f{i}_hist" for i in range(4, 8)])
+}
+
+
+@pytest.fixture(scope="module")
+def offline_sqlite(tmp_path_factory, new_project, seed_store, kedro, store_at):
+    """Two offline runs of a project on sqlite; the store is read before any sync, then
+    two syncs run at once, then a third."""
+    project = new_project(tmp_path_factory.mktemp("offline-sqlite"))
+    seed_store(project / "mlflow.db")
+    (project / "conf" / "local" / "metrics.yml").write_text("mode: offline\n")
+    runs = [kedro(project, "run", "--pipelines", "small") for _ in range(2)]
+    before_sync = store_at(project / "mlflow.db").runs()
+    spool_files = sorted((project / ".kedro_metrics" / "spool").glob("*.jsonl"))
+    command = [sys.executable, "-m", "kedro", "metrics", "sync"]
+    concurrent = [
+        subprocess.Popen(command, cwd=project, env=subprocess_env(), stdout=subprocess.PIPE,  # noqa: S603
+                         stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]  # fmt: skip
+    syncs = [(p.wait(120), *p.communicate()) for p in concurrent]
+    again = kedro(project, "metrics", "sync")
+    store = store_at(project / "mlflow.db")
+    return {
+        "runs": runs,
+        "before_sync": before_sync,
+        "spool_files": spool_files,
+        "syncs": syncs,
+        "again": again,
+        "store": store,
+        "left": sorted((project / ".kedro_metrics" / "spool").glob("*.jsonl")),
+    }
+
+
+class TestOfflineOnSqlite:
+    def test_nothing_reaches_the_store_during_the_run(self, offline_sqlite):
+        """Both runs succeed and the sqlite store has no run before sync; each spooled
+        its run in a file."""
+        for run in offline_sqlite["runs"]:
+            run.check()
+            assert "offline mode" in run.stdout, run.output
+        assert offline_sqlite["before_sync"] == []
+        assert len(offline_sqlite["spool_files"]) == 2
+
+    def test_two_syncs_at_once_deliver_each_run_once(self, offline_sqlite):
+        """Both syncs exit 0; the store then holds exactly two FINISHED runs, each with
+        its one point, tagged with its spool id, started before it ended."""
+        for code, out, err in offline_sqlite["syncs"]:
+            assert code == 0, out + err
+        runs = offline_sqlite["store"].runs()
+        assert sorted(r.info.status for r in runs) == ["FINISHED", "FINISHED"]
+        for run in runs:
+            assert offline_sqlite["store"].metrics(run.info.run_id) == SMALL
+            assert run.data.tags["kedro_metrics.spool_id"]
+            assert run.data.tags["kedro.pipeline"] == "small"
+            assert run.info.run_name == "small"
+            assert run.info.start_time <= run.info.end_time
+        assert len({r.data.tags["kedro_metrics.spool_id"] for r in runs}) == 2
+
+    def test_a_later_sync_has_nothing_to_do(self, offline_sqlite):
+        """A third sync delivers nothing and leaves no spool file."""
+        again = offline_sqlite["again"].check()
+        assert "Delivered 0 point(s) of 0 spooled run(s)" in again.stdout, again.output
+        assert offline_sqlite["left"] == []
+
+
+@pytest.fixture(scope="module")
+def offline_to_server(tmp_path_factory, new_project, kedro, sqlite_template):
+    """An offline ParallelRunner run with no server anywhere, then a server is started
+    at the URI the project names, and sync delivers."""
+    import shutil
+
+    parent = tmp_path_factory.mktemp("offline-server")
+    project = new_project(parent)
+    port = free_port()
+    env = {"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{port}", "KEDRO_METRICS_MODE": "offline"}
+    run = kedro(project, "run", "--pipelines", "runners", "--runner", "ParallelRunner", env=env)
+    backend = parent / "backend.db"
+    shutil.copyfile(sqlite_template, backend)
+    from tests.servers import start_mlflow_server
+
+    server = start_mlflow_server(f"sqlite:///{backend}", parent / "server", port=port)
+    try:
+        # sync ignores offline mode: it exists to deliver.
+        sync = kedro(project, "metrics", "sync", env=env)
+        from mlflow import MlflowClient
+
+        client = MlflowClient(server.url)
+        runs = client.search_runs(["0", *[e.experiment_id for e in client.search_experiments()]])
+        found = {}
+        for r in {r.info.run_id: r for r in runs}.values():
+            found[r.info.run_id] = (
+                r.info.status,
+                {k: sorted((m.step, m.value) for m in client.get_metric_history(r.info.run_id, k))
+                 for k in r.data.metrics},
+            )  # fmt: skip
+    finally:
+        server.stop()
+    return run, sync, found
+
+
+class TestOfflineToServer:
+    def test_run_without_any_server_then_sync(self, offline_to_server):
+        """With no server at all, the ParallelRunner run succeeds; sync creates one
+        FINISHED run holding every point of every worker exactly once."""
+        run, sync, found = offline_to_server
+        run.check()
+        sync.check()
+        assert [status for status, _ in found.values()] == ["FINISHED"], sync.output
+        assert next(iter(found.values()))[1] == HISTORIES

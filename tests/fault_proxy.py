@@ -1,0 +1,120 @@
+"""A loopback HTTP proxy that injects faults into chosen requests of a tracking server.
+
+Each connection is served by a thread. Requests are framed by Content-Length (what
+MLflow's client and uvicorn send). A request whose path contains ``path_part`` takes
+the next fault of the list given, in order:
+
+- ``"503"``: answer 503 Service Unavailable without forwarding;
+- ``"drop_before"``: close the connection without forwarding;
+- ``"drop_after"``: forward, let the server answer, close without a byte of the answer;
+- ``"truncate"``: forward, send half the answer, close.
+
+Every other request passes untouched. ``injected`` lists the faults applied.
+
+    with FaultProxy(server_url, ["503", "truncate"], path_part="log-batch") as proxy:
+        client = MlflowClient(proxy.url)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from urllib.parse import urlsplit
+
+FAULTS = ("503", "drop_before", "drop_after", "truncate")
+_SERVICE_UNAVAILABLE = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
+    b"Content-Length: 11\r\nConnection: close\r\n\r\nunavailable"
+)
+
+
+class FaultProxy:
+    def __init__(self, target_url: str, faults: list[str], *, path_part: str = "log-batch"):
+        unknown = set(faults) - set(FAULTS)
+        if unknown:
+            raise ValueError(f"unknown faults {sorted(unknown)}; known: {FAULTS}")
+        parts = urlsplit(target_url)
+        self._target = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self._faults = list(faults)
+        self._path_part = path_part.encode()
+        self._lock = threading.Lock()
+        self.injected: list[str] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> FaultProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopped.set()
+        self._listener.close()
+        self._thread.join(5)
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _next_fault(self, head: bytes) -> str | None:
+        if self._path_part not in head.split(b"\r\n", 1)[0]:
+            return None
+        with self._lock:
+            if not self._faults:
+                return None
+            fault = self._faults.pop(0)
+            self.injected.append(fault)
+            return fault
+
+    def _serve(self, client: socket.socket) -> None:
+        upstream: socket.socket | None = None
+        with contextlib.suppress(OSError), client:
+            reader = client.makefile("rb")
+            while True:
+                request = _read_message(reader)
+                if request is None:
+                    return
+                fault = self._next_fault(request)
+                if fault == "503":
+                    client.sendall(_SERVICE_UNAVAILABLE)
+                    return
+                if fault == "drop_before":
+                    return
+                if upstream is None:
+                    upstream = socket.create_connection(self._target)
+                    upstream_reader = upstream.makefile("rb")
+                upstream.sendall(request)
+                response = _read_message(upstream_reader)
+                if response is None:
+                    return
+                if fault == "drop_after":
+                    return
+                if fault == "truncate":
+                    client.sendall(response[: len(response) // 2])
+                    return
+                client.sendall(response)
+        if upstream is not None:
+            upstream.close()
+
+
+def _read_message(reader: object) -> bytes | None:
+    """One HTTP message (head and Content-Length body), or None at end of stream."""
+    head = b""
+    while not head.endswith(b"\r\n\r\n"):
+        line = reader.readline()  # type: ignore[attr-defined]
+        if not line:
+            return None
+        head += line
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+    body = reader.read(length) if length else b""  # type: ignore[attr-defined]
+    return head + body
