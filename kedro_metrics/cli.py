@@ -57,6 +57,18 @@ METRICS_YML_TEMPLATE = """\
 
 # Log the run's Kedro parameters (--params included) as MLflow params.
 # log_params: true
+
+# Never lose a metric (docs/reliability.md). Points for a tracking server are spooled
+# here before they are sent; `kedro metrics sync` delivers what MLflow did not confirm.
+# spool_dir: .kedro_metrics/spool
+# The most one `kedro run` waits on a failing server, all requests together.
+# retry_seconds: 15
+# spool: keep what failed in the spool and go on; raise: fail the save.
+# on_tracking_error: spool
+# Deliver earlier runs' spools when `kedro run` starts (within ~5 s).
+# sync_on_start: true
+# offline: nothing reaches the store until `kedro metrics sync` (also KEDRO_METRICS_MODE).
+# mode: online
 """
 
 #: What a project's .gitignore should hold: the embedded store and the local spool.

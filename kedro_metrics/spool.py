@@ -262,15 +262,8 @@ def claimed(path: Path) -> Iterator[bool]:
     except FileNotFoundError:
         yield False
         return
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)
+    with _locked(fd) as mine:
+        yield mine
 
 
 @contextlib.contextmanager
@@ -278,7 +271,13 @@ def sync_lock(directory: str | os.PathLike[str]) -> Iterator[bool]:
     """The directory's sync lock; yields False when another sync holds it."""
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path / SYNC_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+    with _locked(os.open(path / SYNC_LOCK, os.O_RDWR | os.O_CREAT, 0o600)) as mine:
+        yield mine
+
+
+@contextlib.contextmanager
+def _locked(fd: int) -> Iterator[bool]:
+    """An exclusive flock on ``fd`` if free (False if not); closes ``fd`` after."""
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

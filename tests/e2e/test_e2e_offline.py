@@ -72,7 +72,7 @@ class TestOfflineOnSqlite:
             assert offline_sqlite["store"].metrics(run.info.run_id) == SMALL
             assert run.data.tags["kedro_metrics.spool_id"]
             assert run.data.tags["kedro.pipeline"] == "small"
-            assert run.info.run_name == "small"
+            assert run.info.run_name.startswith("small ")  # the pipeline and its start time
             assert run.info.start_time <= run.info.end_time
         assert len({r.data.tags["kedro_metrics.spool_id"] for r in runs}) == 2
 

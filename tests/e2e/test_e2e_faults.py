@@ -1,0 +1,110 @@
+"""Faults between `kedro run` and the tracking server: 503s, connections dropped before
+or after the server got the batch, responses cut short; and `kill -9` of `kedro run`
+during a large save. Every point lands exactly once."""
+
+from __future__ import annotations
+
+import signal
+import time
+import uuid
+
+import pytest
+
+from tests.benchmarks.latency_proxy import LatencyProxy
+from tests.e2e.background import BackgroundKedro
+from tests.fault_proxy import FAULTS, FaultProxy
+
+pytestmark = [pytest.mark.e2e, pytest.mark.server]
+
+HISTORIES = {
+    f"{name}.loss": [(step, index * 1000.0 + step) for step in range(50)]
+    for index, name in enumerate([f"hist_{i}" for i in range(4)] + [f"f{i}_hist" for i in range(4, 8)])
+}
+BEFORE = {"before_metrics.loss": [(step, float(step)) for step in range(100)]}
+AFTER = {"after_metrics.curve": [(step, step / 4) for step in range(2500)]}
+
+
+def only_run(url: str, experiment: str):
+    """(status, {key: [(step, value)]}) of the experiment's one run."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=url)
+    runs = client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
+    assert len(runs) == 1, [r.info.run_id for r in runs]
+    run = runs[0]
+    return run.info.status, {
+        key: sorted((m.step, m.value) for m in client.get_metric_history(run.info.run_id, key))
+        for key in sorted(run.data.metrics)
+    }
+
+
+def project_with_experiment(parent, new_project, **settings: str):
+    project = new_project(parent)
+    experiment = f"faults-{uuid.uuid4().hex[:8]}"
+    lines = [f"experiment: {experiment}", *(f"{k}: {v}" for k, v in settings.items())]
+    (project / "conf" / "local" / "metrics.yml").write_text("\n".join(lines) + "\n")
+    return project, experiment
+
+
+@pytest.fixture(scope="module")
+def faulty_link(tmp_path_factory, new_project, kedro, mlflow_server):
+    """The runner pipeline's 8 saves through a proxy that spoils the first four
+    log-batch requests, one fault of each kind."""
+    project, experiment = project_with_experiment(tmp_path_factory.mktemp("faults"), new_project)
+    with FaultProxy(mlflow_server.url, list(FAULTS)) as proxy:
+        result = kedro(project, "run", "--pipelines", "runners", env={"MLFLOW_TRACKING_URI": proxy.url})
+        injected = list(proxy.injected)
+    spool = sorted((project / ".kedro_metrics" / "spool").glob("*.jsonl"))
+    return result, injected, spool, only_run(mlflow_server.url, experiment)
+
+
+class TestFaultyLink:
+    def test_every_fault_was_injected_and_the_run_succeeded(self, faulty_link):
+        """503, drop before, drop after and truncate each hit one log-batch request."""
+        result, injected, _, _ = faulty_link
+        result.check()
+        assert injected == list(FAULTS)
+
+    def test_every_point_exactly_once_without_sync(self, faulty_link):
+        """Retries within the budget deliver everything: exact histories, FINISHED,
+        nothing left in the spool."""
+        _, _, spool, (status, metrics) = faulty_link
+        assert metrics == HISTORIES
+        assert status == "FINISHED"
+        assert spool == []
+
+
+@pytest.fixture(scope="module")
+def killed_during_save(tmp_path_factory, new_project, kedro, mlflow_server):
+    """`kill -9` of `kedro run` while its 2,500-point save is in flight across a slow
+    link (1 s per request); then sync."""
+    project, experiment = project_with_experiment(tmp_path_factory.mktemp("kill9"), new_project)
+    host, port = mlflow_server.url.removeprefix("http://").split(":")
+    with LatencyProxy(host, int(port), delay=1.0) as proxy:
+        env = {"MLFLOW_TRACKING_URI": proxy.url}
+        run = BackgroundKedro(project, "run", "--pipelines", "outage", env=env)
+        run.wait_for_file("node_started")
+        (project / "resume").write_text("go")
+        spool_dir = project / ".kedro_metrics" / "spool"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if any('"after_metrics.curve"' in p.read_text() for p in spool_dir.glob("*.jsonl")):
+                break
+            time.sleep(0.01)
+        run.signal(signal.SIGKILL, group=True)
+        killed = run.finish()
+        sync = kedro(project, "metrics", "sync", env=env)
+    return killed, sync, only_run(mlflow_server.url, experiment), sorted(spool_dir.glob("*.jsonl"))
+
+
+class TestKillNine:
+    def test_sync_delivers_what_the_killed_run_accepted(self, killed_during_save):
+        """After kill -9 mid-save, sync delivers all 2,600 points exactly once and ends
+        the run KILLED; no spool file is left."""
+        killed, sync, (status, metrics), left = killed_during_save
+        assert killed.returncode == -signal.SIGKILL, killed.output
+        sync.check()
+        assert metrics == {**AFTER, **BEFORE}
+        assert status == "KILLED"
+        assert "ended KILLED" in sync.stdout, sync.output
+        assert left == []
