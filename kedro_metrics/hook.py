@@ -64,12 +64,6 @@ class TrackedRun:
     spool: SpoolTarget | None = None
     interrupts: InterruptHandlers | None = None
 
-    @property
-    def spools_failures(self) -> bool:
-        """A failing store is no reason to fail the pipeline (metrics.yml
-        ``on_tracking_error: spool``, a remote store)."""
-        return self.spool is not None and self.spool.on_tracking_error == "spool"
-
     def finish(self, *, failed: bool) -> None:
         """Wait for asynchronous writes, then end the run (FINISHED, or FAILED) when
         the plugin started it. A failed asynchronous write fails the run."""
@@ -211,12 +205,7 @@ class MetricsHook:
             datasets = pipeline_datasets(catalog, pipeline)
             self._run = open_run(settings, self._context, run_params)
             if settings.config.log_params and self._run.run_id:
-                try:
-                    log_run_params(self._run, self._context.params)
-                except TrackingError as exc:
-                    if not self._run.spools_failures:
-                        raise
-                    logger.warning("kedro-metrics: the run's parameters were not logged: %s", exc)
+                log_run_params(self._run, self._context.params)
             bound = bind_datasets(datasets, self._run)
             self._run.watch_interrupts()
             self._kubeflow_file = KubeflowFile.for_run(settings, [datasets[n] for n in bound])
