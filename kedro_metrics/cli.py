@@ -133,7 +133,9 @@ def write_metrics_yml(conf_env_dir: Path, *, force: bool) -> Path:
 @metrics.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option("--port", default=5000, type=int, show_default=True, help="Port to listen on.")
-@click.option("--env", "-e", default=None, help="Configuration environment (default: KEDRO_ENV, else local).")
+@click.option(
+    "--env", "-e", default=None, help="Configuration environment (default: KEDRO_ENV, else local)."
+)
 @click.pass_obj
 def ui(metadata: ProjectMetadata, host: str, port: int, env: str | None) -> None:
     """Start `mlflow ui` on the project's tracking store; Ctrl-C stops it."""
@@ -163,7 +165,8 @@ def serve_mlflow_ui(uri: str, *, host: str, port: int, cwd: Path) -> int:
     Returns mlflow's exit code, 0 when stopped by a signal.
     """
     executable = Path(sys.executable).with_name("mlflow")
-    command = [str(executable) if executable.exists() else "mlflow", "ui", "--host", host, "--port", str(port)]
+    program = str(executable) if executable.exists() else "mlflow"
+    command = [program, "ui", "--host", host, "--port", str(port)]
     env = {**os.environ, "MLFLOW_BACKEND_STORE_URI": uri}
     env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
     process = subprocess.Popen(command, cwd=cwd, env=env, start_new_session=True)  # noqa: S603

@@ -183,7 +183,9 @@ class MlflowRunDataset(AbstractDataset):
     def _what_it_holds(self) -> str:
         raise NotImplementedError
 
-    def preview(self, run: str | None = None, names: str | list[str] | None = None) -> PlotlyPreview:
+    def preview(
+        self, run: str | None = None, names: str | list[str] | None = None
+    ) -> PlotlyPreview:
         """The Kedro-Viz preview: this dataset's metrics as a Plotly figure (plain JSON).
 
         A line per metric history (x = steps, y = values) and one bar chart of the
@@ -200,7 +202,8 @@ class MlflowRunDataset(AbstractDataset):
         try:
             return self._preview(run, names)
         except Exception as exc:  # noqa: BLE001 - a preview must not stop Kedro-Viz
-            reason = str(exc) if isinstance(exc, (KedroMetricsError, DatasetError)) else type(exc).__name__
+            ours = isinstance(exc, (KedroMetricsError, DatasetError))  # messages without secrets
+            reason = str(exc) if ours else type(exc).__name__
             logger.warning("No preview of %s: %s", self._viz_label, reason)
             return figures.empty_preview(f"{self._viz_label}: no preview: {reason}")
 
@@ -243,7 +246,8 @@ class MlflowRunDataset(AbstractDataset):
                 f"{label}: nothing to show: run {run} does not hold {self._what_it_holds}"
             )
         title = figures.preview_title(label, found[0]["run_name"], found[0]["run_id"])
-        return figures.plotly_preview(figures.select_names(found, prefix, names), title=title, prefix=prefix)
+        shown = figures.select_names(found, prefix, names)
+        return figures.plotly_preview(shown, title=title, prefix=prefix)
 
     def _preview_scope(self) -> tuple[str | None, str] | None:
         """(the name glob to read, the prefix to drop from names), None when the

@@ -219,7 +219,8 @@ def plotly_preview(
                 "yaxis": bars_axes[1],
             }
         )
-    return PlotlyPreview({"data": data, "layout": _layout(title, lines=bool(lines), bars=bool(singles))})
+    layout = _layout(title, lines=bool(lines), bars=bool(singles))
+    return PlotlyPreview({"data": data, "layout": layout})
 
 
 def _layout(title: str, *, lines: bool, bars: bool) -> dict[str, Any]:
@@ -229,17 +230,17 @@ def _layout(title: str, *, lines: bool, bars: bool) -> dict[str, Any]:
     layout["yaxis"] = {"title": {"text": VALUE_LABEL}}
     if lines and bars:
         layout["xaxis"]["domain"] = list(_LINES_DOMAIN)
-        layout["xaxis2"] = {"title": {"text": METRIC_LABEL}, "domain": list(_BARS_DOMAIN), "anchor": "y2"}
+        layout["xaxis2"] = {
+            "title": {"text": METRIC_LABEL}, "domain": list(_BARS_DOMAIN), "anchor": "y2",
+        }  # fmt: skip
         layout["yaxis2"] = {"title": {"text": VALUE_LABEL}, "anchor": "x2"}
     return layout
 
 
 def empty_preview(title: str) -> PlotlyPreview:
     """A figure with no data whose title says why (no run yet, store unreachable ...)."""
-    hidden = {"visible": False}
-    return PlotlyPreview(
-        {"data": [], "layout": {"title": {"text": title}, "xaxis": dict(hidden), "yaxis": dict(hidden)}}
-    )
+    layout = {"title": {"text": title}, "xaxis": {"visible": False}, "yaxis": {"visible": False}}
+    return PlotlyPreview({"data": [], "layout": layout})
 
 
 def preview_title(label: str, run_name: str | None, run_id: str) -> str:

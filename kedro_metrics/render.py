@@ -52,7 +52,8 @@ def _draw_panel(ax, panel: Panel, colours: dict[str, str]) -> None:  # noqa: ANN
             style = {"linestyle": "none", "marker": "o", "markersize": size}
         else:
             style = {"marker": "." if len(series.steps) <= _MARKED_POINTS else None}
-        ax.plot(series.steps, series.values, color=colours[series.label], label=series.label, **style)
+        colour = colours[series.label]
+        ax.plot(series.steps, series.values, color=colour, label=series.label, **style)
     ax.set_title(panel.title)
     ax.set_xlabel(panel.x_label)
     ax.set_ylabel(panel.y_label)

@@ -26,9 +26,9 @@ def answers(tracking_uri: str, *, within: float | None = None) -> bool:
     deadline = time.monotonic() + within
     delay = 0.5
     while True:
-        left = deadline - time.monotonic()
+        timeout = max(0.1, min(_REQUEST_TIMEOUT, deadline - time.monotonic()))
         try:
-            with urllib.request.urlopen(url, timeout=max(0.1, min(_REQUEST_TIMEOUT, left))):  # noqa: S310
+            with urllib.request.urlopen(url, timeout=timeout):  # noqa: S310 - http(s) only
                 return True
         except urllib.error.HTTPError:
             return True  # the server answered, if only to refuse
