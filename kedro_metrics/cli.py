@@ -381,6 +381,7 @@ def write_plot(records: list[dict[str, Any]], output: str, *, title: str) -> Non
     from kedro_metrics.figures import build_figure
     from kedro_metrics.render import write_png
 
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
     write_png(build_figure(records, title=title), output)
     click.echo(f"Wrote {output}")
 

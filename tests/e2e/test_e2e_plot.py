@@ -42,7 +42,7 @@ def plots(tmp_path_factory, new_project, seed_store, kedro) -> Plots:
     kedro(project, "run").check()
     outputs["first"] = kedro(project, "metrics", "plot", "a_metrics.*", "--output", str(out / "first.png"))
     kedro(project, "run", "--params", "factory_index.a=5").check()
-    outputs["second"] = kedro(project, "metrics", "plot", "a_metrics.*", "-o", str(out / "second.png"))
+    outputs["second"] = kedro(project, "metrics", "plot", "a_metrics.*", "-o", str(out / "new" / "second.png"))
     outputs["both_runs"] = kedro(
         project, "metrics", "plot", "a_metrics.*", "--run", "latest~1", "--run", "latest",
         "--output", str(out / "both.png"),
@@ -52,14 +52,14 @@ def plots(tmp_path_factory, new_project, seed_store, kedro) -> Plots:
         "--plot", str(out / "history.png"),
     )  # fmt: skip
     outputs["no_match"] = kedro(project, "metrics", "plot", "nothing.*", "-o", str(out / "none.png"))
-    return Plots(out / "first.png", out / "second.png", out / "both.png", out / "history.png", outputs)
+    return Plots(out / "first.png", out / "new" / "second.png", out / "both.png", out / "history.png", outputs)
 
 
 class TestPlotCommand:
     """`kedro metrics plot NAME_GLOB --output FILE.png` writes a readable PNG."""
 
     def test_commands_succeed_and_say_where(self, plots):
-        """Exit 0 and a line naming the file written."""
+        """Exit 0 and a line naming the file written (its missing folder created)."""
         for key in ("first", "second", "both_runs"):
             result = plots.outputs[key].check()
             assert "Wrote " in result.stdout, result.output
