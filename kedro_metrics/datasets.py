@@ -11,7 +11,13 @@ from typing import Any, ClassVar
 from kedro.io import AbstractDataset, DatasetError
 
 from kedro_metrics import delivery, figures, points, project, query, store
-from kedro_metrics.errors import KedroMetricsError, MetricsValidationError, NoRunError, TrackingError
+from kedro_metrics.errors import (
+    KedroMetricsError,
+    MetricsValidationError,
+    NoRunError,
+    StoreUnavailableError,
+    TrackingError,
+)
 from kedro_metrics.figures import PlotlyPreview
 from kedro_metrics.spool import SpoolTarget
 
@@ -294,7 +300,7 @@ class MlflowRunDataset(AbstractDataset):
                 delivery.save(self._uri, None, batch, target=target, asynchronous=False)
                 return
             if validated.values:  # before the metrics: a refused value writes nothing
-                store.log_values(self._uri, run_id, **{f"{self._non_numeric}s": validated.values})
+                self._log_values(run_id, validated.values, target)
             first_steps = store.first_steps(self._uri, run_id, validated)
             batch = validated.points(points.current_time_ms(), first_steps)
             if target is None:  # a local store: written before save returns, no spool
@@ -304,6 +310,21 @@ class MlflowRunDataset(AbstractDataset):
                     store.log_points(self._uri, run_id, batch, total=len(validated))
                 return
             delivery.save(self._uri, run_id, batch, target=target, asynchronous=asynchronous)
+
+    def _log_values(self, run_id: str, values: dict[str, Any], target: SpoolTarget | None) -> None:
+        """Log the non-numeric values as params or tags. They are not spooled: when the
+        store is unavailable and the run spools, they are reported lost and the
+        metrics still go to the spool (``on_tracking_error: raise`` fails instead)."""
+        try:
+            store.log_values(self._uri, run_id, **{f"{self._non_numeric}s": values})
+        except StoreUnavailableError as exc:
+            if target is None or target.on_tracking_error == "raise":
+                raise
+            logger.warning(
+                "%s: %d non-numeric value(s) (%s) were not logged, the store is unavailable; "
+                "only numbers are spooled. (%s)", self._label, len(values),
+                ", ".join(sorted(values)), exc,
+            )  # fmt: skip
 
     @property
     def _uses_bound_store(self) -> bool:

@@ -40,9 +40,8 @@ def save(
     A failure past the retry budget leaves them spooled and warns once (``raise``
     mode: raises, saying how much was written). ``run_id`` is None offline only.
     """
-    writer = spool.writer_for(target)
     materialised = list(points)
-    seq, total = writer.add_points(materialised)
+    writer, seq, total = _spooled(target, materialised)
     if target.offline or run_id is None:
         return
 
@@ -64,6 +63,19 @@ def save(
         _failed(exc, total, target, raising=target.on_tracking_error == "raise")
     else:
         written()
+
+
+def _spooled(target: SpoolTarget, points: list[MetricPoint]) -> tuple[spool.SpoolWriter, int, int]:
+    """Append one save to this process's spool file of the run: (writer, seq, count).
+    A file closed meanwhile (the run ended under a thread still saving) gives way
+    to a late file."""
+    writer = spool.writer_for(target)
+    try:
+        seq, total = writer.add_points(points)
+    except spool.SpoolClosedError:
+        writer = spool.writer_for(target)  # a late writer now
+        seq, total = writer.add_points(points)
+    return writer, seq, total
 
 
 def _failed(exc: Exception, total: int, target: SpoolTarget, *, raising: bool) -> None:

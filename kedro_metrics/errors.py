@@ -45,7 +45,8 @@ class TrackingError(KedroMetricsError):
 
 
 class StoreUnavailableError(TrackingError):
-    """The tracking server kept failing for the whole retry budget: no more waiting."""
+    """The store could not be reached or kept failing (no connection, a lost or cut
+    response, a 5xx), through every retry allowed: trying again later can work."""
 
 
 class PartialWriteError(TrackingError):

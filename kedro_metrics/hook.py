@@ -31,7 +31,7 @@ from kedro.framework.hooks import hook_impl
 
 from kedro_metrics import config as metrics_config
 from kedro_metrics import project, run_context
-from kedro_metrics.errors import KedroMetricsError, TrackingError
+from kedro_metrics.errors import KedroMetricsError, StoreUnavailableError, TrackingError
 
 if TYPE_CHECKING:
     from kedro_metrics.spool import SpoolTarget
@@ -78,11 +78,14 @@ class TrackedRun:
         self._end("FAILED" if failed else "FINISHED")
 
     def interrupted(self, signal_name: str) -> None:
-        """Ctrl-C or SIGTERM: wait a bounded time for pending writes, end the run KILLED."""
+        """Ctrl-C or SIGTERM: wait a bounded time for pending writes, end the run KILLED
+        (also when some of those writes failed: their points stay spooled)."""
         self._stop_watching()
         logger.warning("kedro-metrics: %s received; ending the run.", signal_name)
-        flush_pending_writes(timeout=INTERRUPT_WAIT_SECONDS)
-        self._end("KILLED")
+        try:
+            flush_pending_writes(timeout=INTERRUPT_WAIT_SECONDS)
+        finally:
+            self._end("KILLED")
 
     def watch_interrupts(self) -> None:
         """Install SIGINT/SIGTERM handlers for the pipeline's lifetime (main thread only)."""
@@ -121,6 +124,11 @@ class InterruptHandlers:
     Kedro calls ``on_pipeline_error`` only for ``Exception``: an interrupt would
     otherwise leave the run RUNNING forever. Only the process that installed the
     handlers reacts (ParallelRunner's forked workers inherit them).
+
+    ``on_interrupt`` runs in its own (non-daemon) thread, never inside the handler:
+    the signal may arrive while the main thread holds a lock that ending the run
+    needs (a spool append, the retry budget). The main thread unwinds at once,
+    releasing it, and the interpreter waits for that thread before exiting.
     """
 
     SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -129,11 +137,15 @@ class InterruptHandlers:
         self._on_interrupt = on_interrupt
         self._previous: dict[int, Any] = {}
         self._pid = os.getpid()
+        #: The thread ending the run after a signal (tests join it).
+        self.ending: threading.Thread | None = None
 
     def install(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return  # Python allows signal handlers in the main thread only
         for signum in self.SIGNALS:
+            if signal.getsignal(signum) is signal.SIG_IGN:
+                continue  # the process was told to ignore it (nohup, a background job)
             self._previous[signum] = signal.signal(signum, self._handle)
 
     def restore(self) -> None:
@@ -145,17 +157,24 @@ class InterruptHandlers:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         previous = self._previous.get(signum, signal.SIG_DFL)
-        if os.getpid() == self._pid:
+        if os.getpid() == self._pid and self.ending is None:
             self.restore()
-            try:
-                self._on_interrupt(signal.Signals(signum).name)
-            except Exception:  # noqa: BLE001 - the interrupt must go on
-                logger.exception("kedro-metrics: could not end the run after the interrupt")
+            self.ending = threading.Thread(
+                target=self._end_run, args=(signal.Signals(signum).name,),
+                name="kedro-metrics-interrupt",
+            )  # fmt: skip
+            self.ending.start()
         if callable(previous):
             previous(signum, frame)
         if signum == signal.SIGINT:
             raise KeyboardInterrupt
         raise SystemExit(128 + signum)
+
+    def _end_run(self, signal_name: str) -> None:
+        try:
+            self._on_interrupt(signal_name)
+        except Exception:  # noqa: BLE001 - the interrupt must go on
+            logger.exception("kedro-metrics: could not end the run after the interrupt")
 
 
 class MetricsHook:
@@ -265,7 +284,8 @@ class KubeflowFile:
         """The last value of every metric under the datasets' prefixes (one request).
 
         After a failed pipeline a problem here is logged, so the node's error stays
-        the one reported; after a successful one it is raised.
+        the one reported; after a successful one it is raised, except a store that
+        is unavailable while the run spools (``on_tracking_error: spool``): logged.
         """
         if not run.run_id:
             return
@@ -283,7 +303,7 @@ class KubeflowFile:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.write_text(formats.to_json(document))
         except Exception as exc:
-            if not failed:
+            if not failed and not _spool_keeps_going(run, exc):
                 raise
             logger.error("kedro-metrics: could not write the Kubeflow metrics file %s: %s", self.path, exc)
             return
@@ -296,6 +316,12 @@ class KubeflowFile:
             "kedro-metrics: wrote %d metric(s) to the Kubeflow metrics file %s.",
             len(document["metrics"]), self.path,
         )  # fmt: skip
+
+
+def _spool_keeps_going(run: TrackedRun, exc: Exception) -> bool:
+    """An unavailable store must not fail a run whose points are spooled."""
+    spooling = run.spool is not None and run.spool.on_tracking_error == "spool"
+    return spooling and isinstance(exc, StoreUnavailableError)
 
 
 def show_info_messages() -> None:
@@ -355,7 +381,7 @@ def open_run(
     resumed = os.environ.get("MLFLOW_RUN_ID")
     if resumed:
         if not offline:
-            store.check_run(uri, resumed)
+            check_resumed_run(uri, resumed, spooled=spooled and settings.on_tracking_error == "spool")
         logger.info("kedro-metrics: logging to run %s (MLFLOW_RUN_ID).", resumed)
         return TrackedRun(uri, resumed, owned=False, async_logging=settings.async_logging,
                           spool=target(run_id=resumed, offline=offline) if spooled or offline else None)  # fmt: skip
@@ -414,6 +440,22 @@ def open_run(
         run.spool = target(run_id=run_id, owner_pid=os.getpid())
         spool.writer_for(run.spool)  # if this process dies, sync ends the run KILLED
     return run
+
+
+def check_resumed_run(uri: str, run_id: str, *, spooled: bool) -> None:
+    """MLFLOW_RUN_ID must name a run of the store. A store that cannot be asked fails
+    the run only when its points could not be spooled instead."""
+    from kedro_metrics import store
+
+    try:
+        store.check_run(uri, run_id)
+    except StoreUnavailableError as exc:
+        if not spooled:
+            raise
+        logger.warning(
+            "kedro-metrics: could not check run %s (MLFLOW_RUN_ID): %s The pipeline goes "
+            "on; its metrics are spooled until the store answers.", run_id, exc,
+        )  # fmt: skip
 
 
 def context_tags(project_settings: project.ProjectSettings) -> dict[str, str]:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kedro_metrics.errors import KedroMetricsError
 from kedro_metrics.points import MetricPoint
 
 SUFFIX = ".jsonl"
@@ -85,20 +86,36 @@ class SpoolTarget:
         }
 
 
-class SpoolWriter:
-    """The spool file of one run in this process: append, fsync, keep it locked."""
+class SpoolClosedError(KedroMetricsError):
+    """A save reached a spool file its run already closed."""
 
-    def __init__(self, target: SpoolTarget):
+
+class SpoolWriter:
+    """The spool file of one run in this process: append, fsync, keep it locked.
+
+    A ``late`` writer serves saves that come after this process ended the run (a
+    thread still saving after Ctrl-C): a file of its own, whose header does not
+    claim the run, so ``sync`` delivers its points without ending the run again.
+    """
+
+    def __init__(self, target: SpoolTarget, *, late: bool = False):
         directory = Path(target.directory)
         directory.mkdir(parents=True, exist_ok=True)
-        self.path = directory / f"{target.spool_id}.{os.getpid()}{SUFFIX}"
+        name = f"{target.spool_id}.{os.getpid()}"
+        if late:
+            name += f".late-{uuid.uuid4().hex[:8]}"
+        self.path = directory / f"{name}{SUFFIX}"
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         self._lock = threading.Lock()
         self._seq = 0
         self._undelivered: dict[int, int] = {}  # seq -> number of points
         self.ended = False
-        self._append(target.header(), sync=True)
+        self.closed = False
+        header = target.header()
+        if late:
+            header["owner"] = False
+        self._append(header, sync=True)
 
     def add_points(self, points: Iterable[MetricPoint]) -> tuple[int, int]:
         """Append one save's points, fsync'd; returns (seq, number of points)."""
@@ -129,19 +146,31 @@ class SpoolWriter:
 
     def close(self, *, remove: bool) -> None:
         """Close the file; ``remove`` it when nothing in it is left to deliver."""
-        if remove:
-            self.path.unlink(missing_ok=True)
-        os.close(self._fd)
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
+            if remove:
+                self.path.unlink(missing_ok=True)
+            os.close(self._fd)
 
     def _append(self, record: dict[str, Any], *, sync: bool) -> None:
         line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
         with self._lock:
+            if self.closed:
+                if record["kind"] == "delivered":
+                    return  # the save stays pending: sync resends it, MLflow ignores it
+                raise SpoolClosedError(
+                    f"The spool file {self.path} was closed: its run has ended."
+                )
             os.write(self._fd, line)
             if sync:
                 os.fsync(self._fd)
 
 
 _writers: dict[tuple[str, str], SpoolWriter] = {}
+#: Runs whose writer this process closed: a later save gets a late writer.
+_closed: set[tuple[str, str]] = set()
 _writers_lock = threading.Lock()
 
 
@@ -151,7 +180,7 @@ def writer_for(target: SpoolTarget) -> SpoolWriter:
     with _writers_lock:
         writer = _writers.get(key)
         if writer is None:
-            writer = _writers[key] = SpoolWriter(target)
+            writer = _writers[key] = SpoolWriter(target, late=key in _closed)
     return writer
 
 
@@ -162,8 +191,10 @@ def existing_writer(target: SpoolTarget) -> SpoolWriter | None:
 
 
 def close_writer(target: SpoolTarget, *, remove: bool) -> None:
+    key = (target.directory, target.spool_id)
     with _writers_lock:
-        writer = _writers.pop((target.directory, target.spool_id), None)
+        writer = _writers.pop(key, None)
+        _closed.add(key)
     if writer is not None:
         writer.close(remove=remove)
 
@@ -172,6 +203,7 @@ def _forget_writers_after_fork() -> None:
     """A forked worker writes its own file; the parent's stay the parent's."""
     global _writers_lock
     _writers.clear()
+    _closed.clear()
     _writers_lock = threading.Lock()
 
 
@@ -227,7 +259,7 @@ def read(path: Path) -> SpooledRun:
                 continue  # a torn last write
             kind = record.get("kind")
             if kind == "run":
-                run = SpooledRun(path, record)
+                run = run or SpooledRun(path, record)  # one header per file
             elif run is None:
                 continue
             elif kind == "points":

@@ -45,6 +45,11 @@ class FaultProxy:
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
+    def heal(self) -> None:
+        """Inject no more faults: every later request passes untouched."""
+        with self._lock:
+            self._faults.clear()
+
     def __enter__(self) -> FaultProxy:
         self._thread.start()
         return self

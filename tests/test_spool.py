@@ -74,6 +74,55 @@ class TestWriteAndRead:
         assert spool.spool_files(target.directory) == []
 
 
+class TestAfterTheRunEnded:
+    """Saves and confirmations that come after this process closed the run's file."""
+
+    def test_a_later_save_gets_a_late_file_that_does_not_claim_the_run(self, target):
+        """The first file keeps its header and points; the late one has its own header
+        (owner false: sync will not end the run again) and numbering."""
+        first = spool.writer_for(target)
+        first.add_points(POINTS)
+        first.end("KILLED", 7)
+        spool.close_writer(target, remove=False)
+        late = spool.writer_for(target)
+        late.add_points(POINTS[:1])
+        spool.close_writer(target, remove=False)
+        runs = {path.name: spool.read(path) for path in spool.spool_files(target.directory)}
+        assert sorted(runs) == sorted([first.path.name, late.path.name])
+        assert late.path.name.startswith(f"{target.spool_id}.{os.getpid()}.late-")
+        kept, extra = runs[first.path.name], runs[late.path.name]
+        assert (kept.header["owner"], kept.pending, kept.end["status"]) == (True, [(1, POINTS)], "KILLED")
+        assert (extra.header["owner"], extra.pending, extra.end) == (False, [(1, POINTS[:1])], None)
+
+    def test_a_confirmation_after_close_is_dropped_not_written_elsewhere(self, target, tmp_path):
+        """The closed file's descriptor may be reused by another file: nothing is
+        written to it, and the save stays pending in the spool (sync resends it)."""
+        writer = spool.writer_for(target)
+        seq, _ = writer.add_points(POINTS)
+        spool.close_writer(target, remove=False)
+        other = tmp_path / "other.txt"
+        fd = os.open(other, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            writer.mark_delivered(seq)
+        finally:
+            os.close(fd)
+        assert other.read_bytes() == b""
+        assert spool.read(writer.path).pending == [(1, POINTS)]
+
+    def test_a_save_to_a_closed_writer_says_so(self, target):
+        writer = spool.writer_for(target)
+        spool.close_writer(target, remove=False)
+        with pytest.raises(spool.SpoolClosedError, match="was closed: its run has ended"):
+            writer.add_points(POINTS)
+
+    def test_a_second_header_never_drops_earlier_saves(self, target):
+        """Reading keeps the first header and every save after it."""
+        writer = spool.writer_for(target)
+        writer.add_points(POINTS)
+        spool.append(writer.path, {**target.header(), "run_id": "other"})
+        assert (spool.read(writer.path).run_id, spool.read(writer.path).pending) == ("run-1", [(1, POINTS)])
+
+
 class TestLocks:
     """A live writer's file cannot be claimed; two syncs never hold the lock at once."""
 

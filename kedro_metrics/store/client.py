@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
 import sys
 import threading
@@ -126,18 +127,20 @@ def translated_errors(uri: str, action: str) -> Iterator[None]:
         yield
     except StoreUnavailableError:
         raise
-    except (MlflowException, OSError, http.client.HTTPException) as exc:
-        # requests' connection errors are OSErrors
+    except (MlflowException, OSError, http.client.HTTPException, json.JSONDecodeError) as exc:
+        # requests' connection errors are OSErrors; a proxy's HTML page where MLflow
+        # expected JSON is a JSONDecodeError
         raise tracking_error(uri, action, exc) from cause(uri, exc)
 
 
 def tracking_error(uri: str, action: str, exc: Exception) -> TrackingError:
+    """A TrackingError saying what failed and what to do; a StoreUnavailableError
+    when a retry could fix it later (the spool keeps the points meanwhile)."""
     detail = scrub(exc.message if isinstance(exc, MlflowException) else str(exc), uri)
     unreachable = isinstance(exc, OSError) or "Max retries exceeded" in detail
     hint = f" {_UNREACHABLE_HINT}" if unreachable else ""
-    return TrackingError(
-        f"Could not {action} at MLflow tracking URI {redact(uri)}: {detail}{hint}"
-    )
+    kind = StoreUnavailableError if retryable(exc) else TrackingError
+    return kind(f"Could not {action} at MLflow tracking URI {redact(uri)}: {detail}{hint}")
 
 
 def cause(uri: str, exc: Exception) -> Exception | None:

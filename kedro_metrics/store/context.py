@@ -19,8 +19,8 @@ from kedro_metrics.run_context import StandardTagNames
 from kedro_metrics.store.client import (
     client_for,
     resolve_uri,
-    retry_when_locked,
     translated_errors,
+    with_retries,
 )
 
 #: MLflow's names of the standard tags the hook sets.
@@ -85,10 +85,11 @@ def _log_batches(
         chunk = entries[start : start + MAX_PARAMS_TAGS_PER_BATCH]
         batch_params = [e for e in chunk if isinstance(e, Param)]
         batch_tags = [e for e in chunk if isinstance(e, RunTag)]
-        with translated_errors(uri, f"log params and tags to run {run_id}"):
-            retry_when_locked(
-                lambda: client.log_batch(run_id, params=batch_params, tags=batch_tags)
-            )
+        with_retries(
+            uri,
+            f"log params and tags to run {run_id}",
+            lambda: client.log_batch(run_id, params=batch_params, tags=batch_tags),
+        )
 
 
 def read_values(tracking_uri: str | None, run_id: str, prefix: str, kind: str) -> dict[str, str]:

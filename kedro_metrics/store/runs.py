@@ -14,7 +14,6 @@ from kedro_metrics.store.client import (
     client_for,
     redact,
     resolve_uri,
-    tracking_error,
     with_retries,
 )
 
@@ -118,15 +117,20 @@ def end_run(
 
 def check_run(tracking_uri: str | None, run_id: str) -> None:
     """Raise ``NoRunError`` when the store has no such run (TrackingError when the
-    store cannot be asked)."""
+    store cannot be asked, after the retries its store allows)."""
     uri = resolve_uri(tracking_uri)
-    try:
-        client_for(uri).get_run(run_id)
-    except MlflowException as exc:
-        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
-            raise tracking_error(uri, f"find run {run_id}", exc) from cause(uri, exc)
-        raise NoRunError(
-            f"MLflow run {run_id!r} was not found at {redact(uri)}: "
-            f"{scrub(exc.message, uri)}. Check the run id (MLFLOW_RUN_ID or the "
-            "dataset's run_id) and the tracking URI."
-        ) from cause(uri, exc)
+    client = client_for(uri)
+
+    def find() -> None:
+        try:
+            client.get_run(run_id)
+        except MlflowException as exc:
+            if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+                raise
+            raise NoRunError(
+                f"MLflow run {run_id!r} was not found at {redact(uri)}: "
+                f"{scrub(exc.message, uri)}. Check the run id (MLFLOW_RUN_ID or the "
+                "dataset's run_id) and the tracking URI."
+            ) from cause(uri, exc)
+
+    with_retries(uri, f"find run {run_id}", find)

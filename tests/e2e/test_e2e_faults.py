@@ -108,3 +108,63 @@ class TestKillNine:
         assert status == "KILLED"
         assert "ended KILLED" in sync.stdout, sync.output
         assert left == []
+
+
+@pytest.fixture(scope="module")
+def unavailable_from_the_start(tmp_path_factory, new_project, kedro, mlflow_server):
+    """`kedro run` of the labelled pipeline into an existing run (MLFLOW_RUN_ID) with
+    a Kubeflow metrics file, while every request gets a 503; then the link heals and
+    `kedro metrics sync` runs."""
+    from mlflow import MlflowClient
+
+    project, experiment = project_with_experiment(
+        tmp_path_factory.mktemp("unavailable"), new_project, retry_seconds="2",
+        kubeflow="{metrics_file: kfp/mlpipeline-metrics.json}",
+    )  # fmt: skip
+    client = MlflowClient(tracking_uri=mlflow_server.url)
+    run_id = client.create_run(client.create_experiment(experiment)).info.run_id
+    with FaultProxy(mlflow_server.url, ["503"] * 10_000, path_part="/api/") as proxy:
+        env = {"MLFLOW_TRACKING_URI": proxy.url, "MLFLOW_RUN_ID": run_id}
+        result = kedro(project, "run", "--pipelines", "labelled", env=env)
+        proxy.heal()
+        synced = kedro(project, "metrics", "sync", env=env)
+    run = client.get_run(run_id)
+    return {
+        "run": result,
+        "sync": synced,
+        "status": run.info.status,
+        "metrics": only_run(mlflow_server.url, experiment)[1],
+        "tags": {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")},
+        "kubeflow_file": (project / "kfp" / "mlpipeline-metrics.json").exists(),
+        "left": sorted((project / ".kedro_metrics" / "spool").glob("*.jsonl")),
+    }
+
+
+class TestStoreUnavailableFromTheStart:
+    """Every call of a run that spools fails soft when the store is unavailable: the
+    check of MLFLOW_RUN_ID, the non-numeric values (lost, and said so), the Kubeflow
+    file (not written, and said so); the numbers wait in the spool for sync."""
+
+    def test_the_run_goes_on_and_says_what_was_not_done(self, unavailable_from_the_start):
+        result = unavailable_from_the_start["run"]
+        result.check()
+        assert "could not check run" in result.stdout and "(MLFLOW_RUN_ID)" in result.stdout
+        assert (
+            "'labelled_metrics': 1 non-numeric value(s) (labelled_metrics.model) were not "
+            "logged, the store is unavailable; only numbers are spooled." in result.stdout
+        ), result.output
+        assert "could not write the Kubeflow metrics file" in result.stdout, result.output
+        assert unavailable_from_the_start["kubeflow_file"] is False
+
+    def test_sync_delivers_the_numbers_to_the_resumed_run(self, unavailable_from_the_start):
+        unavailable_from_the_start["sync"].check()
+        assert unavailable_from_the_start["metrics"] == {
+            "labelled_metrics.accuracy": [(0, 0.5)],
+            "labelled_metrics.loss": [(0, 0.25), (1, 0.125)],
+        }
+        assert unavailable_from_the_start["left"] == []
+
+    def test_the_resumed_run_is_not_ended_nor_tagged(self, unavailable_from_the_start):
+        """Not the plugin's run: sync leaves its status alone; the label was lost."""
+        assert unavailable_from_the_start["status"] == "RUNNING"
+        assert unavailable_from_the_start["tags"] == {}

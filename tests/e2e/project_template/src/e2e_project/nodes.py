@@ -69,6 +69,11 @@ def answer() -> dict:
     return {"answer": 42}
 
 
+def labelled() -> dict:
+    """labelled_metrics (non_numeric: tag): two numbers and a label."""
+    return {"accuracy": 0.5, "loss": [0.25, 0.125], "model": "forest"}
+
+
 # pipeline "interruptible" ----------------------------------------------------------
 
 #: Written by ``wait_for_signal`` in the working directory (the project) when it starts.

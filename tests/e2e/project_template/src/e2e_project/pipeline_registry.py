@@ -61,12 +61,14 @@ def register_pipelines() -> dict[str, Pipeline]:
         ]
     )
     small = pipeline([node(nodes.answer, None, "small_metrics", name="answer")])
+    labelled = pipeline([node(nodes.labelled, None, "labelled_metrics", name="labelled")])
     return {
         "__default__": prefixes,
         "prefixes": prefixes,
         "runners": runners,
         "failing": failing,
         "small": small,
+        "labelled": labelled,
         "interruptible": interruptible,
         "outage": outage,
     }
