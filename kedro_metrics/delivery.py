@@ -6,6 +6,7 @@ Sits between the datasets/hook and the two places points go (``store``, ``spool`
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kedro_metrics import spool, store
-from kedro_metrics.errors import PartialWriteError, TrackingError
+from kedro_metrics.errors import PartialWriteError, TrackingError, store_refused
 from kedro_metrics.points import MetricPoint
 from kedro_metrics.spool import SpoolTarget
 
@@ -38,7 +39,9 @@ def save(
     """Spool ``points`` (fsync'd) before returning, then send them unless offline.
 
     A failure past the retry budget leaves them spooled and warns once (``raise``
-    mode: raises, saying how much was written). ``run_id`` is None offline only.
+    mode: raises, saying how much was written). MLflow refusing them (a 4xx) fails
+    the save as it would without a spool, and sync will not resend them. ``run_id``
+    is None offline only.
     """
     materialised = list(points)
     writer, seq, total = _spooled(target, materialised)
@@ -48,8 +51,13 @@ def save(
     def written() -> None:
         writer.mark_delivered(seq)
 
-    def failed(exc: Exception) -> None:
-        _failed(exc, total, target, raising=False)
+    def failed(exc: Exception) -> bool:
+        """Spooled (True), or refused by MLflow: then ``flush`` reports it (False)."""
+        if store_refused(exc):
+            writer.mark_refused(seq)
+            return False
+        _failed(exc, total, target, raising=target.on_tracking_error == "raise")
+        return True
 
     if asynchronous:
         on_failed = None if target.on_tracking_error == "raise" else failed
@@ -60,7 +68,8 @@ def save(
     try:
         store.log_points(tracking_uri, run_id, materialised, total=total)
     except TrackingError as exc:
-        _failed(exc, total, target, raising=target.on_tracking_error == "raise")
+        if not failed(exc):
+            raise
     else:
         written()
 
@@ -107,7 +116,8 @@ def pending_points(target: SpoolTarget) -> int:
     count = writer.pending_points if writer is not None else 0
     for path in spool.spool_files(target.directory):
         if path.name.startswith(f"{target.spool_id}.") and path != mine:
-            count += spool.read(path).pending_points
+            with contextlib.suppress(FileNotFoundError):  # a sync delivered it meanwhile
+                count += spool.read(path).pending_points
     return count
 
 

@@ -58,6 +58,14 @@ class PartialWriteError(TrackingError):
         self.total = total
 
 
+def store_refused(exc: BaseException) -> bool:
+    """MLflow answered and refused (a bad key, a deleted run, a finished run): unlike
+    an unavailable store, neither waiting nor resending can make it take the points."""
+    if isinstance(exc, PartialWriteError):
+        exc = exc.__cause__ or exc
+    return isinstance(exc, TrackingError) and not isinstance(exc, StoreUnavailableError)
+
+
 class NoRunError(KedroMetricsError):
     """There is no MLflow run to log to or read from."""
 

@@ -348,7 +348,7 @@ def open_run(
 ) -> TrackedRun:
     """Reuse the caller's active run, else resume MLFLOW_RUN_ID, else start one (in
     offline mode, or when the store cannot be reached: spool its creation)."""
-    from kedro_metrics import delivery, spool, store
+    from kedro_metrics import spool, store
 
     settings = project_settings.config
     pipelines = run_params.get("pipeline_names") or ["__default__"]
@@ -376,7 +376,7 @@ def open_run(
             return TrackedRun(uri, active, owned=False, async_logging=settings.async_logging,
                               spool=target(run_id=active) if spooled else None)  # fmt: skip
         if settings.sync_on_start and spooled:
-            delivery.sync_on_start(directory, uri, within=SYNC_ON_START_SECONDS)
+            sync_earlier_runs(directory, uri)
 
     resumed = os.environ.get("MLFLOW_RUN_ID")
     if resumed:
@@ -440,6 +440,19 @@ def open_run(
         run.spool = target(run_id=run_id, owner_pid=os.getpid())
         spool.writer_for(run.spool)  # if this process dies, sync ends the run KILLED
     return run
+
+
+def sync_earlier_runs(directory: str, uri: str) -> None:
+    """metrics.yml ``sync_on_start``: a courtesy that must never stop the pipeline."""
+    from kedro_metrics import delivery
+
+    try:
+        delivery.sync_on_start(directory, uri, within=SYNC_ON_START_SECONDS)
+    except Exception as exc:  # noqa: BLE001 - the spool stays for `kedro metrics sync`
+        logger.warning(
+            "kedro-metrics: could not deliver earlier spooled runs from %s (%s: %s); "
+            "`kedro metrics sync` delivers them.", directory, type(exc).__name__, exc,
+        )  # fmt: skip
 
 
 def check_resumed_run(uri: str, run_id: str, *, spooled: bool) -> None:

@@ -10,6 +10,8 @@ each write flushed and fsync'd before ``save`` returns:
 - ``{"kind": "points", "seq": n, "points": [[key, value, step, timestamp], ...]}``:
   one save;
 - ``{"kind": "delivered", "seq": n}``: MLflow confirmed that save;
+- ``{"kind": "refused", "seq": n}``: MLflow refused it (the save failed, loudly):
+  nothing left to deliver;
 - ``{"kind": "created", "run_id": ...}``: ``sync`` created the offline run;
 - ``{"kind": "end", "status": ..., "end_time": ...}``: how the run ended, when the
   store could not be told.
@@ -105,8 +107,6 @@ class SpoolWriter:
         if late:
             name += f".late-{uuid.uuid4().hex[:8]}"
         self.path = directory / f"{name}{SUFFIX}"
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
         self._lock = threading.Lock()
         self._seq = 0
         self._undelivered: dict[int, int] = {}  # seq -> number of points
@@ -115,7 +115,14 @@ class SpoolWriter:
         header = target.header()
         if late:
             header["owner"] = False
+        # Locked and holding its header before sync can see it: a sync never finds
+        # an unlocked, empty file of a writer that is starting (and removes it).
+        starting = directory / f".{name}.starting"
+        self._fd = os.open(starting, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC, 0o600)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
         self._append(header, sync=True)
+        os.replace(starting, self.path)
+        _fsync_directory(directory)
 
     def add_points(self, points: Iterable[MetricPoint]) -> tuple[int, int]:
         """Append one save's points, fsync'd; returns (seq, number of points)."""
@@ -133,6 +140,12 @@ class SpoolWriter:
         with self._lock:
             self._undelivered.pop(seq, None)
         self._append({"kind": "delivered", "seq": seq}, sync=False)
+
+    def mark_refused(self, seq: int) -> None:
+        """MLflow refused save ``seq`` (its caller was told): sync must not resend it."""
+        with self._lock:
+            self._undelivered.pop(seq, None)
+        self._append({"kind": "refused", "seq": seq}, sync=True)
 
     def end(self, status: str, end_time: int) -> None:
         """Record how the run ended (the store could not be told)."""
@@ -158,7 +171,7 @@ class SpoolWriter:
         line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
         with self._lock:
             if self.closed:
-                if record["kind"] == "delivered":
+                if record["kind"] in ("delivered", "refused"):
                     return  # the save stays pending: sync resends it, MLflow ignores it
                 raise SpoolClosedError(
                     f"The spool file {self.path} was closed: its run has ended."
@@ -166,6 +179,15 @@ class SpoolWriter:
             os.write(self._fd, line)
             if sync:
                 os.fsync(self._fd)
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a new name in ``directory`` survive a power cut, not only a kill."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 _writers: dict[tuple[str, str], SpoolWriter] = {}
@@ -221,6 +243,7 @@ class SpooledRun:
     path: Path
     header: dict[str, Any]
     saves: dict[int, list[MetricPoint]] = field(default_factory=dict)
+    #: Saves with nothing left to deliver (delivered, or refused by MLflow).
     delivered: set[int] = field(default_factory=set)
     end: dict[str, Any] | None = None
     created_run_id: str | None = None
@@ -241,10 +264,13 @@ class SpooledRun:
 
 def spool_files(directory: str | os.PathLike[str]) -> list[Path]:
     """The spool files in ``directory``, oldest first."""
-    path = Path(directory)
-    if not path.is_dir():
-        return []
-    return sorted(path.glob(f"*{SUFFIX}"), key=lambda p: (p.stat().st_mtime, p.name))
+    found = []
+    for path in Path(directory).glob(f"*{SUFFIX}"):
+        try:
+            found.append((path.stat().st_mtime, path.name, path))
+        except FileNotFoundError:
+            continue  # delivered and removed by a sync meanwhile
+    return [path for *_, path in sorted(found)]
 
 
 def read(path: Path) -> SpooledRun:
@@ -264,7 +290,7 @@ def read(path: Path) -> SpooledRun:
                 continue
             elif kind == "points":
                 run.saves[record["seq"]] = [MetricPoint(*row) for row in record["points"]]
-            elif kind == "delivered":
+            elif kind in ("delivered", "refused"):
                 run.delivered.add(record["seq"])
             elif kind == "end":
                 run.end = record

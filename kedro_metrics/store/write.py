@@ -128,8 +128,9 @@ class _Job:
     total: int | None = None
     #: Called once MLflow has every point (the spool marks them delivered).
     on_written: Callable[[], None] | None = None
-    #: Called instead of failing ``flush`` (the spool keeps the points).
-    on_failed: Callable[[Exception], None] | None = None
+    #: Called first on failure: True when it took care of it (the spool keeps the
+    #: points), False when ``flush`` must still report it.
+    on_failed: Callable[[Exception], bool] | None = None
 
 
 class _AsyncWriter:
@@ -180,9 +181,7 @@ class _AsyncWriter:
             try:
                 log_points(job.tracking_uri, job.run_id, job.points, total=job.total)
             except Exception as exc:
-                if job.on_failed is not None:
-                    job.on_failed(exc)
-                else:  # reported by flush()
+                if job.on_failed is None or not job.on_failed(exc):  # reported by flush()
                     with self._lock:
                         self._errors.append(exc)
             else:
@@ -202,10 +201,11 @@ def submit_points(  # noqa: PLR0913
     *,
     total: int | None = None,
     on_written: Callable[[], None] | None = None,
-    on_failed: Callable[[Exception], None] | None = None,
+    on_failed: Callable[[Exception], bool] | None = None,
 ) -> None:
     """Log ``points`` in the background; ``flush()`` waits for them. With
-    ``on_failed``, a failure goes to it instead of to ``flush``."""
+    ``on_failed``, a failure goes to it first; ``flush`` reports it unless it
+    returned True."""
     _writer.submit(_Job(tracking_uri, run_id, points, total, on_written, on_failed))
 
 

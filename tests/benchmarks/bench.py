@@ -775,7 +775,6 @@ def targets(results: Results) -> list[list[str]]:
         proxied = [c for c in cases if c.store == "proxy"]
         if proxied:
             low = min(proxied, key=lambda c: c.per_point_vs_ours)
-            best = max(proxied, key=lambda c: c.ours_vs_ceiling)
             rows.append([
                 "per-point/ours >= 150 across the 25 ms proxy",
                 f"min {low.per_point_vs_ours:.0f} ({low.name})",

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from tests.e2e.conftest import subprocess_env
-from tests.servers import free_port, running_mlflow_server
+from tests.servers import free_port
 
 pytestmark = pytest.mark.e2e
 
