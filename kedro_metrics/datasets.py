@@ -202,11 +202,19 @@ class MlflowRunDataset(AbstractDataset):
         catalog's ``metadata: kedro-viz: preview_args:``.
 
         Never raises, so that Kedro-Viz always starts: with no run yet, a store that
-        does not answer (given up after ``store.probe.PROBE_BUDGET_SECONDS``) or no
-        prefix to read under, the figure is empty and its title says why.
+        does not answer (given up after ``store.probe.PROBE_BUDGET_SECONDS``, also
+        when it stops answering mid-read) or no prefix to read under, the figure is
+        empty and its title says why.
         """
+        seconds = store.probe.PROBE_BUDGET_SECONDS
         try:
-            return self._preview(run, names)
+            return store.probe.within(seconds, lambda: self._preview(run, names))
+        except TimeoutError:
+            logger.warning("No preview of %s: no answer within %g s", self._viz_label, seconds)
+            return figures.empty_preview(
+                f"{self._viz_label}: the MLflow store did not answer within {seconds:g} s; "
+                "check it, then reload"
+            )
         except Exception as exc:  # noqa: BLE001 - a preview must not stop Kedro-Viz
             ours = isinstance(exc, (KedroMetricsError, DatasetError))  # messages without secrets
             reason = str(exc) if ours else type(exc).__name__

@@ -7,7 +7,8 @@ the next fault of the list given, in order:
 - ``"503"``: answer 503 Service Unavailable without forwarding;
 - ``"drop_before"``: close the connection without forwarding;
 - ``"drop_after"``: forward, let the server answer, close without a byte of the answer;
-- ``"truncate"``: forward, send half the answer, close.
+- ``"truncate"``: forward, send half the answer, close;
+- ``"stall"``: never answer (until the proxy stops): a server that hangs.
 
 Every other request passes untouched. ``injected`` lists the faults applied.
 
@@ -22,7 +23,10 @@ import socket
 import threading
 from urllib.parse import urlsplit
 
+#: The faults a retry can fix.
 FAULTS = ("503", "drop_before", "drop_after", "truncate")
+#: Every fault the proxy knows.
+ALL_FAULTS = (*FAULTS, "stall")
 _SERVICE_UNAVAILABLE = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
     b"Content-Length: 11\r\nConnection: close\r\n\r\nunavailable"
@@ -31,9 +35,9 @@ _SERVICE_UNAVAILABLE = (
 
 class FaultProxy:
     def __init__(self, target_url: str, faults: list[str], *, path_part: str = "log-batch"):
-        unknown = set(faults) - set(FAULTS)
+        unknown = set(faults) - set(ALL_FAULTS)
         if unknown:
-            raise ValueError(f"unknown faults {sorted(unknown)}; known: {FAULTS}")
+            raise ValueError(f"unknown faults {sorted(unknown)}; known: {ALL_FAULTS}")
         parts = urlsplit(target_url)
         self._target = (parts.hostname or "127.0.0.1", parts.port or 80)
         self._faults = list(faults)
@@ -90,6 +94,9 @@ class FaultProxy:
                     client.sendall(_SERVICE_UNAVAILABLE)
                     return
                 if fault == "drop_before":
+                    return
+                if fault == "stall":
+                    self._stopped.wait()
                     return
                 if upstream is None:
                     upstream = socket.create_connection(self._target)

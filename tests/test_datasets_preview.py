@@ -11,6 +11,7 @@ from mlflow import MlflowClient
 from kedro_metrics import MlflowMetricDataSet, MlflowMetricsDataSet
 from kedro_metrics.figures import PlotlyPreview, empty_preview
 from kedro_metrics.store import probe
+from tests.fault_proxy import FaultProxy
 from tests.servers import free_port
 
 
@@ -90,6 +91,21 @@ class TestEmptyPreviews:
         assert preview["data"] == []
         title = preview["layout"]["title"]["text"]
         assert "does not answer" in title and "secret" not in title
+
+    @pytest.mark.server
+    def test_a_server_that_stops_answering_mid_read(self, monkeypatch, mlflow_server):
+        """/health answers, every API request hangs: the preview gives up after the
+        budget with an empty figure saying so, instead of MLflow's minutes."""
+        monkeypatch.setattr(probe, "PROBE_BUDGET_SECONDS", 2.0)  # 15 s in real use
+        with FaultProxy(mlflow_server.url, ["stall"] * 100, path_part="/api/") as proxy:
+            dataset = MlflowMetricsDataSet(prefix="model", run_id="0" * 32, tracking_uri=proxy.url)
+            preview = dataset.preview()
+            stalled = proxy.injected
+        assert preview["data"] == []
+        assert preview["layout"]["title"]["text"] == (
+            "model: the MLflow store did not answer within 2 s; check it, then reload"
+        )
+        assert stalled[:1] == ["stall"]
 
     def test_unknown_run_reference(self, sqlite_uri, two_runs):
         """A run reference that names no run: the reason in the title."""

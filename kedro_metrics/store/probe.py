@@ -1,14 +1,20 @@
-"""Is the tracking server up? A bounded probe, for callers that must not wait for
-MLflow's own retries (minutes, with its default backoff): the Kedro-Viz preview."""
+"""Is the tracking server up? A bounded probe, and a bounded wait for any call, for
+callers that must not wait for MLflow's own retries (minutes, with its default
+backoff): the Kedro-Viz preview."""
 
 from __future__ import annotations
 
+import threading
 import time
+from collections.abc import Callable
+from typing import TypeVar
 import urllib.error
 import urllib.request
 from urllib.parse import urlsplit, urlunsplit
 
 from kedro_metrics.store.client import is_server
+
+T = TypeVar("T")
 
 #: How long ``answers`` keeps trying, in seconds: the plugin's retry budget.
 PROBE_BUDGET_SECONDS = 15.0
@@ -46,3 +52,29 @@ def health_url(tracking_uri: str) -> str:
     parts = urlsplit(tracking_uri)
     host = parts.netloc.rsplit("@", 1)[-1]
     return urlunsplit(parts._replace(netloc=host, path=parts.path.rstrip("/") + "/health"))
+
+
+def within(seconds: float, call: Callable[[], T]) -> T:
+    """``call()``'s result, or ``TimeoutError`` once ``seconds`` have passed.
+
+    The call goes on in a daemon thread that nobody waits for (MLflow's own retries
+    end it later), so a store that stops answering mid-read costs the caller
+    ``seconds``, not minutes, and never delays the interpreter's exit.
+    """
+    outcome: list[tuple[bool, object]] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            outcome.append((False, exc))
+
+    worker = threading.Thread(target=run, name="kedro-metrics-bounded", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    if not outcome:
+        raise TimeoutError(f"no answer within {seconds:g} s")
+    ok, value = outcome[0]
+    if not ok:
+        raise value  # type: ignore[misc]
+    return value  # type: ignore[return-value]
