@@ -185,24 +185,30 @@ def sync(  # noqa: C901, PLR0912
                     report.points_left += run.pending_points
                     continue
                 try:
-                    sent, created = _deliver(run, tracking_uri, report)
+                    sent, created = _deliver(run, tracking_uri, report, deadline)
                 except TrackingError as exc:
                     report.failed[run.path.name] = str(exc)
-                    report.runs_left += 1
-                    report.points_left += spool.read(run.path).pending_points
-                    continue
-                report.runs_delivered += 1
+                    sent, created = 0, 0
                 report.runs_created += created
                 report.points_delivered += sent
                 done += sent
                 if on_points:
                     on_points(done, total)
+                left = spool.read(run.path).pending_points
+                if run.path.name in report.failed or left:
+                    report.runs_left += 1
+                    report.points_left += left
+                    continue
+                report.runs_delivered += 1
                 run.path.unlink(missing_ok=True)
     return report
 
 
-def _deliver(run: spool.SpooledRun, tracking_uri: str, report: SyncReport) -> tuple[int, int]:
-    """Send one claimed file; returns (points sent, runs created)."""
+def _deliver(
+    run: spool.SpooledRun, tracking_uri: str, report: SyncReport, deadline: float | None
+) -> tuple[int, int]:
+    """Send one claimed file, save by save until ``deadline``; returns (points sent,
+    runs created). The run is ended only once every save is delivered."""
     header = run.header
     if header.get("spool_id") is None:  # no header: nothing was ever acknowledged
         return 0, 0
@@ -228,6 +234,8 @@ def _deliver(run: spool.SpooledRun, tracking_uri: str, report: SyncReport) -> tu
         created = 1
     sent = 0
     for seq, points in run.pending:
+        if deadline is not None and time.monotonic() > deadline:
+            return sent, created  # the rest waits for the next sync
         store.log_points(tracking_uri, run_id, points, total=len(points))
         spool.append(run.path, {"kind": "delivered", "seq": seq})
         sent += len(points)

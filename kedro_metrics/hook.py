@@ -375,7 +375,7 @@ def open_run(
             target = partial(target, tracking_uri=store.redact(uri) or "")
             return TrackedRun(uri, active, owned=False, async_logging=settings.async_logging,
                               spool=target(run_id=active) if spooled else None)  # fmt: skip
-        if settings.sync_on_start and spooled:
+        if settings.sync_on_start:  # also offline runs of a local store
             sync_earlier_runs(directory, uri)
 
     resumed = os.environ.get("MLFLOW_RUN_ID")

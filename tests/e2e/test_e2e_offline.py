@@ -84,6 +84,34 @@ class TestOfflineOnSqlite:
 
 
 @pytest.fixture(scope="module")
+def offline_then_online(tmp_path_factory, new_project, seed_store, kedro, store_at):
+    """An offline run on sqlite, then an ordinary run: its start delivers the first."""
+    project = new_project(tmp_path_factory.mktemp("offline-then-online"))
+    seed_store(project / "mlflow.db")
+    metrics_yml = project / "conf" / "local" / "metrics.yml"
+    metrics_yml.write_text("mode: offline\n")
+    offline = kedro(project, "run", "--pipelines", "small")
+    metrics_yml.write_text("mode: online\n")
+    online = kedro(project, "run", "--pipelines", "small")
+    return offline, online, store_at(project / "mlflow.db"), sorted((project / ".kedro_metrics" / "spool").glob("*.jsonl"))
+
+
+class TestSyncOnStartOfALocalStore:
+    def test_the_next_run_delivers_an_offline_run(self, offline_then_online):
+        """sync_on_start (default true) covers a local store too: after the second run
+        the store holds both runs, FINISHED, each with its point; no spool file left."""
+        offline, online, store, left = offline_then_online
+        offline.check()
+        online.check()
+        assert "delivered 1 spooled point(s) of 1 earlier run(s)" in online.stdout, online.output
+        runs = store.runs()
+        assert [r.info.status for r in runs] == ["FINISHED", "FINISHED"]
+        assert [store.metrics(r.info.run_id) for r in runs] == [SMALL, SMALL]
+        assert sum("kedro_metrics.spool_id" in r.data.tags for r in runs) == 1
+        assert left == []
+
+
+@pytest.fixture(scope="module")
 def offline_to_server(tmp_path_factory, new_project, kedro, sqlite_template):
     """An offline ParallelRunner run with no server anywhere, then a server is started
     at the URI the project names, and sync delivers."""
