@@ -112,6 +112,52 @@ class TestSyncOnStartOfALocalStore:
 
 
 @pytest.fixture(scope="module")
+def spool_dir_from_the_environment(tmp_path_factory, new_project, seed_store, kedro, store_at):
+    """An offline run with KEDRO_METRICS_SPOOL_DIR set; `sync --dry-run`, then `sync`."""
+    parent = tmp_path_factory.mktemp("spool-dir-env")
+    project = new_project(parent)
+    seed_store(project / "mlflow.db")
+    directory = parent / "elsewhere"
+    env = {"KEDRO_METRICS_SPOOL_DIR": str(directory), "KEDRO_METRICS_MODE": "offline"}
+    run = kedro(project, "run", "--pipelines", "small", env=env)
+    files = sorted(p.name for p in directory.glob("*.jsonl"))
+    dry = kedro(project, "metrics", "sync", "--dry-run", env=env)
+    after_dry = (store_at(project / "mlflow.db").runs(), sorted(p.name for p in directory.glob("*.jsonl")))
+    real = kedro(project, "metrics", "sync", env=env)
+    return {
+        "project": project, "directory": directory, "run": run, "files": files, "dry": dry,
+        "after_dry": after_dry, "sync": real, "store": store_at(project / "mlflow.db"),
+        "left": sorted(directory.glob("*.jsonl")),
+        "project_spool": sorted((project / ".kedro_metrics").glob("**/*.jsonl")),
+    }  # fmt: skip
+
+
+class TestSpoolDirFromTheEnvironment:
+    def test_the_run_spools_where_the_variable_says(self, spool_dir_from_the_environment):
+        found = spool_dir_from_the_environment
+        found["run"].check()
+        assert len(found["files"]) == 1
+        assert found["project_spool"] == []
+
+    def test_dry_run_says_what_it_would_deliver_and_sends_nothing(self, spool_dir_from_the_environment):
+        found = spool_dir_from_the_environment
+        found["dry"].check()
+        uri = f"sqlite:///{found['project'] / 'mlflow.db'}"
+        assert found["dry"].stdout.strip().splitlines()[-1] == (
+            f"Would deliver 1 point(s) of 1 spooled run(s) from {found['directory']} to {uri}; "
+            "0 file(s) in use by a running `kedro run`."
+        )
+        assert found["after_dry"] == ([], found["files"])
+
+    def test_sync_then_delivers_from_there(self, spool_dir_from_the_environment):
+        found = spool_dir_from_the_environment
+        found["sync"].check()
+        (run,) = found["store"].runs()
+        assert (run.info.status, found["store"].metrics(run.info.run_id)) == ("FINISHED", SMALL)
+        assert found["left"] == []
+
+
+@pytest.fixture(scope="module")
 def offline_to_server(tmp_path_factory, new_project, kedro, sqlite_template):
     """An offline ParallelRunner run with no server anywhere, then a server is started
     at the URI the project names, and sync delivers."""
