@@ -8,7 +8,8 @@ the next fault of the list given, in order:
 - ``"drop_before"``: close the connection without forwarding;
 - ``"drop_after"``: forward, let the server answer, close without a byte of the answer;
 - ``"truncate"``: forward, send half the answer, close;
-- ``"stall"``: never answer (until the proxy stops): a server that hangs.
+- ``"stall"``: never answer (until the proxy stops): a server that hangs;
+- ``"pass"``: forward untouched (to spoil only later requests).
 
 Every other request passes untouched. ``injected`` lists the faults applied.
 
@@ -26,7 +27,7 @@ from urllib.parse import urlsplit
 #: The faults a retry can fix.
 FAULTS = ("503", "drop_before", "drop_after", "truncate")
 #: Every fault the proxy knows.
-ALL_FAULTS = (*FAULTS, "stall")
+ALL_FAULTS = (*FAULTS, "stall", "pass")
 _SERVICE_UNAVAILABLE = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
     b"Content-Length: 11\r\nConnection: close\r\n\r\nunavailable"

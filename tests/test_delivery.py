@@ -13,6 +13,7 @@ from kedro_metrics import delivery, spool, store
 from kedro_metrics.errors import TrackingError
 from kedro_metrics.points import MetricPoint
 from kedro_metrics.store import client as store_client
+from tests.fault_proxy import FaultProxy
 from tests.servers import free_port
 
 pytestmark = pytest.mark.server
@@ -89,6 +90,38 @@ class TestSave:
             f"(they are kept in the spool ({target.directory}); `kedro metrics sync` delivers them)."
         )
         assert pending_in_files(target) == [[(1, POINTS)]]
+        spool.close_writer(target, remove=False)
+
+    @pytest.mark.parametrize("mode", ["spool", "raise"])
+    def test_a_save_that_fails_part_way_says_exactly_how_much_was_written(
+        self, tmp_path, mlflow_server, retry_budget, caplog, mode
+    ):
+        """Two batches of 1,000: the first request passes, every later one gets a 503.
+        The message counts what MLflow confirmed; the whole save stays spooled (the
+        confirmed half is resent by sync and ignored by MLflow)."""
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=mlflow_server.url)
+        run_id = client.create_run(client.create_experiment(f"part-{uuid.uuid4().hex[:8]}")).info.run_id
+        points = [MetricPoint("m.curve", step / 4, step, 1_700_000_000_000) for step in range(2000)]
+        with FaultProxy(mlflow_server.url, ["pass"] + ["503"] * 1000) as proxy:
+            target = spool_target(tmp_path, proxy.url, run_id, on_tracking_error=mode)
+            with caplog.at_level(logging.WARNING, logger="kedro_metrics"):
+                if mode == "raise":
+                    with pytest.raises(TrackingError) as raised:
+                        delivery.save(proxy.url, run_id, points, target=target, asynchronous=False)
+                    message = str(raised.value)
+                else:
+                    delivery.save(proxy.url, run_id, points, target=target, asynchronous=False)
+                    (message,) = [r.getMessage() for r in caplog.records]
+        where = f"the spool ({target.directory}); `kedro metrics sync` delivers them"
+        expected = {
+            "spool": f"kedro-metrics: 1,000 of 2,000 points were written before the failure; the rest are in {where}. The pipeline goes on.",
+            "raise": f"1,000 of 2,000 points were written before the failure; the other 1,000 were not written (they are kept in {where}).",
+        }[mode]
+        assert message.startswith(expected), message
+        assert len(client.get_metric_history(run_id, "m.curve")) == 1000
+        assert pending_in_files(target) == [[(1, points)]]
         spool.close_writer(target, remove=False)
 
     def test_a_refused_save_fails_and_is_not_resent(self, tmp_path, mlflow_server, deleted_run):
