@@ -176,3 +176,34 @@ class TestServerOutage:
         texts += [sync.output for sync in scenario["syncs"]]
         for secret in SECRETS:
             assert not [t for t in texts if secret in t], secret
+
+
+TOKEN = "tok-S3CRET-as-user"
+
+
+@pytest.fixture(scope="module")
+def token_as_user(tmp_path_factory, new_project, kedro):
+    """A `kedro run` and a `kedro metrics sync` with a token given as the URI's user
+    name (`http://TOKEN@host`), the server down: everything spooled, warned, failed."""
+    from tests.servers import free_port
+
+    project = new_project(tmp_path_factory.mktemp("token-as-user"))
+    (project / "conf" / "local" / "metrics.yml").write_text("retry_seconds: 1\n")
+    env = {"MLFLOW_TRACKING_URI": f"http://{TOKEN}@127.0.0.1:{free_port()}"}
+    run = kedro(project, "run", "--pipelines", "small", env=env)
+    sync = kedro(project, "metrics", "sync", env=env)
+    spooled = [p.read_text() for p in (project / ".kedro_metrics" / "spool").glob("*.jsonl")]
+    return run, sync, spooled
+
+
+class TestTokenAsUserName:
+    def test_the_token_is_in_no_output_and_no_spool_file(self, token_as_user):
+        """The run goes on (spooled), sync fails with one line; the token is nowhere,
+        its place shown as ***."""
+        run, sync, spooled = token_as_user
+        run.check()
+        assert sync.returncode != 0
+        assert len(spooled) == 1 and '"tracking_uri":"http://***@127.0.0.1:' in spooled[0]
+        assert "http://***@127.0.0.1:" in run.stdout, run.output
+        for text in (run.output, sync.output, *spooled):
+            assert TOKEN not in text
