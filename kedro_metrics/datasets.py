@@ -261,6 +261,8 @@ class MlflowRunDataset(AbstractDataset):
             )
         title = figures.preview_title(label, found[0]["run_name"], found[0]["run_id"])
         shown = figures.select_names(found, prefix, names)
+        if not shown:
+            return figures.empty_preview(f"{title}: no metric matches preview_args names {names}")
         return figures.plotly_preview(shown, title=title, prefix=prefix)
 
     def _preview_scope(self) -> tuple[str | None, str] | None:

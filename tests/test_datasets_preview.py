@@ -65,6 +65,14 @@ class TestPreviewOfARun:
         assert preview["data"] == [scatter("loss", [0, 1], [0.9, 0.8])]
         assert preview["layout"]["title"]["text"] == f"model: run first ({two_runs[0][:8]})"
 
+    def test_names_that_match_nothing_say_so(self, sqlite_uri, two_runs):
+        dataset = MlflowMetricsDataSet(prefix="model", run_id=two_runs[1], tracking_uri=sqlite_uri)
+        preview = dataset.preview(names=["nothing*"])
+        assert preview["data"] == []
+        assert preview["layout"]["title"]["text"] == (
+            f"model: run second ({two_runs[1][:8]}): no metric matches preview_args names ['nothing*']"
+        )
+
     def test_single_metric_dataset(self, sqlite_uri, two_runs):
         """MlflowMetricDataSet previews its one metric under its full key."""
         dataset = MlflowMetricDataSet(key="model.loss", run_id=two_runs[0], tracking_uri=sqlite_uri)
