@@ -136,7 +136,10 @@ class MlflowRunDataset(AbstractDataset):
 
     @property
     def _label(self) -> str:
-        return repr(self._name) if self._name else type(self).__name__
+        """The dataset in messages: its catalog name, else its prefix or key (a
+        dataset-factory entry is named by the prefix its pattern resolved to)."""
+        named = self._name or getattr(self, f"_{self.NAME_ARGUMENT}", None)
+        return repr(named) if named else type(self).__name__
 
     def _run(self) -> str:
         """The run to talk to; raises a DatasetError saying how to get one."""

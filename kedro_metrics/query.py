@@ -135,8 +135,8 @@ def find_runs(
 ) -> list[Run]:
     """Runs named by ``run`` (references), else every run of the scope, newest
     first; kept when they match ``pipeline`` and ``status``."""
+    wanted = store.checked_status(status) if status else None  # a typo fails, runs or not
     if run is not None:
-        wanted = store.checked_status(status) if status else None
         return [
             found
             for found in _resolve(scope, run)

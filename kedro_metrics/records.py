@@ -198,7 +198,7 @@ def parse_reference(text: str) -> RunReference:
             f"least {MIN_PREFIX} characters of one, 'latest' or 'latest~N' "
             "(the N-th run before the latest)."
         )
-    return RunReference(text)
+    return RunReference(text.lower())  # MLflow's run ids are lower-case hex
 
 
 def resolve_reference(reference: RunReference, runs: Sequence[Run], *, where: str) -> Run:

@@ -167,6 +167,11 @@ class TestGetMetricsLastValues:
         assert got == [seeded.last("third", "model.acc")]
         assert metrics(seeded, pipeline="train", run="latest~2") == []
 
+    def test_a_bad_status_fails_even_with_no_runs(self, seeded):
+        """A typo in status is an error, not an empty answer, where no run exists."""
+        with pytest.raises(RunReferenceError, match=r"'bogus' is not one of MLflow's"):
+            get_metrics(tracking_uri=seeded.uri, experiment="no-such-experiment", status="bogus")
+
     def test_unknown_experiment_has_no_runs(self, seeded):
         """An experiment the store lacks yields no records."""
         assert get_metrics(tracking_uri=seeded.uri, experiment="no-such-experiment") == []
@@ -228,3 +233,18 @@ class TestResolveRuns:
         """latest~3 of three runs is an error saying there are three."""
         with pytest.raises(RunReferenceError, match="has 3 runs"):
             resolve_runs("latest~3", tracking_uri=seeded.uri, experiment=seeded.experiment)
+
+
+class TestFindRunsByPipeline:
+    def test_limit_counts_exact_pipeline_matches_only(self, sqlite_uri):
+        """The search's LIKE also matches `x__default__`: the limit applies after the
+        exact match, so the older `__default__` run is still found with limit 1."""
+        from kedro_metrics.query import Scope, find_runs
+
+        client = MlflowClient(tracking_uri=sqlite_uri)
+        experiment = "pipelines"
+        experiment_id = client.create_experiment(experiment)
+        older = client.create_run(experiment_id, start_time=T0, tags={"kedro.pipeline": "__default__"})
+        client.create_run(experiment_id, start_time=T0 + 1, tags={"kedro.pipeline": "x__default__"})
+        found = find_runs(Scope(sqlite_uri, experiment), pipeline="__default__", limit=1)
+        assert [run.run_id for run in found] == [older.info.run_id]

@@ -109,6 +109,11 @@ class TestParseReference:
         reference = records.parse_reference(text)
         assert (reference.back, reference.is_full_id) == (back, full)
 
+    def test_an_upper_case_id_names_the_same_run(self):
+        """MLflow's run ids are lower-case hex; a pasted upper-case one still matches."""
+        assert records.parse_reference("ABCDEF01").text == "abcdef01"
+        assert records.parse_reference(ID_A.upper()).text == ID_A
+
     @pytest.mark.parametrize("text", ["abc", "abcde", "latest~", "latest~-1", "latest~x", "ab/cdef0"])
     def test_rejected_with_the_accepted_forms(self, text):
         """Anything else is a RunReferenceError that lists what is accepted."""

@@ -123,7 +123,9 @@ def search_runs(  # noqa: PLR0913
     point of every metric: one request per page of ``SEARCH_PAGE`` runs.
 
     ``pipeline`` keeps runs tagged with that pipeline (one of a comma-separated
-    list); ``run_id_prefix`` keeps run ids starting with it; ``limit`` stops early.
+    list); ``run_id_prefix`` keeps run ids starting with it; ``limit`` stops early
+    (with ``pipeline``, after the exact match: the search's LIKE also matches runs of
+    pipelines whose names contain it).
     """
     uri = resolve_uri(tracking_uri)
     filters = []
@@ -133,8 +135,10 @@ def search_runs(  # noqa: PLR0913
         filters.append(f"tags.`{records.PIPELINE_TAG}` LIKE '%{_quoted(pipeline)}%'")
     if run_id_prefix is not None:
         filters.append(f"attributes.run_id LIKE '{_quoted(run_id_prefix)}%'")
-    runs = _search(uri, list(experiment_ids), " AND ".join(filters), limit)
-    return [run for run in runs if pipeline is None or run.runs_pipeline(pipeline)]
+    if pipeline is None:
+        return _search(uri, list(experiment_ids), " AND ".join(filters), limit)
+    runs = _search(uri, list(experiment_ids), " AND ".join(filters), None)
+    return [run for run in runs if run.runs_pipeline(pipeline)][:limit]
 
 
 def get_run(tracking_uri: str | None, run_id: str) -> records.Run | None:
