@@ -83,21 +83,30 @@ def settings_for_path(
 
     Bootstraps the project (as ``kedro ipython`` does) so that its settings.py
     decides the config loader, then reads metrics.yml of ``env`` (default: the
-    ``KEDRO_ENV`` variable, else Kedro's default run environment).
+    ``KEDRO_ENV`` variable, else Kedro's default run environment). A process already
+    configured for another project (a notebook's session) is configured back for it
+    afterwards: asking about one project never moves the process to it.
     """
+    from kedro.framework import project as kedro_project
     from kedro.framework.project import settings
     from kedro.framework.startup import bootstrap_project
 
     path = Path(project_path).resolve()
+    previous = kedro_project.PACKAGE_NAME
     metadata = bootstrap_project(path)
-    env = env or os.environ.get("KEDRO_ENV") or None
-    loader = settings.CONFIG_LOADER_CLASS(
-        conf_source=str(path / settings.CONF_SOURCE),
-        env=env,
-        **settings.CONFIG_LOADER_ARGS,
-    )
+    try:
+        env = env or os.environ.get("KEDRO_ENV") or None
+        loader = settings.CONFIG_LOADER_CLASS(
+            conf_source=str(path / settings.CONF_SOURCE),
+            env=env,
+            **settings.CONFIG_LOADER_ARGS,
+        )
+        config = load_config(loader)
+    finally:
+        if previous and previous != metadata.package_name:
+            kedro_project.configure_project(previous, preserve_logging=True)
     return _resolve(
-        config=load_config(loader),
+        config=config,
         project_path=path,
         package_name=metadata.package_name,
         env=env,
@@ -111,7 +120,8 @@ def current_settings(
     """The settings of the project this process is in, or None outside any project.
 
     ``project_path`` wins; then the last ``KedroContext`` created in this process;
-    then a project bootstrapped in this process, found from the working directory.
+    then a project bootstrapped in this process (found from its package's source,
+    else from the working directory).
     """
     if project_path is not None:
         return settings_for_path(project_path, env)
@@ -164,12 +174,21 @@ def _resolve(
 
 
 def _bootstrapped_project_path() -> Path | None:
-    """The project of the working directory, when a project was bootstrapped here."""
+    """The project bootstrapped in this process (``bootstrap_project``, ``kedro
+    ipython``): the one holding its package's source, else the working directory's
+    (a project whose package is installed rather than on ``src/``)."""
+    import importlib.util
+
     from kedro.framework.project import PACKAGE_NAME
     from kedro.utils import find_kedro_project
 
     if not PACKAGE_NAME:
         return None
+    spec = importlib.util.find_spec(PACKAGE_NAME)
+    if spec is not None and spec.origin:
+        found = find_kedro_project(Path(spec.origin).parent)
+        if found is not None:
+            return found
     return find_kedro_project(Path.cwd())
 
 

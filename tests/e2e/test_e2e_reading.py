@@ -23,6 +23,9 @@ import pytest
 
 from kedro_metrics.formats import KFP_NAME
 
+#: The example project (another package than the e2e project's).
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "example"
+
 pytestmark = pytest.mark.e2e
 
 
@@ -139,6 +142,34 @@ class TestCatalogInASession:
         assert (record["name"], record["value"], record["run_id"], record["experiment"]) == (
             "small_metrics.answer", 42.0, three_runs.ids[2], "e2e_project",
         )  # fmt: skip
+
+    def test_bootstrapped_from_elsewhere_and_asked_about_another_project(
+        self, three_runs, python, tmp_path
+    ):
+        """A script outside the project folder that bootstrapped it reads the project's
+        store; asking about another project (project_path=) leaves the process
+        configured for the first one."""
+        import shutil
+
+        other = tmp_path / "other-project"
+        shutil.copytree(EXAMPLE, other, ignore=shutil.ignore_patterns("mlflow.db", ".kedro_metrics"))
+        code = (
+            "import json, sys\n"
+            "from pathlib import Path\n"
+            "from kedro.framework.startup import bootstrap_project\n"
+            "from kedro_metrics import get_metrics\n"
+            "bootstrap_project(Path(sys.argv[1]))\n"
+            "first = [r['run_id'] for r in get_metrics('small_metrics.*')]\n"
+            "other = get_metrics(project_path=sys.argv[2])\n"
+            "from kedro.framework import project\n"
+            "again = [r['run_id'] for r in get_metrics('small_metrics.*')]\n"
+            "print('RESULT=' + json.dumps([first, other, project.PACKAGE_NAME, again]))\n"
+        )
+        done = python(["-c", code, str(three_runs.project), str(other)], cwd=tmp_path).check()
+        (line,) = [ln for ln in done.stdout.splitlines() if ln.startswith("RESULT=")]
+        ours = [three_runs.ids[2]]
+        assert json.loads(line.removeprefix("RESULT=")) == [ours, [], "e2e_project", ours]
+        assert not (tmp_path / "mlflow.db").exists()  # nothing read from the working directory
 
     def test_two_datasets_saved_outside_kedro_run_keep_their_prefixes(self, session_loads):
         """Saved under an active run, model_metrics and b_metrics write distinct keys."""
