@@ -26,6 +26,7 @@ class Plots:
 
     first: Path
     second: Path
+    first_again: Path
     both_runs: Path
     history: Path
     outputs: dict[str, Any]
@@ -33,9 +34,11 @@ class Plots:
 
 @pytest.fixture(scope="module")
 def plots(tmp_path_factory, new_project, seed_store, kedro) -> Plots:
-    """Two `kedro run`s (a_metrics from index 0, then 5), plots after each."""
+    """Two `kedro run`s (a_metrics from index 0, then 5), plots after each. Both runs
+    have the same name, so only the metrics can tell their pictures apart."""
     project = new_project(tmp_path_factory.mktemp("plot"))
     seed_store(project / "mlflow.db")
+    (project / "conf" / "local" / "metrics.yml").write_text("run_name: same name\n")
     out = project / "pictures"
     out.mkdir()
     outputs = {}
@@ -43,6 +46,9 @@ def plots(tmp_path_factory, new_project, seed_store, kedro) -> Plots:
     outputs["first"] = kedro(project, "metrics", "plot", "a_metrics.*", "--output", str(out / "first.png"))
     kedro(project, "run", "--params", "factory_index.a=5").check()
     outputs["second"] = kedro(project, "metrics", "plot", "a_metrics.*", "-o", str(out / "new" / "second.png"))
+    outputs["first_again"] = kedro(
+        project, "metrics", "plot", "a_metrics.*", "--run", "latest~1", "-o", str(out / "first_again.png")
+    )
     outputs["both_runs"] = kedro(
         project, "metrics", "plot", "a_metrics.*", "--run", "latest~1", "--run", "latest",
         "--output", str(out / "both.png"),
@@ -52,7 +58,10 @@ def plots(tmp_path_factory, new_project, seed_store, kedro) -> Plots:
         "--plot", str(out / "history.png"),
     )  # fmt: skip
     outputs["no_match"] = kedro(project, "metrics", "plot", "nothing.*", "-o", str(out / "none.png"))
-    return Plots(out / "first.png", out / "new" / "second.png", out / "both.png", out / "history.png", outputs)
+    return Plots(
+        out / "first.png", out / "new" / "second.png", out / "first_again.png", out / "both.png",
+        out / "history.png", outputs,
+    )  # fmt: skip
 
 
 class TestPlotCommand:
@@ -77,10 +86,12 @@ class TestPlotCommand:
         assert float(image[..., :3].std()) > 0.05
 
     def test_second_run_changes_the_picture(self, plots):
-        """After a run with other values the latest run's plot differs."""
+        """Same run name, same panels: the pixels differ because the values do (the
+        first run plotted again after the second gives the first picture exactly)."""
         first, second = read_png(plots.first), read_png(plots.second)
         assert first.shape == second.shape
         assert not np.array_equal(first, second)
+        assert np.array_equal(read_png(plots.first_again), first)
 
     def test_two_runs_differ_from_one(self, plots):
         """Plotting both runs draws more than the latest alone."""
