@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any, TypeVar
 
 from mlflow.entities import RunStatus, ViewType
@@ -95,9 +96,20 @@ def in_flight(
 # Runs -----------------------------------------------------------------------------
 
 
+def not_created_yet(uri: str) -> bool:
+    """A sqlite store whose file does not exist: it holds nothing, and reading it must
+    not create it (MLflow would, tables and all, in the project)."""
+    if not uri.startswith("sqlite:///"):
+        return False
+    path = uri.removeprefix("sqlite:///").split("?", 1)[0]
+    return bool(path) and not Path(path).exists()
+
+
 def experiment_id(tracking_uri: str | None, name: str) -> str | None:
     """The id of the experiment called ``name``, None when the store has none."""
     uri = resolve_uri(tracking_uri)
+    if not_created_yet(uri):
+        return None
     with translated_errors(uri, f"find experiment {name!r}"):
         experiment = client_for(uri).get_experiment_by_name(name)
     return experiment.experiment_id if experiment else None
@@ -106,6 +118,8 @@ def experiment_id(tracking_uri: str | None, name: str) -> str | None:
 def experiment_ids(tracking_uri: str | None) -> list[str]:
     """The ids of every active experiment of the store."""
     uri = resolve_uri(tracking_uri)
+    if not_created_yet(uri):
+        return []
     with translated_errors(uri, "list experiments"):
         return [e.experiment_id for e in _all_pages(client_for(uri).search_experiments)]
 
@@ -144,6 +158,8 @@ def search_runs(  # noqa: PLR0913
 def get_run(tracking_uri: str | None, run_id: str) -> records.Run | None:
     """The run with this full id, from any experiment; None when there is none."""
     uri = resolve_uri(tracking_uri)
+    if not_created_yet(uri):
+        return None
     client = client_for(uri)
     try:
         run = client.get_run(run_id)

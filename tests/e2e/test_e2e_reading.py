@@ -525,3 +525,15 @@ class TestReferenceErrors:
         done = kedro(project, "metrics", "show", original[:8])
         line = self.error_line(done)
         assert "is ambiguous" in line and original in line and twin in line
+
+
+class TestAProjectWithNoStoreYet:
+    def test_reading_creates_no_store(self, project, kedro):
+        """Before the first `kedro run`: no runs, a clear error for a run reference,
+        and the project's sqlite file is not created by reading."""
+        runs = kedro(project, "metrics", "runs", "--format", "json")
+        assert json.loads(machine_document(runs)) == []
+        show = kedro(project, "metrics", "show")
+        assert show.returncode == 1
+        assert "Error: No run 'latest': experiment 'e2e_project' at sqlite:///" in show.stderr, show.output
+        assert not (project / "mlflow.db").exists()
