@@ -9,6 +9,7 @@ from __future__ import annotations
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from datetime import datetime
 from typing import Any
 
 from kedro_metrics.errors import ConfigError
@@ -199,25 +200,36 @@ def experiment_name(
 
 
 def _check_run_name(template: str | None, source: str) -> None:
-    """Every ``{field}`` of a ``run_name`` template must be one of RUN_NAME_FIELDS."""
+    """A ``run_name`` template must render: its ``{field}``s among RUN_NAME_FIELDS,
+    format specs valid for them (``{start_time:%Y%m%d}`` is a datetime's)."""
     if not template:
         return
     allowed = ", ".join("{" + name + "}" for name in RUN_NAME_FIELDS)
     try:
-        fields = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
+        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
     except ValueError as exc:
         raise ConfigError(
             f"'run_name' in {source} is not a valid template ({exc}): {template!r}; "
             f"it may use {allowed} (write {{{{ and }}}} for literal braces).",
             key="run_name",
         ) from None
-    for field in fields:
-        if field not in RUN_NAME_FIELDS:
+    for name in names:
+        if name not in RUN_NAME_FIELDS:
             raise ConfigError(
-                f"Unknown field {{{field}}} in 'run_name' in {source}: {template!r}; "
+                f"Unknown field {{{name}}} in 'run_name' in {source}: {template!r}; "
                 f"a run name may use {allowed}.",
                 key="run_name",
             )
+    sample = {name: "x" for name in RUN_NAME_FIELDS} | {"start_time": datetime(2000, 1, 2, 3, 4, 5)}
+    try:
+        template.format_map(sample)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(
+            f"'run_name' in {source} cannot be rendered ({exc}): {template!r}; "
+            "{start_time} takes a strftime format ({start_time:%Y%m%d}), the other "
+            "fields are text.",
+            key="run_name",
+        ) from None
 
 
 def _expect(

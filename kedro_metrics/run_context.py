@@ -127,12 +127,20 @@ def run_name(
     """The run's name: metrics.yml ``run_name`` (a template) or, by default, the
     pipeline name(s) followed by the start time, so two runs' names differ.
 
-    The template's fields were checked when metrics.yml was parsed.
+    The template was checked (it renders) when metrics.yml was parsed.
     """
     fields = {
         "pipeline": "+".join(pipelines or ["__default__"]),
         "env": env,
         "session_id": session_id,
-        "start_time": start_time.strftime(START_TIME_FORMAT),
+        "start_time": StartTime.combine(start_time.date(), start_time.timetz()),
     }
     return (template or RUN_NAME_FORMAT).format_map(fields)
+
+
+class StartTime(datetime):
+    """A run's start time in a name: ``{start_time}`` is ``START_TIME_FORMAT``,
+    ``{start_time:%Y%m%d}`` any strftime format."""
+
+    def __str__(self) -> str:
+        return self.strftime(START_TIME_FORMAT)

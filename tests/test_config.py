@@ -255,6 +255,28 @@ class TestRunNameTemplate:
         )
         assert error.key == "run_name"
 
+    @pytest.mark.parametrize("template", ["{start_time:%Y%m%d}", "{pipeline:>12} {start_time:%H%M}", "{env!r}"])
+    def test_format_specs_that_render_pass(self, template):
+        assert parse({"run_name": template}).run_name == template
+
+    @pytest.mark.parametrize(("template", "why"), [
+        ("{pipeline:%Y}", "Invalid format specifier"),
+        ("{session_id:d}", "Unknown format code 'd' for object of type 'str'"),
+        ("{pipeline.upper}", None),
+    ])  # fmt: skip
+    def test_a_spec_that_cannot_render_is_a_config_error(self, template, why):
+        """Caught when metrics.yml is read, not as a bare ValueError at run start."""
+        if why is None:  # an attribute is an unknown field in Formatter's eyes
+            assert config_error({"run_name": template}).key == "run_name"
+            return
+        error = config_error({"run_name": template})
+        assert str(error).startswith(f"'run_name' in {SOURCE} cannot be rendered ({why}")
+        assert str(error).endswith(
+            f"{template!r}; {{start_time}} takes a strftime format ({{start_time:%Y%m%d}}), "
+            "the other fields are text."
+        )
+        assert error.key == "run_name"
+
     def test_broken_template(self):
         """An unbalanced brace is a ConfigError saying how to write a literal one."""
         error = config_error({"run_name": "run {pipeline"})

@@ -133,6 +133,12 @@ class TestRunName:
                         env="prod", session_id="2026-11-22T15.06.11.123Z", start_time=START)
         assert name == "a/prod/2026-11-22T15.06.11.123Z/2026-11-22 15:06:11 {x}"
 
+    def test_start_time_takes_a_strftime_format(self):
+        """{start_time:...} formats the start time; {start_time} alone stays the default."""
+        name = run_name("{start_time:%Y%m%d-%H%M} ({start_time})", pipelines=None, env="local",
+                        session_id="s", start_time=START)
+        assert name == "20261122-1506 (2026-11-22 15:06:11)"
+
     def test_two_start_times_give_two_names(self):
         """Runs started a second apart are named apart."""
         names = {run_name(None, pipelines=None, env="local", session_id="s",
