@@ -115,9 +115,10 @@ def init(metadata: ProjectMetadata, env: str, force: bool) -> None:
 
 def missing_gitignore_entries(gitignore: Path) -> list[str]:
     """The GITIGNORE_ENTRIES a project's .gitignore lacks (all when it has none)."""
+    from kedro_metrics import config
+
     lines = gitignore.read_text().splitlines() if gitignore.is_file() else []
-    present = {line.strip().lstrip("/") for line in lines}
-    return [entry for entry in GITIGNORE_ENTRIES if entry not in present and entry.rstrip("/") not in present]
+    return [entry for entry in GITIGNORE_ENTRIES if not config.gitignore_covers(lines, entry)]
 
 
 def write_metrics_yml(conf_env_dir: Path, *, force: bool) -> Path:

@@ -22,10 +22,16 @@ class TestMissingGitignoreEntries:
             ("/mlflow.db\n.kedro_metrics\n", []),
             ("data/\nmlflow.db\n", [".kedro_metrics/"]),
             ("  .kedro_metrics/  \n", ["mlflow.db"]),
+            ("*.db\n.kedro_*\n", []),
+            ("**/*.db\n/.kedro_metrics/**\n", []),
+            ("*.db\n!mlflow.db\n.kedro_metrics/\n", ["mlflow.db"]),
+            ("# mlflow.db\nmlflow.db/\nsrc/.kedro_metrics/\n", list(GITIGNORE_ENTRIES)),
         ],
     )
     def test_entries_found_in_common_spellings(self, tmp_path, text, missing):
-        """Leading slashes, missing trailing slashes and spaces still count."""
+        """Leading slashes, missing trailing slashes, spaces and globs count; a
+        comment, a folder-only pattern for a file, a deeper path and a later
+        negation do not."""
         gitignore = tmp_path / ".gitignore"
         gitignore.write_text(text)
         assert missing_gitignore_entries(gitignore) == missing
