@@ -180,6 +180,19 @@ def belongs_to(key: str, prefix: str) -> bool:
     return not prefix or key.startswith(prefix + ".")
 
 
+#: Tags and params under these belong to the run itself (MLflow's system tags, the
+#: tags kedro-metrics sets), never to a dataset's ``non_numeric`` values.
+RUN_OWN_PREFIXES = ("mlflow.", "kedro.", "kedro_metrics.")
+
+
+def dataset_value(key: str, prefix: str) -> bool:
+    """Is the tag or param ``key`` one of a dataset's values under ``prefix``? With
+    no prefix, every key but the run's own (``RUN_OWN_PREFIXES``)."""
+    if prefix:
+        return belongs_to(key, prefix)
+    return not key.startswith(RUN_OWN_PREFIXES)
+
+
 def validate(
     metrics: Any,
     *,
@@ -252,7 +265,8 @@ def to_load_form(
     ``{name: point}`` for a metric with one point, ``{name: [points]}`` ordered by
     step then timestamp for more; names lose ``prefix + "."``; keys outside the
     prefix are left out. ``values`` (full key -> text: the tags or params that
-    ``non_numeric`` wrote) join the result as bare strings.
+    ``non_numeric`` wrote) join the result as bare strings, except the run's own
+    (see ``dataset_value``).
     """
     histories: dict[str, list[MetricPoint]] = {}
     for point in points:
@@ -264,7 +278,7 @@ def to_load_form(
         history = [point_dict(p, timestamps=timestamps) for p in ordered(histories[key])]
         result[key[cut:]] = history[0] if len(history) == 1 else history
     for key in sorted(values or ()):
-        if belongs_to(key, prefix) and key[cut:] not in result:
+        if dataset_value(key, prefix) and key[cut:] not in result:
             result[key[cut:]] = values[key]  # type: ignore[index]
     return result
 

@@ -612,6 +612,20 @@ class TestToLoadForm:
         """No points under the prefix load as an empty mapping."""
         assert to_load_form([P("other.x", 1.0)], prefix="model") == {}
 
+    RUN_TAGS = {
+        "mlflow.user": "me", "mlflow.runName": "r", "kedro.pipeline": "__default__",
+        "kedro_metrics.git_dirty": "false", "best_model": "forest", "model.kind": "tree",
+    }  # fmt: skip
+
+    def test_values_without_a_prefix_leave_out_the_run_s_own_tags(self):
+        """prefix "": the dataset's values, never MLflow's system tags nor the tags
+        kedro-metrics sets on the run."""
+        loaded = to_load_form([P("acc", 0.5)], prefix="", values=self.RUN_TAGS)
+        assert loaded == {"acc": {"value": 0.5, "step": 0}, "best_model": "forest", "model.kind": "tree"}
+
+    def test_values_under_a_prefix_are_that_prefix_s(self):
+        assert to_load_form([], prefix="model", values=self.RUN_TAGS) == {"kind": "tree"}
+
 
 class TestSelect:
     HISTORY = [P("m", 1.0, 2, 5), P("m", 2.0, 0, 1), P("m", 3.0, 2, 9), P("m", 4.0, 1, 1)]
