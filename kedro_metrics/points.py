@@ -631,10 +631,20 @@ def _show(value: Any) -> str:
     return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 3] + "..."
 
 
+#: What a pandas DataFrame should become: its accepted shapes.
+_DATAFRAME_HINT = (
+    "a pandas DataFrame (not accepted: give one column, df['loss'], a Series; or a "
+    "column per metric, df.to_dict('list'))"
+)
+
+
 def _describe(value: Any) -> str:
     """``'x'`` for scalars, the type for containers: short and unambiguous."""
     if isinstance(value, (Mapping, list, tuple, set)):
         return f"a {type(value).__name__}"
+    kind = type(value)
+    if kind.__name__ == "DataFrame" and kind.__module__.startswith("pandas"):
+        return _DATAFRAME_HINT
     if value is None or isinstance(value, (str, bytes, bool, numbers.Number)):
         return _show(value)
     return f"{_show(value)} ({type(value).__name__})"

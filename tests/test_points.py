@@ -815,6 +815,20 @@ class TestNumpyAndPandas:
             )
         ]
 
+    def test_a_dataframe_says_which_shapes_to_give(self):
+        """A DataFrame, as a value or as the whole input: the error names its two
+        accepted forms (a column, or a column per metric)."""
+        import pandas as pd
+
+        frame = pd.DataFrame({"loss": [0.9, 0.5]})
+        hint = (
+            "a pandas DataFrame (not accepted: give one column, df['loss'], a Series; "
+            "or a column per metric, df.to_dict('list'))"
+        )
+        assert problems_of({"m": frame}) == [Problem("m", f"expected a number, got {hint}")]
+        assert problems_of(frame) == [Problem("", f"expected a mapping of metric name to value, got {hint}")]
+        assert history_of(frame.to_dict("list")) == [("loss", 0.9, 0), ("loss", 0.5, 1)]
+
     def test_empty_array(self):
         """An empty array is an empty list."""
         assert problems_of({"m": np.array([])}) == [
