@@ -1,6 +1,6 @@
-"""Draw a ``figures.Figure`` to a PNG with matplotlib (Agg backend, no display).
+"""Draw a ``figures.Figure`` to a PNG with matplotlib (its Agg renderer, no display).
 
-The only module that imports matplotlib, and only inside ``write_png``: the CLI
+The only module that imports matplotlib, and only inside its functions: the CLI
 imports this module inside its commands, so ``kedro --help`` never pays for it.
 Which series and labels to draw is decided in ``figures``; this module only draws.
 """
@@ -8,6 +8,7 @@ Which series and labels to draw is decided in ``figures``; this module only draw
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from kedro_metrics.figures import DPI, Figure, Panel
 
@@ -17,16 +18,24 @@ _MARKED_POINTS = 50
 
 def write_png(figure: Figure, path: str | os.PathLike[str]) -> None:
     """Draw ``figure`` (a grid of panels, one legend of runs) into the PNG ``path``."""
-    import matplotlib
+    draw(figure).savefig(path, dpi=DPI, format="png")
 
-    matplotlib.use("Agg", force=True)
+
+def draw(figure: Figure) -> Any:
+    """``figure`` as a matplotlib Figure, drawn with the Agg renderer when saved.
+
+    A ``matplotlib.figure.Figure`` made directly, not through pyplot: no GUI, no
+    global backend switch in the caller's process (a notebook keeps its own).
+    """
+    import matplotlib.lines
+    from matplotlib import rcParams
     from matplotlib.figure import Figure as MplFigure
 
     rows, columns = figure.grid
     canvas = MplFigure(figsize=figure.size_inches, dpi=DPI, layout="constrained")
     canvas.suptitle(figure.title)
     axes = canvas.subplots(rows, columns, squeeze=False).flatten()
-    colours = _colours(figure, matplotlib.rcParams["axes.prop_cycle"].by_key()["color"])
+    colours = _colours(figure, rcParams["axes.prop_cycle"].by_key()["color"])
     for ax, panel in zip(axes, figure.panels):
         _draw_panel(ax, panel, colours)
     for ax in axes[len(figure.panels) :]:
@@ -37,7 +46,7 @@ def write_png(figure: Figure, path: str | os.PathLike[str]) -> None:
     ]
     if handles:
         canvas.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4))
-    canvas.savefig(path, dpi=DPI, format="png")
+    return canvas
 
 
 def _draw_panel(ax, panel: Panel, colours: dict[str, str]) -> None:  # noqa: ANN001
