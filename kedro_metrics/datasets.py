@@ -36,19 +36,39 @@ class InvalidMetricsError(DatasetError):
     """What save raises for malformed metrics: every problem, nothing written."""
 
 
+#: How every InvalidMetricsError message begins.
+NOTHING_SAVED = "Nothing was saved to "
+
+
 def one_message(error: BaseException) -> None:
     """Show a validation error once in ``kedro run``'s output.
 
     Kedro's catalog wraps a dataset's DatasetError in another one prefixed with the
     dataset name (``raise DatasetError(f"{name}: {e}") from e``), so the traceback
     printed the problem list twice and named the dataset twice. Our message already
-    names the dataset: the wrapper takes it over and drops the chain.
+    names the dataset: the wrapper takes it over and drops the chain. Under
+    ParallelRunner the chain is the worker's whole traceback as text (the list
+    twice more): recognised by our exception's name in it, dropped too.
     """
+    if not isinstance(error, DatasetError):
+        return
     cause = error.__cause__
-    if isinstance(error, DatasetError) and isinstance(cause, InvalidMetricsError):
+    if isinstance(cause, InvalidMetricsError):
         error.args = cause.args
-        error.__cause__ = None
-        error.__suppress_context__ = True
+    elif _worker_traceback_of_invalid_metrics(cause):
+        message = str(error)
+        error.args = (message[message.find(NOTHING_SAVED) :],)
+    else:
+        return
+    error.__cause__ = None
+    error.__suppress_context__ = True
+
+
+def _worker_traceback_of_invalid_metrics(cause: BaseException | None) -> bool:
+    """Is ``cause`` a ParallelRunner worker's traceback (concurrent.futures'
+    ``_RemoteTraceback``, text) of an InvalidMetricsError?"""
+    name = f"{InvalidMetricsError.__module__}.{InvalidMetricsError.__qualname__}: {NOTHING_SAVED}"
+    return type(cause).__name__ == "_RemoteTraceback" and name in str(cause)
 
 
 @dataclass(frozen=True)
@@ -375,7 +395,7 @@ class MlflowRunDataset(AbstractDataset):
         except MetricsValidationError as exc:
             # from None: the problems are all in this message; chaining the
             # MetricsValidationError would print the same list again.
-            raise InvalidMetricsError(f"Nothing was saved to {self._label}: {exc}") from None
+            raise InvalidMetricsError(f"{NOTHING_SAVED}{self._label}: {exc}") from None
 
     def _store_errors(self) -> contextlib.AbstractContextManager[None]:
         return _as_dataset_error(self._label)
@@ -654,7 +674,7 @@ class MlflowMetricDataSet(MlflowRunDataset):
         validated = self._validated({self.key: data}, prefix="")
         if validated.keys != (self.key,):
             raise DatasetError(
-                f"Nothing was saved to {self._label}: it takes one metric (a number, a point "
+                f"{NOTHING_SAVED}{self._label}: it takes one metric (a number, a point "
                 f"or a list of either), got a group of {len(validated.keys)} metrics."
             )
         self._write(validated)

@@ -83,6 +83,15 @@ def no_git_failure(tmp_path_factory, seed_store, kedro, store_at):
     return result, store_at(project / "mlflow.db")
 
 
+@pytest.fixture(scope="module")
+def parallel_failure(tmp_path_factory, seed_store, kedro):
+    """The pipeline that fails validation, under ParallelRunner (the error comes back
+    from a worker process with its traceback as text)."""
+    project = copy_project(tmp_path_factory.mktemp("parallel-bad"), SOURCE)
+    seed_store(project / "mlflow.db")
+    return kedro(project, "run", "--pipelines", "bad", "--runner", "ParallelRunner")
+
+
 class TestParams:
     def test_exact_params_after_runtime_params(self, git_project):
         """--params override parameters.yml; nested names flatten with '.', lists as JSON."""
@@ -206,6 +215,15 @@ class TestOneMessage:
         assert result.returncode != 0
         output = result.stdout + result.stderr
         assert output.count("expected a number, got None") == 1, result.output
+        assert output.count("worse[1]: expected a number, got 'y'") == 1
+        assert output.count("Nothing was saved to 'bad_metrics': 2 problems in the metrics:") == 1
+        assert "bad_metrics: Nothing was saved" not in output
+
+    def test_validation_error_shows_once_under_parallel_runner(self, parallel_failure):
+        """From a worker process too: each problem once, the dataset named once."""
+        assert parallel_failure.returncode != 0
+        output = parallel_failure.stdout + parallel_failure.stderr
+        assert output.count("expected a number, got None") == 1, parallel_failure.output
         assert output.count("worse[1]: expected a number, got 'y'") == 1
         assert output.count("Nothing was saved to 'bad_metrics': 2 problems in the metrics:") == 1
         assert "bad_metrics: Nothing was saved" not in output
