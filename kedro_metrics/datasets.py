@@ -55,9 +55,9 @@ def one_message(error: BaseException) -> None:
     cause = error.__cause__
     if isinstance(cause, InvalidMetricsError):
         error.args = cause.args
-    elif _worker_traceback_of_invalid_metrics(cause):
-        message = str(error)
-        error.args = (message[message.find(NOTHING_SAVED) :],)
+    elif _worker_traceback_of_invalid_metrics(cause) and NOTHING_SAVED in str(error):
+        message = str(error)  # "<catalog name>: Nothing was saved to ..."
+        error.args = (message[message.index(NOTHING_SAVED) :],)
     else:
         return
     error.__cause__ = None

@@ -7,7 +7,7 @@ import matplotlib
 
 from kedro_metrics import render
 from kedro_metrics.figures import build_figure
-from tests.test_figures import RUN_A, RUN_B, rec
+from tests.test_figures import RUN_B, rec
 
 RECORDS = [
     rec("m.acc", 0.75, 3),

@@ -209,21 +209,17 @@ class TestShapes:
 
 
 class TestOneMessage:
-    def test_validation_error_shows_once(self, no_git_failure):
-        """The failed run prints the dataset name and every problem exactly once."""
-        result, _ = no_git_failure
+    @pytest.mark.parametrize("runner", ["SequentialRunner", "ParallelRunner"])
+    def test_validation_error_shows_once(self, request, runner):
+        """The failed run prints the dataset name and every problem exactly once, also
+        when the error comes back from a ParallelRunner worker process."""
+        if runner == "ParallelRunner":
+            result = request.getfixturevalue("parallel_failure")
+        else:
+            result, _ = request.getfixturevalue("no_git_failure")
         assert result.returncode != 0
         output = result.stdout + result.stderr
         assert output.count("expected a number, got None") == 1, result.output
-        assert output.count("worse[1]: expected a number, got 'y'") == 1
-        assert output.count("Nothing was saved to 'bad_metrics': 2 problems in the metrics:") == 1
-        assert "bad_metrics: Nothing was saved" not in output
-
-    def test_validation_error_shows_once_under_parallel_runner(self, parallel_failure):
-        """From a worker process too: each problem once, the dataset named once."""
-        assert parallel_failure.returncode != 0
-        output = parallel_failure.stdout + parallel_failure.stderr
-        assert output.count("expected a number, got None") == 1, parallel_failure.output
         assert output.count("worse[1]: expected a number, got 'y'") == 1
         assert output.count("Nothing was saved to 'bad_metrics': 2 problems in the metrics:") == 1
         assert "bad_metrics: Nothing was saved" not in output
