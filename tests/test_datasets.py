@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 from kedro.io import DataCatalog, DatasetError
 from mlflow import MlflowClient
+from mlflow.entities import RunTag
 
 import kedro_metrics
 from kedro_metrics import MlflowMetricDataSet, MlflowMetricsDataSet, store
@@ -931,6 +932,30 @@ class TestNonNumeric:
         data = MlflowClient(tracking_uri=store_uri).get_run(run_id).data
         assert (data.metrics, data.params) == ({}, {})
         assert not [k for k in data.tags if k.startswith("m.")]
+
+
+@SQLITE_ONLY
+class TestNonNumericWithoutPrefix:
+    """prefix "": load returns the dataset's tags, not the ones the run carries itself."""
+
+    def test_the_run_s_own_tags_are_left_out(self, store_uri, run_id):
+        """MLflow's system tags and every tag the hook sets (session, pipeline, env,
+        runner, versions, git) are on the run but not in load's answer."""
+        from kedro_metrics.run_context import GitState, standard_tags
+
+        own = {
+            "kedro.session_id": "2026-11-22T15.06.11.123Z", "kedro.pipeline": "__default__",
+            "kedro.env": "local", "kedro.runner": "SequentialRunner", "mlflow.runName": "r",
+            **standard_tags(store.STANDARD_TAG_NAMES, user="me", package_name="pkg",
+                            git=GitState("abc123", "main", False), kedro_version="1.0",
+                            plugin_version="0.1"),
+        }  # fmt: skip
+        MlflowClient(tracking_uri=store_uri).log_batch(run_id, tags=[RunTag(k, v) for k, v in own.items()])
+        dataset = MlflowMetricsDataSet(prefix="", run_id=run_id, tracking_uri=store_uri, non_numeric="tag")
+        dataset.save({"best_model": "xgboost", "accuracy": 0.875})
+        tags = MlflowClient(tracking_uri=store_uri).get_run(run_id).data.tags
+        assert own.items() <= tags.items()
+        assert dataset.load() == {"accuracy": {"value": 0.875, "step": 0}, "best_model": "xgboost"}
 
 
 class TestNewArguments:
