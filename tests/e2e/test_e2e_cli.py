@@ -1,5 +1,6 @@
 """`kedro metrics init` in a real project: writes conf/base/metrics.yml, refuses to
-overwrite it, and overwrites it with --force."""
+overwrite it, overwrites it with --force, and says which .gitignore entries are missing
+(globs such as `*.db` count)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,12 @@ import yaml
 pytestmark = pytest.mark.e2e
 
 EDITED = "experiment: mine\n"
+#: Globs that cover mlflow.db and .kedro_metrics/ without naming them.
+GLOB_GITIGNORE = "# local stores\n*.db\n.kedro_*/\n"
+GITIGNORE_ADVICE = (
+    "Keep the local MLflow store and spool out of git: add mlflow.db, .kedro_metrics/ "
+    "to the project's .gitignore."
+)
 
 
 @dataclass(frozen=True)
@@ -35,6 +42,7 @@ def init_sequence(tmp_path_factory, new_project, kedro) -> InitSequence:
     target.write_text(EDITED)
     second = kedro(project, "metrics", "init")
     after_second = target.read_text()
+    (project / ".gitignore").write_text(GLOB_GITIGNORE)
     forced = kedro(project, "metrics", "init", "--force")
     return InitSequence(first, written, second, after_second, forced, target.read_text())
 
@@ -48,6 +56,15 @@ class TestMetricsInit:
         assert yaml.safe_load(text) is None  # changes no default as written
         for key in ("tracking_uri", "experiment", "run_name", "tags", "disabled_pipelines"):
             assert key in text
+
+    def test_without_a_gitignore_init_names_both_entries(self, init_sequence):
+        """The project has no .gitignore: the advice names the store and the spool."""
+        assert init_sequence.first.stdout.count(GITIGNORE_ADVICE) == 1, init_sequence.first.output
+
+    def test_globs_in_the_gitignore_count(self, init_sequence):
+        """`*.db` and `.kedro_*/` cover both: no advice."""
+        init_sequence.forced.check()
+        assert "Keep the local MLflow store" not in init_sequence.forced.output
 
     def test_second_init_fails_and_keeps_the_file(self, init_sequence):
         """init over an existing metrics.yml exits non-zero and leaves the file alone."""
