@@ -7,8 +7,9 @@ import subprocess
 
 import pytest
 
+from kedro_metrics import store
 from kedro_metrics.project import git_state
-from kedro_metrics.run_context import GitState
+from kedro_metrics.run_context import GitState, standard_tags
 
 
 def git(repo, *args: str) -> str:
@@ -59,3 +60,33 @@ class TestGitState:
         """PATH without git: no tags, no error."""
         monkeypatch.setenv("PATH", str(tmp_path_factory.mktemp("empty-path")))
         assert git_state(repo) is None
+
+
+def run_tags(project) -> dict[str, str]:
+    """The standard tags a run of ``project`` gets (as hook.context_tags builds them)."""
+    return standard_tags(store.STANDARD_TAG_NAMES, user="ada", package_name="pkg",
+                         git=git_state(project), kedro_version="1.0", plugin_version="0.1")  # fmt: skip
+
+
+class TestGitTags:
+    """The exact tags a run gets from the project's repository."""
+
+    BASE = {"mlflow.user": "ada", "mlflow.source.name": "pkg", "mlflow.source.type": "PROJECT",
+            "kedro.version": "1.0", "kedro_metrics.version": "0.1"}  # fmt: skip
+
+    def test_clean(self, repo):
+        assert run_tags(repo) == {
+            **self.BASE, "mlflow.source.git.commit": git(repo, "rev-parse", "HEAD"),
+            "mlflow.source.git.branch": "main", "kedro_metrics.git_dirty": "false",
+        }  # fmt: skip
+
+    def test_dirty_after_a_tracked_file_changed(self, repo):
+        (repo / "code.py").write_text("x = 2\n")
+        assert run_tags(repo) == {
+            **self.BASE, "mlflow.source.git.commit": git(repo, "rev-parse", "HEAD"),
+            "mlflow.source.git.branch": "main", "kedro_metrics.git_dirty": "true",
+        }  # fmt: skip
+
+    def test_no_git_executable_gives_no_git_tags(self, repo, monkeypatch, tmp_path_factory):
+        monkeypatch.setenv("PATH", str(tmp_path_factory.mktemp("empty-path")))
+        assert run_tags(repo) == self.BASE
