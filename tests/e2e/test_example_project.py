@@ -109,11 +109,13 @@ class TestExampleProject:
         assert metrics["train_scores.accuracy"][0][1] > 0.8
 
     def test_readme_gives_the_commands_that_were_run(self):
-        """The README says `kedro run` in docs/example and how to open the store in `mlflow ui`."""
+        """The README says `kedro run` in docs/example, and how to read the results back
+        and open the project's store in the MLflow UI with the plugin's commands."""
         readme = (EXAMPLE / "README.md").read_text()
         assert re.search(r"^cd docs/example$", readme, re.MULTILINE)
         assert re.search(r"^kedro run$", readme, re.MULTILINE)
-        assert "mlflow ui --backend-store-uri sqlite:///mlflow.db" in readme
+        for command in ("runs", "show", "compare", "ui"):
+            assert re.search(rf"^kedro metrics {command}\b", readme, re.MULTILINE), command
 
 
 class TestExampleLeavesTrackedFilesAlone:
