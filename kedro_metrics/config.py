@@ -6,7 +6,6 @@ conf/<env>, env wins) and hands the resulting mapping to ``MetricsConfig.parse``
 
 from __future__ import annotations
 
-import fnmatch
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -248,28 +247,3 @@ def _expect_choice(
             f"{key!r} in {source} must be one of {', '.join(choices)}, got {data[key]!r}.",
             key=key,
         )
-
-
-def gitignore_covers(lines: list[str], entry: str) -> bool:
-    """Does a .gitignore with ``lines`` ignore ``entry`` (a name at the project's top,
-    a folder when it ends with "/")? Git's rules for one-level names: blank lines and
-    ``#`` comments skipped, a leading "/" anchors, a trailing "/" matches folders only,
-    globs (``*.db``, ``.kedro_*``) match, ``!pattern`` re-includes; the last matching
-    line decides."""
-    is_folder = entry.endswith("/")
-    name = entry.rstrip("/")
-    ignored = False
-    for raw in lines:
-        pattern = raw.strip()
-        if not pattern or pattern.startswith("#"):
-            continue
-        negated = pattern.startswith("!")
-        pattern = pattern.removeprefix("!")
-        if pattern.endswith("/**"):  # everything inside: the folder, for our purpose
-            pattern = pattern.removesuffix("**")
-        if pattern.endswith("/") and not is_folder:
-            continue
-        pattern = pattern.strip("/").removeprefix("**/")
-        if "/" not in pattern and fnmatch.fnmatchcase(name, pattern):
-            ignored = not negated
-    return ignored

@@ -12,11 +12,15 @@ remembers the last one), or a project was bootstrapped in this process
 ``project_path`` is given. Otherwise there is no project and callers fall back to
 MLflow's current tracking URI.
 
+Also what the project's files say about the run's context: its git state (the
+run's standard tags) and whether its .gitignore keeps the local store out.
+
 No mlflow import here: Kedro loads the hook and the CLI at start-up.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import getpass
 import os
 import subprocess
@@ -258,3 +262,28 @@ def current_user() -> str | None:
         return getpass.getuser()
     except Exception:  # noqa: BLE001 - no user in a bare container: no tag
         return None
+
+
+def gitignore_covers(lines: list[str], entry: str) -> bool:
+    """Does a .gitignore with ``lines`` ignore ``entry`` (a name at the project's top,
+    a folder when it ends with "/")? Git's rules for one-level names: blank lines and
+    ``#`` comments skipped, a leading "/" anchors, a trailing "/" matches folders only,
+    globs (``*.db``, ``.kedro_*``) match, ``!pattern`` re-includes; the last matching
+    line decides."""
+    is_folder = entry.endswith("/")
+    name = entry.rstrip("/")
+    ignored = False
+    for raw in lines:
+        pattern = raw.strip()
+        if not pattern or pattern.startswith("#"):
+            continue
+        negated = pattern.startswith("!")
+        pattern = pattern.removeprefix("!")
+        if pattern.endswith("/**"):  # everything inside: the folder, for our purpose
+            pattern = pattern.removesuffix("**")
+        if pattern.endswith("/") and not is_folder:
+            continue
+        pattern = pattern.strip("/").removeprefix("**/")
+        if "/" not in pattern and fnmatch.fnmatchcase(name, pattern):
+            ignored = not negated
+    return ignored
