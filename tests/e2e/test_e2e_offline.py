@@ -201,3 +201,19 @@ class TestOfflineToServer:
         sync.check()
         assert [status for status, _ in found.values()] == ["FINISHED"], sync.output
         assert next(iter(found.values()))[1] == HISTORIES
+
+
+class TestASyncAlreadyDelivering:
+    def test_a_second_sync_says_so_and_exits_0(self, project, kedro):
+        """While another sync holds the spool directory's lock (held here, in this
+        process), `kedro metrics sync` sends nothing and says why."""
+        from kedro_metrics import spool
+
+        directory = project / ".kedro_metrics" / "spool"
+        with spool.sync_lock(directory) as mine:
+            assert mine
+            result = kedro(project, "metrics", "sync")
+        result.check()
+        assert result.stdout.strip().splitlines()[-1] == (
+            f"Another `kedro metrics sync` is delivering {directory}; nothing to do."
+        )
