@@ -63,7 +63,7 @@ class TestGitState:
 
 
 def run_tags(project) -> dict[str, str]:
-    """The standard tags a run of ``project`` gets (as hook.context_tags builds them)."""
+    """The standard tags a run of ``project`` gets (as tracked_run.context_tags builds them)."""
     return standard_tags(store.STANDARD_TAG_NAMES, user="ada", package_name="pkg",
                          git=git_state(project), kedro_version="1.0", plugin_version="0.1")  # fmt: skip
 

@@ -11,7 +11,7 @@ import threading
 import pytest
 
 from kedro_metrics import spool
-from kedro_metrics.hook import InterruptHandlers
+from kedro_metrics.interrupts import InterruptHandlers
 from kedro_metrics.points import MetricPoint
 
 POINTS = [MetricPoint("m.loss", 0.5, 0, 1)]
