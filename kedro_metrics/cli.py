@@ -6,84 +6,19 @@ commands stay thin (pure logic lives in config.py, figures.py ...).
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
-import signal
-import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import click
-from kedro.framework.cli.utils import KedroCliError
 from kedro.framework.startup import ProjectMetadata
 
-METRICS_YML_TEMPLATE = """\
-# kedro-metrics settings: see "The hook" in the kedro-metrics docs (docs/hook.md).
-# Every key is optional; conf/<env>/metrics.yml overrides this file key by key.
-
-# Where MLflow stores runs. Beats MLFLOW_TRACKING_URI.
-# Default: sqlite:///<project root>/mlflow.db (no server needed).
-# tracking_uri: http://127.0.0.1:5000
-
-# Experiment of the runs. Beats MLFLOW_EXPERIMENT_NAME. Default: the package name.
-# experiment: my-experiment
-
-# Name of the runs the hook starts: a name or a template of {pipeline}, {env},
-# {session_id} and {start_time}. Default: the pipeline name(s) and the start time.
-# run_name: "{pipeline} {start_time}"
-
-# Tags added to the runs the hook starts (besides kedro.session_id, kedro.pipeline,
-# kedro.env and kedro.runner, which are always set).
-# tags:
-#   team: forecasting
-
-# Pipelines run without tracking: their metrics datasets log nothing.
-# disabled_pipelines:
-#   - data_processing
-
-# Let save() return before MLflow has the points; the hook waits for them at the
-# end of the pipeline (and on error), so nothing is lost.
-# async_logging: false
-
-# Kubeflow Pipelines v1 (docs/kubeflow.md): metrics whose key matches a glob are shown
-# as PERCENTAGE (the value is never scaled); with metrics_file, every `kedro run`
-# writes the last value of its metrics there, also when a node fails.
-# kubeflow:
-#   percentage: ["*accuracy*"]
-#   metrics_file: /mlpipeline-metrics.json
-
-# Log the run's Kedro parameters (--params included) as MLflow params.
-# log_params: true
-
-# Never lose a metric (docs/reliability.md). Points for a tracking server are spooled
-# here before they are sent; `kedro metrics sync` delivers what MLflow did not confirm.
-# spool_dir: .kedro_metrics/spool
-# The most one `kedro run` waits on a failing server, all requests together.
-# retry_seconds: 15
-# spool: keep what failed in the spool and go on; raise: fail the save.
-# on_tracking_error: spool
-# Deliver earlier runs' spools when `kedro run` starts (within ~5 s).
-# sync_on_start: true
-# offline: nothing reaches the store until `kedro metrics sync` (also KEDRO_METRICS_MODE).
-# mode: online
-"""
+from kedro_metrics.cli_output import MetricsCliError, reading
+from kedro_metrics.config import METRICS_YML_TEMPLATE
+from kedro_metrics.mlflow_ui import serve_mlflow_ui
 
 #: What a project's .gitignore should hold: the embedded store and the local spool.
 GITIGNORE_ENTRIES = ("mlflow.db", ".kedro_metrics/")
-
-
-class MetricsCliError(KedroCliError):
-    """A KedroCliError that always prints its message.
-
-    ``KedroCliError.show`` formats ``sys.exc_info()``, which click >= 8.2 has
-    already cleared when it calls ``show``: the message would be lost.
-    """
-
-    def show(self, file: IO[Any] | None = None) -> None:
-        click.secho(f"Error: {self.format_message()}", fg="red", err=True)
 
 
 @click.group(name="kedro-metrics")
@@ -150,76 +85,6 @@ def ui(metadata: ProjectMetadata, host: str, port: int, env: str | None) -> None
     code = serve_mlflow_ui(uri, host=host, port=port, cwd=Path(metadata.project_path))
     if code:
         raise MetricsCliError(f"mlflow ui exited with code {code} (is port {port} free?).")
-
-
-#: How long the UI's processes get to exit after SIGTERM before they are killed.
-UI_STOP_SECONDS = 10.0
-
-
-def serve_mlflow_ui(uri: str, *, host: str, port: int, cwd: Path) -> int:
-    """Run ``mlflow ui`` on ``uri`` until it exits or this process gets SIGINT/SIGTERM.
-
-    mlflow ui starts uvicorn workers (and, unless disabled, job consumers) that
-    outlive a signal to their parent: it runs in its own process group, and a
-    Ctrl-C or SIGTERM here stops the whole group. The URI goes through the
-    environment, not the command line, so no credential shows in a process list.
-    Returns mlflow's exit code, 0 when stopped by a signal.
-    """
-    executable = Path(sys.executable).with_name("mlflow")
-    program = str(executable) if executable.exists() else "mlflow"
-    command = [program, "ui", "--host", host, "--port", str(port)]
-    env = {**os.environ, "MLFLOW_BACKEND_STORE_URI": uri}
-    env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
-    process = subprocess.Popen(command, cwd=cwd, env=env, start_new_session=True)  # noqa: S603
-    stopped: list[int] = []
-
-    def stop(signum: int, frame: Any) -> None:
-        # Only signal here: the main thread is inside process.wait().
-        stopped.append(signum)
-        signal_group(process.pid, signal.SIGTERM)
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        code = process.wait()
-    finally:
-        stop_process_group(process, UI_STOP_SECONDS)
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-    return 0 if stopped else code
-
-
-def stop_process_group(process: subprocess.Popen[Any], timeout: float) -> None:
-    """SIGTERM ``process``'s whole group, wait until every member has exited, and
-    SIGKILL what is left after ``timeout``."""
-    import time
-
-    signal_group(process.pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while group_alive(process.pid) and time.monotonic() < deadline:
-        try:
-            process.wait(0.1)  # reaps the leader, which would otherwise linger as a zombie
-        except subprocess.TimeoutExpired:
-            pass
-        else:
-            time.sleep(0.05)
-    signal_group(process.pid, signal.SIGKILL)
-    process.wait()
-
-
-def signal_group(pgid: int, signum: int) -> None:
-    try:
-        os.killpg(pgid, signum)
-    except ProcessLookupError:
-        pass
-
-
-def group_alive(pgid: int) -> bool:
-    """True while some process of the group ``pgid`` exists."""
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 # Reading back: runs, show, compare, history, export ----------------------------------
@@ -419,95 +284,6 @@ def export(  # noqa: PLR0913
             histories = query.run_histories(scope, found)
             rows = [rec for key in histories for rec in records.history_records(found, histories[key])]
             out.emit(rows, records.RECORD_FIELDS)
-
-
-class Output:
-    """Where a reading command writes its document: stdout (or ``--output``)."""
-
-    def __init__(self, fmt: str, stdout: IO[str], output: str | None):
-        self.fmt = fmt
-        self._stdout = stdout
-        self._output = output
-
-    def emit(  # noqa: PLR0913
-        self,
-        document: Any,
-        columns: Any = (),
-        table: tuple[list[str], list[list[str]]] | None = None,
-        *,
-        title: str | None = None,
-        empty: str | None = None,
-    ) -> None:
-        """Write ``document`` as JSON or CSV (rows with ``columns``), or draw ``table``."""
-        from kedro_metrics import formats
-
-        if self.fmt == "table" and table is not None:
-            self._table(*table, title=title, empty=empty)
-            return
-        text = formats.to_csv(document, columns) if self.fmt == "csv" else formats.to_json(document)
-        if self._output:
-            Path(self._output).write_text(text)
-            click.echo(f"Wrote {self._output}", err=True)
-        else:
-            self._stdout.write(text)
-            self._stdout.flush()
-
-    def _table(self, headers: list[str], rows: list[list[str]], *, title: str | None, empty: str | None) -> None:
-        from rich.console import Console
-        from rich.table import Table
-
-        console = Console(file=self._stdout)
-        if not rows:
-            console.print(empty or "Nothing to show.")
-            return
-        table = Table(*headers)
-        for row in rows:
-            table.add_row(*row)
-        if title:
-            console.print(title, soft_wrap=True, highlight=False)
-        console.print(table)
-
-
-@contextlib.contextmanager
-def reading(fmt: str, *, output: str | None = None) -> Iterator[Output]:
-    """Run a reading command: kedro-metrics errors become one-line CLI errors, and
-    for JSON/CSV everything but the document (Kedro's rich log handler, warnings,
-    prints) goes to stderr, so ``... --format json | jq`` works."""
-    from kedro_metrics.errors import KedroMetricsError
-
-    real_stdout = sys.stdout
-    try:
-        if fmt == "table":
-            yield Output(fmt, real_stdout, output)
-        else:
-            with _logs_to_stderr(real_stdout), contextlib.redirect_stdout(sys.stderr):
-                yield Output(fmt, real_stdout, output)
-    except KedroMetricsError as exc:
-        raise MetricsCliError(str(exc)) from None
-
-
-@contextlib.contextmanager
-def _logs_to_stderr(stdout: IO[str]) -> Iterator[None]:
-    """Point every logging StreamHandler writing to ``stdout`` at stderr for a while.
-    (Kedro's RichHandler writes to ``sys.stdout`` as it is when it writes: the
-    ``redirect_stdout`` around the command moves it.)"""
-    loggers = [logging.getLogger(), *(
-        logger for logger in logging.Logger.manager.loggerDict.values()
-        if isinstance(logger, logging.Logger)
-    )]  # fmt: skip
-    moved = [
-        handler
-        for logger in loggers
-        for handler in logger.handlers
-        if isinstance(handler, logging.StreamHandler) and handler.stream is stdout
-    ]
-    for handler in moved:
-        handler.setStream(sys.stderr)
-    try:
-        yield
-    finally:
-        for handler in moved:
-            handler.setStream(stdout)
 
 
 def _scope(metadata: ProjectMetadata, env: str | None) -> tuple[Any, Any]:

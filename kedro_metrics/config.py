@@ -158,6 +158,59 @@ class MetricsConfig:
         return not all(name in self.disabled_pipelines for name in names)
 
 
+#: What `kedro metrics init` writes: every key of metrics.yml, commented out.
+METRICS_YML_TEMPLATE = """\
+# kedro-metrics settings: see "The hook" in the kedro-metrics docs (docs/hook.md).
+# Every key is optional; conf/<env>/metrics.yml overrides this file key by key.
+
+# Where MLflow stores runs. Beats MLFLOW_TRACKING_URI.
+# Default: sqlite:///<project root>/mlflow.db (no server needed).
+# tracking_uri: http://127.0.0.1:5000
+
+# Experiment of the runs. Beats MLFLOW_EXPERIMENT_NAME. Default: the package name.
+# experiment: my-experiment
+
+# Name of the runs the hook starts: a name or a template of {pipeline}, {env},
+# {session_id} and {start_time}. Default: the pipeline name(s) and the start time.
+# run_name: "{pipeline} {start_time}"
+
+# Tags added to the runs the hook starts (besides kedro.session_id, kedro.pipeline,
+# kedro.env and kedro.runner, which are always set).
+# tags:
+#   team: forecasting
+
+# Pipelines run without tracking: their metrics datasets log nothing.
+# disabled_pipelines:
+#   - data_processing
+
+# Let save() return before MLflow has the points; the hook waits for them at the
+# end of the pipeline (and on error), so nothing is lost.
+# async_logging: false
+
+# Kubeflow Pipelines v1 (docs/kubeflow.md): metrics whose key matches a glob are shown
+# as PERCENTAGE (the value is never scaled); with metrics_file, every `kedro run`
+# writes the last value of its metrics there, also when a node fails.
+# kubeflow:
+#   percentage: ["*accuracy*"]
+#   metrics_file: /mlpipeline-metrics.json
+
+# Log the run's Kedro parameters (--params included) as MLflow params.
+# log_params: true
+
+# Never lose a metric (docs/reliability.md). Points for a tracking server are spooled
+# here before they are sent; `kedro metrics sync` delivers what MLflow did not confirm.
+# spool_dir: .kedro_metrics/spool
+# The most one `kedro run` waits on a failing server, all requests together.
+# retry_seconds: 15
+# spool: keep what failed in the spool and go on; raise: fail the save.
+# on_tracking_error: spool
+# Deliver earlier runs' spools when `kedro run` starts (within ~5 s).
+# sync_on_start: true
+# offline: nothing reaches the store until `kedro metrics sync` (also KEDRO_METRICS_MODE).
+# mode: online
+"""
+
+
 #: Values of ``on_tracking_error`` and ``mode``.
 ON_TRACKING_ERROR = ("spool", "raise")
 MODES = ("online", "offline")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kedro_metrics.cli import group_alive
+from kedro_metrics.mlflow_ui import group_alive
 from tests.e2e.conftest import subprocess_env
 from tests.servers import free_port
 

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from kedro_metrics.cli import group_alive
+from kedro_metrics.mlflow_ui import group_alive
 from tests.e2e.conftest import subprocess_env
 
 pytestmark = pytest.mark.e2e
