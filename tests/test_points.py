@@ -18,12 +18,12 @@ from kedro_metrics.points import (
     ValidatedMetrics,
     belongs_to,
     current_time_ms,
-    join_key,
     normalise,
     select,
     to_load_form,
     validate,
 )
+from kedro_metrics.shapes import join_key
 from kedro_metrics.store import key_problem
 from tests import strategies
 
