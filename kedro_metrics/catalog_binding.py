@@ -24,7 +24,7 @@ def pipeline_datasets(catalog: CatalogProtocol, pipeline: Pipeline) -> dict[str,
 def bind_datasets(datasets: dict[str, Any], run: TrackedRun) -> list[str]:
     """Give every metrics dataset among ``datasets`` its catalog name, the run and the
     URI. Returns the names bound."""
-    from kedro_metrics.datasets import MlflowRunDataset
+    from kedro_metrics.run_dataset import MlflowRunDataset
 
     bound = []
     for name, dataset in datasets.items():
@@ -79,7 +79,7 @@ def metrics_dataset_class(config: Any) -> type | None:
         return None
     from kedro.io.core import parse_dataset_definition
 
-    from kedro_metrics.datasets import MlflowRunDataset
+    from kedro_metrics.run_dataset import MlflowRunDataset
 
     try:
         dataset_class, _ = parse_dataset_definition({"type": type_name})

@@ -118,7 +118,7 @@ class MetricsHook:
 
     @hook_impl(tryfirst=True)
     def on_pipeline_error(self, error: Exception) -> None:
-        from kedro_metrics.datasets import one_message
+        from kedro_metrics.run_dataset import one_message
 
         one_message(error)
         self._finish(failed=True)

@@ -22,9 +22,7 @@ MAX_DEPTH = 64
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _REPR_LIMIT = 60
-_ACCEPTED_ARRAYS = (
-    "a 1-D NumPy array or a pandas Series of integers or floats, or a 0-d NumPy array"
-)
+_ACCEPTED_ARRAYS = "a 1-D NumPy array or a pandas Series of integers or floats, or a 0-d NumPy array"
 
 #: Returns why a full MLflow key is unacceptable, or None when it is fine.
 KeyCheck = Callable[[str], "str | None"]
