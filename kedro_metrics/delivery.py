@@ -56,11 +56,11 @@ def save(
         if store_refused(exc):
             writer.mark_refused(seq)
             return False
-        _failed(exc, total, target, raising=target.on_tracking_error == "raise")
+        _failed(exc, total, target, raising=target.raises)
         return True
 
     if asynchronous:
-        on_failed = None if target.on_tracking_error == "raise" else failed
+        on_failed = None if target.raises else failed
         store.submit_points(
             tracking_uri, run_id, materialised, total=total, on_written=written, on_failed=on_failed
         )
@@ -186,15 +186,16 @@ def sync(  # noqa: C901, PLR0912
                     continue
                 try:
                     sent, created = _deliver(run, tracking_uri, report, deadline)
+                    left = run.pending_points - sent
                 except TrackingError as exc:
                     report.failed[run.path.name] = str(exc)
                     sent, created = 0, 0
+                    left = spool.read(run.path).pending_points  # as marked before the failure
                 report.runs_created += created
                 report.points_delivered += sent
                 done += sent
                 if on_points:
                     on_points(done, total)
-                left = spool.read(run.path).pending_points
                 if run.path.name in report.failed or left:
                     report.runs_left += 1
                     report.points_left += left
@@ -280,7 +281,7 @@ def end_run(tracking_uri: str, target: SpoolTarget, *, owned: bool, status: str)
                 told = True
                 logger.info("kedro-metrics: run %s ended %s.", target.run_id, status)
             except TrackingError as exc:
-                if target.on_tracking_error == "raise":
+                if target.raises:
                     spool.close_writer(target, remove=False)
                     raise
                 logger.warning("kedro-metrics: could not end run %s: %s", target.run_id, exc)

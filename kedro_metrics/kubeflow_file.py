@@ -73,5 +73,5 @@ class KubeflowFile:
 
 def _spool_keeps_going(run: TrackedRun, exc: Exception) -> bool:
     """An unavailable store must not fail a run whose points are spooled."""
-    spooling = run.spool is not None and run.spool.on_tracking_error == "spool"
+    spooling = run.spool is not None and not run.spool.raises
     return spooling and isinstance(exc, StoreUnavailableError)

@@ -264,7 +264,7 @@ class MlflowRunDataset(KedroVizPreview, AbstractDataset):
         try:
             store.log_values(self._uri, run_id, **{f"{self._non_numeric}s": values})
         except StoreUnavailableError as exc:
-            if target is None or target.on_tracking_error == "raise":
+            if target is None or target.raises:
                 raise
             logger.warning(
                 "%s: %d non-numeric value(s) (%s) were not logged, the store is unavailable; "

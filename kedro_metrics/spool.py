@@ -73,6 +73,12 @@ class SpoolTarget:
     tags: dict[str, str] = field(default_factory=dict)
     start_time: int | None = None
 
+    @property
+    def raises(self) -> bool:
+        """``on_tracking_error: raise``: a failing store fails the save; else the
+        points stay spooled and the pipeline goes on."""
+        return self.on_tracking_error == "raise"
+
     def header(self) -> dict[str, Any]:
         return {
             "kind": "run",
