@@ -47,7 +47,9 @@ def main() -> None:
     IMAGES.mkdir(exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="kedro-metrics-pictures-") as tmp:
         project = Path(tmp) / "example"
-        shutil.copytree(EXAMPLE, project, ignore=shutil.ignore_patterns("*.db", "mlruns", "__pycache__"))
+        shutil.copytree(
+            EXAMPLE, project, ignore=shutil.ignore_patterns("*.db", "mlruns", "__pycache__")
+        )
         (project / "conf" / "local").mkdir(exist_ok=True)
         for rate in ("0.5", "0.02"):
             (project / "conf" / "local" / "metrics.yml").write_text(f"run_name: lr-{rate}\n")
@@ -57,7 +59,9 @@ def main() -> None:
               "--output", str(PLOT_PNG))  # fmt: skip
         print(f"plot: {PLOT_PNG} ({time.monotonic() - started:.1f} s)")
         with kedro_viz(project) as url:
-            node_id = {n["name"]: n["id"] for n in get_json(f"{url}/api/main")["nodes"]}["model_metrics"]
+            node_id = {n["name"]: n["id"] for n in get_json(f"{url}/api/main")["nodes"]}[
+                "model_metrics"
+            ]
             get_json(f"{url}/api/nodes/{node_id}")  # warm: the preview reads the store
             screenshot(f"{url}/?pid=__default__&sid={node_id}&sn=model_metrics", PREVIEW_PNG)
         keep_side_panel(PREVIEW_PNG)

@@ -7,13 +7,9 @@ which loads the hook and CLI entry points) does not pay for importing mlflow.
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("kedro-metrics")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
+from kedro_metrics.version import __version__
 
 __all__ = [
     "MlflowMetricDataSet",
@@ -24,19 +20,17 @@ __all__ = [
     "get_metrics",
 ]
 
-_LAZY = {
-    name: "kedro_metrics.datasets" for name in __all__ if name.startswith("Mlflow")
-}
-_LAZY["get_metrics"] = "kedro_metrics.query"
+_LAZY = {name: "kedro_metrics.io.datasets" for name in __all__ if name.startswith("Mlflow")}
+_LAZY["get_metrics"] = "kedro_metrics.reading.query"
 
 if TYPE_CHECKING:
-    from kedro_metrics.datasets import (
+    from kedro_metrics.io.datasets import (
         MlflowMetricDataSet,
         MlflowMetricDataset,
         MlflowMetricsDataSet,
         MlflowMetricsDataset,
     )
-    from kedro_metrics.query import get_metrics
+    from kedro_metrics.reading.query import get_metrics
 
 
 def __getattr__(name: str) -> Any:

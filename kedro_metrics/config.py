@@ -15,6 +15,10 @@ from typing import Any
 from kedro_metrics.errors import ConfigError
 
 DEFAULT_SQLITE_NAME = "mlflow.db"
+#: metrics.yml ``retry_seconds`` default: the most one process waits on a failing store.
+DEFAULT_RETRY_SECONDS = 15.0
+#: At the start of `kedro run`, how long delivering earlier spools may take.
+SYNC_ON_START_SECONDS = 5.0
 #: The fields a ``run_name`` template may use.
 RUN_NAME_FIELDS = ("pipeline", "env", "session_id", "start_time")
 
@@ -91,7 +95,7 @@ class MetricsConfig:
     spool_dir: str | None = None
     #: The most time one `kedro run` waits on an unreachable store (start, saves and
     #: end together) before everything goes to the spool.
-    retry_seconds: float = 15.0
+    retry_seconds: float = DEFAULT_RETRY_SECONDS
     #: "spool" (default): keep failed points in the spool and go on; "raise": fail.
     on_tracking_error: str = "spool"
     #: Deliver pending spools at the start of `kedro run` (within a small time budget).
@@ -122,14 +126,20 @@ class MetricsConfig:
         _expect(data, "spool_dir", (str, type(None)), "a directory path", source)
         _expect_choice(data, "on_tracking_error", ON_TRACKING_ERROR, source)
         _expect_choice(data, "mode", MODES, source)
-        seconds = data.get("retry_seconds", 15.0)
+        seconds = data.get("retry_seconds", DEFAULT_RETRY_SECONDS)
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
             raise ConfigError(
                 f"'retry_seconds' in {source} must be a number of seconds >= 0, got {seconds!r}.",
                 key="retry_seconds",
             )
         _expect(data, "tags", (Mapping, type(None)), "a mapping of tag name to value", source)
-        _expect(data, "disabled_pipelines", (list, tuple, type(None)), "a list of pipeline names", source)
+        _expect(
+            data,
+            "disabled_pipelines",
+            (list, tuple, type(None)),
+            "a list of pipeline names",
+            source,
+        )
         tags = data.pop("tags", None) or {}
         for name, value in tags.items():
             if not isinstance(value, (str, int, float, bool)):
@@ -158,8 +168,7 @@ class MetricsConfig:
         return not all(name in self.disabled_pipelines for name in names)
 
 
-#: What `kedro metrics init` writes: every key of metrics.yml, commented out.
-METRICS_YML_TEMPLATE = """\
+_TEMPLATE = """\
 # kedro-metrics settings: see "The hook" in the kedro-metrics docs (docs/hook.md).
 # Every key is optional; conf/<env>/metrics.yml overrides this file key by key.
 
@@ -170,9 +179,9 @@ METRICS_YML_TEMPLATE = """\
 # Experiment of the runs. Beats MLFLOW_EXPERIMENT_NAME. Default: the package name.
 # experiment: my-experiment
 
-# Name of the runs the hook starts: a name or a template of {pipeline}, {env},
-# {session_id} and {start_time}. Default: the pipeline name(s) and the start time.
-# run_name: "{pipeline} {start_time}"
+# Name of the runs the hook starts: a name or a template of {{pipeline}}, {{env}},
+# {{session_id}} and {{start_time}}. Default: the pipeline name(s) and the start time.
+# run_name: "{{pipeline}} {{start_time}}"
 
 # Tags added to the runs the hook starts (besides kedro.session_id, kedro.pipeline,
 # kedro.env and kedro.runner, which are always set).
@@ -201,18 +210,23 @@ METRICS_YML_TEMPLATE = """\
 # here before they are sent; `kedro metrics sync` delivers what MLflow did not confirm.
 # spool_dir: .kedro_metrics/spool
 # The most one `kedro run` waits on a failing server, all requests together.
-# retry_seconds: 15
+# retry_seconds: {retry_seconds:g}
 # spool: keep what failed in the spool and go on; raise: fail the save.
 # on_tracking_error: spool
-# Deliver earlier runs' spools when `kedro run` starts (within ~5 s).
+# Deliver earlier runs' spools when `kedro run` starts (within ~{sync_on_start_seconds:g} s).
 # sync_on_start: true
 # offline: nothing reaches the store until `kedro metrics sync` (also KEDRO_METRICS_MODE).
 # mode: online
 """
+#: What `kedro metrics init` writes: every key of metrics.yml, commented out, with
+#: the defaults defined here.
+METRICS_YML_TEMPLATE = _TEMPLATE.format(
+    retry_seconds=DEFAULT_RETRY_SECONDS, sync_on_start_seconds=SYNC_ON_START_SECONDS
+)
 
 
 #: Values of ``on_tracking_error`` and ``mode``.
-ON_TRACKING_ERROR = ("spool", "raise")
+SPOOL, RAISE = ON_TRACKING_ERROR = ("spool", "raise")
 MODES = ("online", "offline")
 #: The environment variables of the spool.
 SPOOL_DIR_VARIABLE = "KEDRO_METRICS_SPOOL_DIR"
@@ -234,9 +248,7 @@ def offline(config: MetricsConfig, environ: Mapping[str, str]) -> bool:
     return config.mode == "offline" or environ.get(MODE_VARIABLE, "").lower() == "offline"
 
 
-def tracking_uri(
-    config: MetricsConfig, environ: Mapping[str, str], project_path: str
-) -> str:
+def tracking_uri(config: MetricsConfig, environ: Mapping[str, str], project_path: str) -> str:
     """metrics.yml ``tracking_uri`` > ``MLFLOW_TRACKING_URI`` > sqlite in the project."""
     return (
         config.tracking_uri
@@ -245,9 +257,7 @@ def tracking_uri(
     )
 
 
-def experiment_name(
-    config: MetricsConfig, environ: Mapping[str, str], package_name: str
-) -> str:
+def experiment_name(config: MetricsConfig, environ: Mapping[str, str], package_name: str) -> str:
     """metrics.yml ``experiment`` > ``MLFLOW_EXPERIMENT_NAME`` > the package name."""
     return config.experiment or environ.get("MLFLOW_EXPERIMENT_NAME") or package_name
 

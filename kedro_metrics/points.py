@@ -45,9 +45,12 @@ LOAD_MODES = ("last", "history", "values")
 STEP_MODES = ("given", "continue")
 #: ``non_numeric``: what a string or a boolean in a value slot becomes.
 NON_NUMERIC_MODES = ("error", "tag", "param")
+
+
 @dataclass(frozen=True, slots=True)
 class MetricPoint:
-    """One value of one metric, as MLflow stores it."""
+    """One value of one metric, as MLflow stores it: what a save writes, what the
+    spool keeps, what the read side gets back."""
 
     key: str
     value: float
@@ -68,16 +71,17 @@ class ValidatedMetrics:
         series: list[Series],
         *,
         values: dict[str, str] | None = None,
+        values_as: str = "tag",
         continues: bool = False,
     ):
         self._series = series
         self.keys = tuple(s.key for s in series)
         self.point_count = sum(s.size for s in series)
         self.values: dict[str, str] = values or {}
+        #: Where ``values`` go: ``tag`` or ``param`` (the ``non_numeric`` mode).
+        self.values_as = values_as
         #: Keys whose implicit steps continue after the run's highest step.
-        self.continuing = (
-            tuple(s.key for s in series if s.implicit_steps) if continues else ()
-        )
+        self.continuing = tuple(s.key for s in series if s.implicit_steps) if continues else ()
 
     def __len__(self) -> int:
         return self.point_count
@@ -172,15 +176,16 @@ def validate(
     _check_mode("non_numeric", non_numeric, NON_NUMERIC_MODES)
     walker = Walker(key_problem, keep_text=non_numeric != "error")
     if not isinstance(metrics, Mapping):
-        walker.problem(
-            "", f"expected a mapping of metric name to value, got {describe(metrics)}"
-        )
+        walker.problem("", f"expected a mapping of metric name to value, got {describe(metrics)}")
     else:
         walker.group(metrics, prefix=prefix, path="", depth=0)
     if walker.problems:
         raise MetricsValidationError(walker.problems)
     return ValidatedMetrics(
-        walker.series, values=walker.values, continues=steps == "continue"
+        walker.series,
+        values=walker.values,
+        values_as=non_numeric if non_numeric != "error" else "tag",
+        continues=steps == "continue",
     )
 
 
@@ -195,17 +200,6 @@ def _check_mode(argument: str, value: Any, allowed: tuple[str, ...]) -> None:
     reason = check_mode(argument, value, allowed)
     if reason:
         raise ValueError(reason)
-
-
-def normalise(
-    metrics: Any,
-    *,
-    prefix: str = "",
-    key_problem: KeyCheck | None = None,
-    now_ms: int | None = None,
-) -> list[MetricPoint]:
-    """All points of ``metrics`` as a list (see ``validate`` for the errors)."""
-    return list(validate(metrics, prefix=prefix, key_problem=key_problem).points(now_ms))
 
 
 def to_load_form(
@@ -261,5 +255,3 @@ def select(history: Iterable[MetricPoint], mode: str, *, timestamps: bool = Fals
     if mode == "values":
         return [p.value for p in points]
     raise ValueError(f"load mode must be one of {', '.join(LOAD_MODES)}; got {mode!r}")
-
-

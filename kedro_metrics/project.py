@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 from kedro_metrics import config as metrics_config
 from kedro_metrics.config import MetricsConfig
 from kedro_metrics.errors import ConfigError
+from kedro_metrics.process import state
 from kedro_metrics.run_context import GitState
 
 if TYPE_CHECKING:
@@ -54,13 +55,9 @@ class ProjectSettings:
     experiment: str
 
 
-_last_context: KedroContext | None = None
-
-
 def remember_context(context: KedroContext) -> None:
     """Called by the hook's ``after_context_created``: the project this process is in."""
-    global _last_context
-    _last_context = context
+    state.last_context = context
 
 
 def settings_for_context(
@@ -129,8 +126,8 @@ def current_settings(
     """
     if project_path is not None:
         return settings_for_path(project_path, env)
-    if _last_context is not None:
-        return settings_for_context(_last_context)
+    if state.last_context is not None:
+        return settings_for_context(state.last_context)
     found = _bootstrapped_project_path()
     return settings_for_path(found, env) if found else None
 
@@ -199,12 +196,7 @@ def _bootstrapped_project_path() -> Path | None:
 def _config_files(loader: Any) -> list[Path]:
     conf = Path(str(loader.conf_source))
     envs = dict.fromkeys([loader.base_env, loader.env or loader.default_run_env])
-    return [
-        path
-        for env in envs
-        if env
-        for path in sorted((conf / env).glob("metrics*.y*ml"))
-    ]
+    return [path for env in envs if env for path in sorted((conf / env).glob("metrics*.y*ml"))]
 
 
 def _file_defining(files: list[Path], key: str | None) -> Path | None:
@@ -231,7 +223,7 @@ def git_state(project_path: str | os.PathLike[str]) -> GitState | None:
     """
     try:
         result = subprocess.run(
-            ["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no"],
+            ["git", "status", "--porcelain=v2", "--branch", "--untracked-files=no"],  # noqa: S607 - git from PATH, as a shell finds it
             cwd=project_path,
             capture_output=True,
             text=True,

@@ -24,6 +24,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from kedro_metrics.errors import RunReferenceError
+from kedro_metrics.points import MetricPoint, ordered
 
 #: The keys of a metric record, in order (also the CSV columns of get_metrics).
 RECORD_FIELDS = (
@@ -50,16 +51,6 @@ SHORT_ID = 8
 _LATEST = re.compile(r"^latest(?:~(?P<back>\d+))?$")
 
 
-@dataclass(frozen=True, slots=True)
-class Point:
-    """One value of one metric, as MLflow stores it."""
-
-    key: str
-    value: float
-    step: int
-    timestamp: int
-
-
 @dataclass(frozen=True)
 class Run:
     """What the read side needs of an MLflow run, with its metrics' last points."""
@@ -73,7 +64,7 @@ class Run:
     experiment_id: str
     tags: Mapping[str, str] = field(default_factory=dict)
     #: The last point of each metric (the one MLflow reports as its value), by key.
-    latest: Mapping[str, Point] = field(default_factory=dict)
+    latest: Mapping[str, MetricPoint] = field(default_factory=dict)
 
     @property
     def pipeline(self) -> str | None:
@@ -109,7 +100,7 @@ def iso_utc(epoch_ms: int | None) -> str | None:
 # Records -------------------------------------------------------------------------
 
 
-def record(run: Run, point: Point) -> dict[str, Any]:
+def record(run: Run, point: MetricPoint) -> dict[str, Any]:
     """The record of one point of ``run``: the keys of ``RECORD_FIELDS``, in order."""
     return {
         "name": point.key,
@@ -126,21 +117,12 @@ def record(run: Run, point: Point) -> dict[str, Any]:
 
 def last_value_records(runs: Iterable[Run], names: str | None = None) -> list[dict[str, Any]]:
     """One record per metric per run: the metric's last point, names sorted per run."""
-    return [
-        record(run, run.latest[key])
-        for run in runs
-        for key in matching(run.latest, names)
-    ]
+    return [record(run, run.latest[key]) for run in runs for key in matching(run.latest, names)]
 
 
-def history_records(run: Run, history: Iterable[Point]) -> list[dict[str, Any]]:
+def history_records(run: Run, history: Iterable[MetricPoint]) -> list[dict[str, Any]]:
     """The records of one metric's history, ordered by step then timestamp."""
     return [record(run, point) for point in ordered(history)]
-
-
-def ordered(history: Iterable[Point]) -> list[Point]:
-    """A history ordered by step, then timestamp."""
-    return sorted(history, key=lambda p: (p.step, p.timestamp))
 
 
 # Names ---------------------------------------------------------------------------

@@ -22,7 +22,9 @@ MAX_DEPTH = 64
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _REPR_LIMIT = 60
-_ACCEPTED_ARRAYS = "a 1-D NumPy array or a pandas Series of integers or floats, or a 0-d NumPy array"
+_ACCEPTED_ARRAYS = (
+    "a 1-D NumPy array or a pandas Series of integers or floats, or a 0-d NumPy array"
+)
 
 #: Returns why a full MLflow key is unacceptable, or None when it is fine.
 KeyCheck = Callable[[str], "str | None"]
@@ -84,7 +86,7 @@ class Walker:
         self._open_groups.add(id(group))
         try:
             items = list(group.items())
-        except Exception as exc:  # a broken Mapping implementation
+        except Exception as exc:  # noqa: BLE001 - a broken Mapping implementation
             self.problem(path, f"could not read the mapping: {_failure(exc)}")
             items = []
         for name, entry in items:
@@ -258,7 +260,7 @@ class Walker:
         except OverflowError:
             self.problem(path, f"number {_show(value)} does not fit a 64-bit float")
             return None
-        except Exception as exc:  # a __float__ of the user's own type failed
+        except Exception as exc:  # noqa: BLE001 - a __float__ of the user's own type failed
             self.problem(path, f"float() of {describe(value)} failed: {_failure(exc)}")
             return None
         if type(converted) is not float:  # a float subclass: keep the plain value
@@ -280,7 +282,7 @@ class Walker:
             else:
                 self.problem(path, f"expected an integer, got {describe(value)}")
                 return None
-        except Exception as exc:  # a __int__/__float__ of the user's own type failed
+        except Exception as exc:  # noqa: BLE001 - a __int__/__float__ of the user's own type failed
             self.problem(path, f"int() of {describe(value)} failed: {_failure(exc)}")
             return None
         if not minimum <= converted <= _INT64_MAX:
@@ -295,7 +297,7 @@ def _is_integral_float(value: Any) -> bool:
     """1.0 and np.float64(3.0) are steps; 1.5, NaN and infinities are not."""
     try:
         number = float(value)
-    except Exception:
+    except Exception:  # noqa: BLE001 - any value that is no number
         return False
     return number.is_integer()
 
@@ -376,7 +378,7 @@ def _show(value: Any) -> str:
         text = repr(value)
     except ValueError:  # ints beyond sys.get_int_max_str_digits()
         return f"<{type(value).__name__} too large to show>"
-    except Exception:  # a broken or runaway __repr__
+    except Exception:  # noqa: BLE001 - a broken or runaway __repr__
         return f"<{type(value).__name__}>"
     return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 3] + "..."
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -198,7 +198,7 @@ def record_timing(request: pytest.FixtureRequest) -> Callable[[str, float], None
     return record
 
 
-def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:  # noqa: ANN001
+def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
     timings = config.stash.get(_TIMINGS, {})
     if not timings:
         return

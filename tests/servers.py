@@ -125,7 +125,9 @@ def start_mlflow_server(
                     return server
         time.sleep(0.3)
     server.stop()
-    raise RuntimeError(f"mlflow server did not answer in {timeout}s:\n{log_path.read_text()[-3000:]}")
+    raise RuntimeError(
+        f"mlflow server did not answer in {timeout}s:\n{log_path.read_text()[-3000:]}"
+    )
 
 
 def restart_mlflow_server(server: MlflowServer, workdir: Path) -> MlflowServer:
@@ -141,7 +143,9 @@ def kill_mlflow_server(server: MlflowServer) -> None:
 
 
 @contextlib.contextmanager
-def running_mlflow_server(backend_uri: str, workdir: Path, **kwargs: object) -> Iterator[MlflowServer]:
+def running_mlflow_server(
+    backend_uri: str, workdir: Path, **kwargs: object
+) -> Iterator[MlflowServer]:
     server = start_mlflow_server(backend_uri, workdir, **kwargs)  # type: ignore[arg-type]
     try:
         yield server

@@ -102,9 +102,7 @@ Canon = tuple[float, int, "int | None"]
 def points_with_canon(draw: st.DrawFn) -> tuple[dict[str, Any], list[Canon]]:
     """A point ``{"value", "step"?, "timestamp"?}`` and its one canonical entry."""
     point = draw(
-        st.fixed_dictionaries(
-            {"value": numbers}, optional={"step": steps, "timestamp": timestamps}
-        )
+        st.fixed_dictionaries({"value": numbers}, optional={"step": steps, "timestamp": timestamps})
     )
     step = int(point.get("step", 0))
     stamp = int(point["timestamp"]) if "timestamp" in point else None
@@ -189,9 +187,7 @@ class ValidCase:
         """What ``load`` returns: one point or a list ordered by (step, timestamp)."""
         form: dict[str, Any] = {}
         for name, history in self.series.items():
-            stamped = sorted(
-                (self.stamped(c) for c in history), key=lambda p: (p[1], p[2])
-            )
+            stamped = sorted((self.stamped(c) for c in history), key=lambda p: (p[1], p[2]))
             dicts = [
                 {"value": v, "step": s, **({"timestamp": t} if timestamps else {})}
                 for v, s, t in stamped
@@ -251,7 +247,9 @@ _hashable_junk = st.one_of(
 
 _junk_keys = st.one_of(
     metric_names,
-    st.sampled_from(sorted(POINT_KEYS) + ["", "a.b", "a", "b", "a!b", "../x", "/x", "a//b", "stamp"]),
+    st.sampled_from(
+        sorted(POINT_KEYS) + ["", "a.b", "a", "b", "a!b", "../x", "/x", "a//b", "stamp"]
+    ),
     st.just("x" * 251),
     _hashable_junk,
 )
@@ -262,7 +260,9 @@ bad_points = st.fixed_dictionaries(
     {},
     optional={
         "value": st.one_of(numbers, _hashable_junk),
-        "step": st.one_of(steps, huge_ints, st.floats(), st.text(max_size=2), st.booleans(), st.none()),
+        "step": st.one_of(
+            steps, huge_ints, st.floats(), st.text(max_size=2), st.booleans(), st.none()
+        ),
         "timestamp": st.one_of(
             timestamps, st.integers(max_value=-1), huge_ints, st.floats(), st.none()
         ),
@@ -347,7 +347,18 @@ flat_metrics = st.dictionaries(dotted_keys, st.floats(allow_nan=False), max_size
 
 #: NumPy dtypes a 1-D array of metric values may have.
 numeric_dtypes = st.sampled_from(
-    ["int8", "int16", "int32", "int64", "uint8", "uint32", "uint64", "float16", "float32", "float64"]
+    [
+        "int8",
+        "int16",
+        "int32",
+        "int64",
+        "uint8",
+        "uint32",
+        "uint64",
+        "float16",
+        "float32",
+        "float64",
+    ]
 )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import doctest
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import kedro_metrics.datasets
+import kedro_metrics.io.datasets
 from tests.servers import QUIET_ENV
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,6 +44,48 @@ class TestImports:
         assert result.returncode == 0, result.stdout + result.stderr
         assert "0 broken" in result.stdout
 
+    @pytest.mark.parametrize(
+        ("contract", "probe", "bad_import"),
+        [
+            ("mlflow", "cli/_probe.py", "import mlflow"),
+            ("mlflow", "_probe.py", "from mlflow import MlflowClient"),
+            ("matplotlib", "io/_probe.py", "import matplotlib"),
+            ("kedro", "_probe.py", "import kedro"),
+            ("kedro", "delivery/_probe.py", "from kedro.io import DatasetError"),
+            ("wings", "store/_probe.py", "import kedro_metrics.hook"),
+            ("wings", "delivery/_probe.py", "from kedro_metrics.reading import query"),
+            ("wings", "points.py", "import kedro_metrics.project"),
+        ],
+        ids=[
+            "mlflow-in-cli", "mlflow-in-a-new-core-module", "matplotlib-in-io",
+            "kedro-in-a-new-core-module", "kedro-in-delivery", "store-imports-hook",
+            "delivery-imports-reading", "core-imports-project",
+        ],
+    )  # fmt: skip
+    def test_each_contract_fails_on_a_forbidden_import(self, tmp_path, contract, probe, bad_import):
+        """A copy of the package with one forbidden import added makes `lint-imports`
+        report that contract broken and exit non-zero: no module escapes a contract,
+        a new one included."""
+        shutil.copytree(REPO / "kedro_metrics", tmp_path / "kedro_metrics")
+        shutil.copy(REPO / "pyproject.toml", tmp_path / "pyproject.toml")
+        target = tmp_path / "kedro_metrics" / probe
+        target.write_text(
+            f"{target.read_text()}\n{bad_import}\n" if target.exists() else f"{bad_import}\n"
+        )
+        lint_imports = Path(sys.executable).with_name("lint-imports")
+        result = subprocess.run(
+            [str(lint_imports), "--config", "pyproject.toml", "--no-cache", "--contract", contract],
+            cwd=tmp_path,
+            env={**quiet_env(), "PYTHONPATH": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert "1 broken" in result.stdout
+        module = "kedro_metrics." + probe.removesuffix(".py").replace("/", ".")
+        assert module in result.stdout
+
     def test_package_hook_and_cli_do_not_import_mlflow(self):
         """Importing kedro_metrics, its hook and its CLI (Kedro's start-up) loads no mlflow."""
         code = (
@@ -67,10 +110,10 @@ class TestDocstrings:
     """The examples in the dataset docstrings run."""
 
     def test_dataset_doctests_pass(self, tmp_path, monkeypatch):
-        """doctest.testmod(kedro_metrics.datasets) runs examples and none fails."""
+        """doctest.testmod(kedro_metrics.io.datasets) runs examples and none fails."""
         monkeypatch.chdir(tmp_path)
         monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the examples' stores
-        results = doctest.testmod(kedro_metrics.datasets, verbose=False, report=True)
+        results = doctest.testmod(kedro_metrics.io.datasets, verbose=False, report=True)
         assert results.attempted > 0
         assert results.failed == 0
 

@@ -37,7 +37,9 @@ BENCHMARKS = Path(__file__).resolve().parent / "benchmarks"
 def _benchmark_scripts() -> list[str]:
     """The runnable scripts of tests/benchmarks (those with a ``__main__`` block)."""
     return sorted(
-        path.name for path in BENCHMARKS.glob("*.py") if 'if __name__ == "__main__":' in path.read_text()
+        path.name
+        for path in BENCHMARKS.glob("*.py")
+        if 'if __name__ == "__main__":' in path.read_text()
     )
 
 
@@ -62,6 +64,64 @@ def test_the_docs_point_to_kedro_metrics_ui():
     project's own store), never a hand-typed `mlflow ui` command."""
     root = DOCS.parent
     pages = [root / "README.md", DOCS / "example" / "README.md", *sorted(DOCS.glob("*.md"))]
-    assert [page.name for page in pages if "mlflow ui --backend-store-uri" in page.read_text()] == []
+    assert [
+        page.name for page in pages if "mlflow ui --backend-store-uri" in page.read_text()
+    ] == []
     assert "kedro metrics ui" in (root / "README.md").read_text()
     assert "kedro metrics ui" in (DOCS / "example" / "README.md").read_text()
+
+
+ROOT = DOCS.parent
+_PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md")), *sorted(DOCS.glob("*/README.md")),
+          ROOT / "tests" / "benchmarks" / "README.md"]  # fmt: skip
+_FROM_IMPORT = re.compile(
+    r"(?:^\s*|`)from (kedro_metrics[\w.]*) import ([\w, ]+)(?:$|`)", re.MULTILINE
+)
+_DOTTED = re.compile(r"`(kedro_metrics(?:\.\w+)+)(?:\(\))?`")
+#: MLflow tag names the plugin writes, documented as such: not imports.
+TAG_NAMES = {"kedro_metrics.git_dirty", "kedro_metrics.spool_id", "kedro_metrics.version"}
+
+
+def _documented_imports() -> list[tuple[str, str]]:
+    """(module, name) for every ``from kedro_metrics... import name`` line and every
+    `kedro_metrics.a.b` name in backquotes of the READMEs and docs/."""
+    found = set()
+    for page in _PAGES:
+        text = page.read_text()
+        for module, names in _FROM_IMPORT.findall(text):
+            found.update((module, name.strip()) for name in names.split(","))
+        for dotted in _DOTTED.findall(text):
+            if dotted not in TAG_NAMES:
+                module, _, name = dotted.rpartition(".")
+                found.add((module, name))
+    return sorted(found)
+
+
+class TestDocumentedNames:
+    """What the docs tell users to import exists, and no page points outside the repository."""
+
+    def test_the_docs_name_imports(self):
+        modules = {module for module, _ in _documented_imports()}
+        assert {"kedro_metrics", "kedro_metrics.hook", "kedro_metrics.store"} <= modules
+
+    @pytest.mark.parametrize(("module", "name"), _documented_imports())
+    def test_documented_import_resolves(self, module, name):
+        """``from <module> import <name>`` works: a name of the module, or a submodule."""
+        import importlib
+        import importlib.util
+
+        try:
+            imported = importlib.import_module(module)
+        except ModuleNotFoundError:
+            pytest.fail(f"the docs name {module}.{name}, but there is no module {module}")
+        assert hasattr(imported, name) or importlib.util.find_spec(f"{module}.{name}") is not None
+
+    def test_no_page_points_outside_the_repository(self):
+        """The docs stand on the repository alone: no link or path above its root."""
+        offenders = [
+            f"{page.relative_to(ROOT)}: {line.strip()}"
+            for page in [*_PAGES, *sorted(DOCS.glob("**/*.md"))]
+            for line in page.read_text().splitlines()
+            if "../shared" in line or "DESIGN.md" in line
+        ]
+        assert offenders == []

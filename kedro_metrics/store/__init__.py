@@ -5,102 +5,65 @@
 - ``write``: batching, batches in flight, asynchronous writes;
 - ``read``: run search, histories and the keys of a run;
 - ``runs``: the run lifecycle (experiment, start, end);
-- ``context``: params and tags of a run, and each key's highest step.
+- ``context``: params and tags of a run, and each key's highest step;
+- ``probe``: a bounded check that a tracking server answers.
 
-The names below are the package's interface; the rest of kedro-metrics imports
-``from kedro_metrics import store`` and calls ``store.<name>``.
+The names below are the package's interface: the rest of kedro-metrics imports
+``from kedro_metrics import store`` at the top of a module and calls
+``store.<name>``. The names load lazily: importing ``store`` costs nothing, the
+first ``store.<name>`` imports its submodule (and mlflow).
 """
 
-from kedro_metrics.store.client import (
-    NO_RUN_HELP,
-    active_run_id,
-    configure_retries,
-    client_for,
-    is_local,
-    is_server,
-    key_problem,
-    redact,
-    resolve_uri,
-)
-from kedro_metrics.store.context import (
-    PARAM_VALUE_LIMIT,
-    STANDARD_TAG_NAMES,
-    first_steps,
-    log_params,
-    log_values,
-    read_values,
-    run_started_here,
-)
-from kedro_metrics.store.probe import answers
-from kedro_metrics.store.read import (
-    checked_status,
-    experiment_id,
-    experiment_ids,
-    get_run,
-    latest_run_holding,
-    metric_keys,
-    read_histories,
-    read_history,
-    read_points,
-    search_runs,
-    where,
-)
-from kedro_metrics.store.runs import (
-    SPOOL_ID_TAG,
-    check_run,
-    create_spooled_run,
-    end_run,
-    ensure_experiment,
-    start_run,
-)
-from kedro_metrics.store.write import (
-    IN_FLIGHT,
-    batches,
-    flush,
-    log_points,
-    pending_writes,
-    submit_points,
-)
+from __future__ import annotations
 
-__all__ = [
-    "PARAM_VALUE_LIMIT",
-    "STANDARD_TAG_NAMES",
-    "first_steps",
-    "log_params",
-    "log_values",
-    "read_values",
-    "run_started_here",
-    "SPOOL_ID_TAG",
-    "configure_retries",
-    "create_spooled_run",
-    "IN_FLIGHT",
-    "NO_RUN_HELP",
-    "active_run_id",
-    "answers",
-    "batches",
-    "check_run",
-    "checked_status",
-    "client_for",
-    "end_run",
-    "ensure_experiment",
-    "experiment_id",
-    "experiment_ids",
-    "flush",
-    "get_run",
-    "is_local",
-    "is_server",
-    "key_problem",
-    "latest_run_holding",
-    "log_points",
-    "metric_keys",
-    "pending_writes",
-    "read_histories",
-    "read_history",
-    "read_points",
-    "redact",
-    "resolve_uri",
-    "search_runs",
-    "start_run",
-    "submit_points",
-    "where",
-]
+from importlib import import_module
+from typing import Any
+
+_INTERFACE = {
+    "client": (
+        "NO_RUN_HELP", "active_run_id", "configure_retries", "client_for", "is_local",
+        "is_server", "key_problem", "redact", "resolve_uri",
+    ),
+    "context": (
+        "PARAM_VALUE_LIMIT", "STANDARD_TAG_NAMES", "first_steps", "log_params",
+        "log_values", "read_values", "run_started_here",
+    ),
+    "probe": ("answers", "within"),
+    "read": (
+        "checked_status", "experiment_id", "experiment_ids", "get_run",
+        "latest_run_holding", "metric_keys", "read_histories", "read_history",
+        "read_points", "search_runs", "where",
+    ),
+    "runs": (
+        "SPOOL_ID_TAG", "check_run", "create_spooled_run", "end_run",
+        "ensure_experiment", "start_run",
+    ),
+    "write": ("IN_FLIGHT", "batches", "flush", "log_points", "pending_writes", "submit_points"),
+}  # fmt: skip
+_SUBMODULE = {name: module for module, names in _INTERFACE.items() for name in names}
+
+__all__ = [  # the interface above, sorted (a test checks they agree)
+    "IN_FLIGHT", "NO_RUN_HELP", "PARAM_VALUE_LIMIT", "SPOOL_ID_TAG", "STANDARD_TAG_NAMES",
+    "active_run_id", "answers", "batches", "check_run", "checked_status", "client_for",
+    "configure_retries", "create_spooled_run", "end_run", "ensure_experiment",
+    "experiment_id", "experiment_ids", "first_steps", "flush", "get_run", "is_local",
+    "is_server", "key_problem", "latest_run_holding", "log_params", "log_points",
+    "log_values", "metric_keys", "pending_writes", "read_histories", "read_history",
+    "read_points", "read_values", "redact", "resolve_uri", "run_started_here",
+    "search_runs", "start_run", "submit_points", "where", "within",
+]  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    module = _SUBMODULE.get(name)
+    if module is None:
+        if name in _INTERFACE:  # a submodule: ``store.probe``
+            return import_module(f"{__name__}.{name}")
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*__all__, *_INTERFACE])

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from http import HTTPStatus
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -26,22 +27,17 @@ from mlflow.utils.validation import (
 )
 
 from kedro_metrics.errors import StoreUnavailableError, TrackingError
+from kedro_metrics.process import after_fork, state
 
 T = TypeVar("T")
 
 #: sqlite "database is locked" under parallel writers: retry this long at most.
 _LOCKED_RETRY_SECONDS = 60.0
-#: metrics.yml `retry_seconds` default: the most a run waits on a failing server.
-DEFAULT_RETRY_SECONDS = 15.0
-
 NO_RUN_HELP = (
     "There is no MLflow run to log to. Either pass `run_id` to the dataset, "
     "run the pipeline with `kedro run` with kedro-metrics installed (its hook "
     "starts a run), or call `mlflow.start_run()` before using the dataset."
 )
-
-_clients: dict[str, MlflowClient] = {}
-_clients_lock = threading.Lock()
 
 
 def key_problem(key: str) -> str | None:
@@ -83,14 +79,14 @@ def _token_as_user(uri: str) -> str | None:
 def client_for(tracking_uri: str | None) -> MlflowClient:
     """One cached client per tracking URI (a client holds a store and its pool)."""
     uri = resolve_uri(tracking_uri)
-    with _clients_lock:
-        client = _clients.get(uri)
+    with state.lock:
+        client = state.clients.get(uri)
         if client is None:
             if urlsplit(uri).username or urlsplit(uri).password:
                 # MLflow prints "View run ... at: <URI>" when a run ends: credentials
                 # and all. Its own switch turns those lines off.
                 os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
-            client = _clients[uri] = MlflowClient(tracking_uri=uri)
+            client = state.clients[uri] = MlflowClient(tracking_uri=uri)
     return client
 
 
@@ -224,8 +220,10 @@ class RetryBudget:
             delay = min(delay * 2, 4.0)
 
 
-#: The process's retry budget (the hook sets it from metrics.yml `retry_seconds`).
-budget = RetryBudget()
+def retry_budget() -> RetryBudget:
+    """The process's retry budget (the hook and ``sync`` set it from metrics.yml
+    ``retry_seconds``)."""
+    return state.get("retry_budget", RetryBudget)
 
 
 def retryable(exc: BaseException) -> bool:
@@ -233,7 +231,8 @@ def retryable(exc: BaseException) -> bool:
     cut responses, 5xx and 429 answers: yes. MLflow refusing the request: no."""
     if isinstance(exc, MlflowException):
         status = exc.get_http_status_code()
-        return status >= 500 or status == 429  # MLflow maps connection failures to 500
+        # MLflow maps connection failures to 500
+        return status >= HTTPStatus.INTERNAL_SERVER_ERROR or status == HTTPStatus.TOO_MANY_REQUESTS
     return isinstance(exc, (OSError, http.client.HTTPException, ValueError))
 
 
@@ -242,7 +241,7 @@ def with_retries(uri: str, action: str, call: Callable[[], T]) -> T:
     server within the process's retry budget; a database while it is locked."""
     with translated_errors(uri, action):
         if is_server(uri):
-            return budget.call(uri, action, call)
+            return retry_budget().call(uri, action, call)
         return retry_when_locked(call)
 
 
@@ -250,7 +249,7 @@ def configure_retries(seconds: float) -> None:
     """Give this process a fresh retry budget of ``seconds``, and make each of
     MLflow's own HTTP requests give up at once (we retry) and time out within it.
     Explicit MLFLOW_HTTP_REQUEST_* variables win."""
-    budget.reset(seconds)
+    retry_budget().reset(seconds)
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, min(int(seconds), 30))))
 
@@ -269,8 +268,6 @@ def scrub(message: str, uri: str) -> str:
     return message
 
 
-
-
 def _dispose_engines_after_fork() -> None:
     """A forked worker must not share the parent's pooled database connections."""
     module = sys.modules.get("mlflow.store.tracking.sqlalchemy_store")
@@ -279,5 +276,4 @@ def _dispose_engines_after_fork() -> None:
         engine.dispose(close=False)
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_dispose_engines_after_fork)
+after_fork(_dispose_engines_after_fork)

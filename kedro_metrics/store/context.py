@@ -6,7 +6,6 @@ strings and booleans ``non_numeric`` routes), and each key's highest step for
 from __future__ import annotations
 
 import multiprocessing
-import os
 import threading
 from collections.abc import Iterable, Mapping
 
@@ -15,6 +14,7 @@ from mlflow.utils import mlflow_tags
 from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH, MAX_PARAMS_TAGS_PER_BATCH
 
 from kedro_metrics.points import ValidatedMetrics, belongs_to
+from kedro_metrics.process import state
 from kedro_metrics.run_context import StandardTagNames
 from kedro_metrics.store.client import (
     client_for,
@@ -147,23 +147,17 @@ def _highest_steps(uri: str, run_id: str, keys: Iterable[str]) -> dict[str, int]
     return {m.key: m.step for m in run.data._metric_objs if m.key in wanted}
 
 
-_ledger = _StepLedger()
+def _ledger() -> _StepLedger:
+    return state.get("step_ledger", _StepLedger)
 
 
-def _new_ledger_after_fork() -> None:
-    global _ledger
-    _ledger = _StepLedger()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_new_ledger_after_fork)
-
-
-def first_steps(tracking_uri: str | None, run_id: str, validated: ValidatedMetrics) -> dict[str, int]:
+def first_steps(
+    tracking_uri: str | None, run_id: str, validated: ValidatedMetrics
+) -> dict[str, int]:
     """Where each continuing key of ``validated`` starts in the run (see _StepLedger)."""
-    return _ledger.reserve(resolve_uri(tracking_uri), run_id, validated)
+    return _ledger().reserve(resolve_uri(tracking_uri), run_id, validated)
 
 
 def run_started_here(tracking_uri: str | None, run_id: str) -> None:
     """Tell the step ledger that this process created the run: it holds no metrics yet."""
-    _ledger.started_here(resolve_uri(tracking_uri), run_id)
+    _ledger().started_here(resolve_uri(tracking_uri), run_id)

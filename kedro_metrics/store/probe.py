@@ -12,12 +12,13 @@ from collections.abc import Callable
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from kedro_metrics.config import DEFAULT_RETRY_SECONDS
 from kedro_metrics.store.client import is_server
 
 T = TypeVar("T")
 
-#: How long ``answers`` keeps trying, in seconds: the plugin's retry budget.
-PROBE_BUDGET_SECONDS = 15.0
+#: How long ``answers`` keeps trying by default, in seconds: the default retry budget.
+PROBE_BUDGET_SECONDS = DEFAULT_RETRY_SECONDS
 _REQUEST_TIMEOUT = 3.0
 
 

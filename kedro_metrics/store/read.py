@@ -87,7 +87,7 @@ def in_flight(
 ) -> list[R]:
     """``[call(item) for item in items]``, with up to ``limit`` calls at once when
     ``concurrent`` (results in input order; the first failure is raised)."""
-    if not concurrent or len(items) < 2:
+    if not concurrent or len(items) <= 1:
         return [call(item) for item in items]
     with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="kedro-metrics-read") as pool:
         return list(pool.map(call, items))
@@ -270,8 +270,7 @@ def _to_runs(uri: str, runs: Iterable[Any]) -> list[records.Run]:
 def _to_run(run: Any, experiment: str) -> records.Run:
     info = run.info
     latest = {
-        m.key: records.Point(m.key, m.value, m.step, m.timestamp)
-        for m in run.data.to_proto().metrics
+        m.key: MetricPoint(m.key, m.value, m.step, m.timestamp) for m in run.data.to_proto().metrics
     }
     return records.Run(
         run_id=info.run_id,
@@ -284,4 +283,3 @@ def _to_run(run: Any, experiment: str) -> records.Run:
         tags=dict(run.data.tags),
         latest=latest,
     )
-

@@ -9,11 +9,11 @@ from mlflow.exceptions import MlflowException
 
 from kedro_metrics.errors import NoRunError
 from kedro_metrics.store.client import (
-    scrub,
     cause,
     client_for,
     redact,
     resolve_uri,
+    scrub,
     with_retries,
 )
 

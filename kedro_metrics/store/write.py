@@ -7,19 +7,19 @@ from __future__ import annotations
 import atexit
 import itertools
 import logging
-import os
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 
 from mlflow.entities import Metric
 from mlflow.utils.validation import MAX_BATCH_LOG_REQUEST_SIZE, MAX_METRICS_PER_BATCH
 
 from kedro_metrics.errors import PartialWriteError, TrackingError
 from kedro_metrics.points import MetricPoint
+from kedro_metrics.process import state
 from kedro_metrics.store.client import (
     client_for,
     is_server,
@@ -61,7 +61,9 @@ def log_points(
     lock = threading.Lock()
 
     def send(batch: list[Metric]) -> int:
-        with_retries(uri, f"log metrics to run {run_id}", lambda: client.log_batch(run_id, metrics=batch))
+        with_retries(
+            uri, f"log metrics to run {run_id}", lambda: client.log_batch(run_id, metrics=batch)
+        )
         with lock:
             confirmed[0] += len(batch)
         return len(batch)
@@ -180,7 +182,7 @@ class _AsyncWriter:
             job = self._jobs.get()
             try:
                 log_points(job.tracking_uri, job.run_id, job.points, total=job.total)
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - handed to on_failed or to flush()
                 if job.on_failed is None or not job.on_failed(exc):  # reported by flush()
                     with self._lock:
                         self._errors.append(exc)
@@ -191,7 +193,8 @@ class _AsyncWriter:
                 self._jobs.task_done()
 
 
-_writer = _AsyncWriter()
+def _async_writer() -> _AsyncWriter:
+    return state.get("async_writer", _AsyncWriter)
 
 
 def submit_points(  # noqa: PLR0913
@@ -206,7 +209,7 @@ def submit_points(  # noqa: PLR0913
     """Log ``points`` in the background; ``flush()`` waits for them. With
     ``on_failed``, a failure goes to it first; ``flush`` reports it unless it
     returned True."""
-    _writer.submit(_Job(tracking_uri, run_id, points, total, on_written, on_failed))
+    _async_writer().submit(_Job(tracking_uri, run_id, points, total, on_written, on_failed))
 
 
 def flush(timeout: float | None = None) -> None:
@@ -216,12 +219,13 @@ def flush(timeout: float | None = None) -> None:
     Raises:
         TrackingError: when any of them failed (listing them).
     """
-    _writer.flush(timeout)
+    _async_writer().flush(timeout)
 
 
 def pending_writes() -> int:
     """How many asynchronous writes of this process are not done yet."""
-    return _writer.pending
+    writer = state.async_writer
+    return writer.pending if writer is not None else 0
 
 
 def _flush_at_exit() -> None:
@@ -232,13 +236,3 @@ def _flush_at_exit() -> None:
 
 
 atexit.register(_flush_at_exit)
-
-
-def _new_writer_after_fork() -> None:
-    """A forked worker must not replay the parent's queued asynchronous writes."""
-    global _writer
-    _writer = _AsyncWriter()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_new_writer_after_fork)

@@ -90,14 +90,16 @@ def main(argv: list[str] | None = None) -> None:
     cfg = parser.parse_args(argv)
 
     from kedro_metrics import MlflowMetricsDataSet, get_metrics, records, store
-    from kedro_metrics.query import find_runs, scope_for
+    from kedro_metrics.reading.query import find_runs, scope_for
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-read-"))
     try:
         backend = workdir / "backend.db"
         started = time.perf_counter()
         ids = seed(f"sqlite:///{backend}", cfg.runs, cfg.metrics)
-        print(f"seeded {cfg.runs} runs x {cfg.metrics} metrics in {time.perf_counter() - started:.1f} s")
+        print(
+            f"seeded {cfg.runs} runs x {cfg.metrics} metrics in {time.perf_counter() - started:.1f} s"
+        )
         with running_mlflow_server(f"sqlite:///{backend}", workdir / "server") as server:
             uri = server.url
 
@@ -127,9 +129,11 @@ def main(argv: list[str] | None = None) -> None:
             from mlflow import MlflowClient
             from mlflow.entities import Metric
 
-            run_id = MlflowClient(uri).create_run(
-                MlflowClient(uri).get_experiment_by_name(EXPERIMENT).experiment_id
-            ).info.run_id
+            run_id = (
+                MlflowClient(uri)
+                .create_run(MlflowClient(uri).get_experiment_by_name(EXPERIMENT).experiment_id)
+                .info.run_id
+            )
             points = [Metric(f"load.k{k}", float(s), T0 + s, s)
                       for k in range(cfg.load_metrics) for s in range(cfg.load_steps)]  # fmt: skip
             MlflowClient(uri).log_batch(run_id, metrics=points)
@@ -141,7 +145,9 @@ def main(argv: list[str] | None = None) -> None:
                     return dataset.load()
 
                 def one_after_another() -> list:
-                    keys = [k for k in store.metric_keys(proxy.url, run_id) if k.startswith("load.")]
+                    keys = [
+                        k for k in store.metric_keys(proxy.url, run_id) if k.startswith("load.")
+                    ]
                     return [store.read_history(proxy.url, run_id, key) for key in keys]
 
                 in_flight()  # warm the connection pool

@@ -38,18 +38,26 @@ for _name, _value in QUIET_ENV.items():
 def spool_overhead(points: int, reps: int, workdir: Path) -> tuple[float, float]:
     from mlflow import MlflowClient
 
-    from kedro_metrics import delivery, spool, store
+    from kedro_metrics import delivery, store
+    from kedro_metrics.delivery import spool
     from kedro_metrics.points import MetricPoint
 
-    with running_mlflow_server(f"sqlite:///{workdir}/backend.db", workdir / "server", workers=2) as server:
+    with running_mlflow_server(
+        f"sqlite:///{workdir}/backend.db", workdir / "server", workers=2
+    ) as server:
         client = MlflowClient(server.url)
         store.configure_retries(15)
         timings: dict[str, list[float]] = {"off": [], "on": []}
         for rep in range(reps * 2 + 2):  # two warm-up saves, then alternate
             mode = ("off", "on")[rep % 2]
             run_id = client.create_run("0").info.run_id
-            data = [MetricPoint(f"m{i % 10}", float(i), i // 10, 1_700_000_000_000 + rep) for i in range(points)]
-            target = spool.SpoolTarget(str(workdir / "spool"), spool.new_spool_id(), run_id, server.url)
+            data = [
+                MetricPoint(f"m{i % 10}", float(i), i // 10, 1_700_000_000_000 + rep)
+                for i in range(points)
+            ]
+            target = spool.SpoolTarget(
+                str(workdir / "spool"), spool.new_spool_id(), run_id, server.url
+            )
             started = time.perf_counter()
             if mode == "off":
                 store.log_points(server.url, run_id, data, total=points)
@@ -65,7 +73,13 @@ def spool_overhead(points: int, reps: int, workdir: Path) -> tuple[float, float]
 def dead_server_run(workdir: Path, seed_db: Path) -> tuple[float, float, str]:
     dead = copy_project(workdir / "dead")
     started = time.perf_counter()
-    result = run_kedro(dead, "run", "--pipelines", "runners", env={"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}"})
+    result = run_kedro(
+        dead,
+        "run",
+        "--pipelines",
+        "runners",
+        env={"MLFLOW_TRACKING_URI": f"http://127.0.0.1:{free_port()}"},
+    )
     dead_seconds = time.perf_counter() - started
     assert result.returncode == 0, result.output
     alive = copy_project(workdir / "alive")
@@ -73,12 +87,16 @@ def dead_server_run(workdir: Path, seed_db: Path) -> tuple[float, float, str]:
     started = time.perf_counter()
     run_kedro(alive, "run", "--pipelines", "runners").check()
     alive_seconds = time.perf_counter() - started
-    said = [" ".join(line.split()) for line in result.stdout.splitlines() if "kedro-metrics:" in line]
+    said = [
+        " ".join(line.split()) for line in result.stdout.splitlines() if "kedro-metrics:" in line
+    ]
     return dead_seconds, alive_seconds, "\n    ".join(said)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--points", type=int, default=5000)
     parser.add_argument("--reps", type=int, default=15)
     parser.add_argument("--skip-dead", action="store_true")
@@ -93,7 +111,9 @@ def main() -> None:
         off, on = spool_overhead(args.points, args.reps, workdir)
         print(f"save of {args.points:,} points to a loopback server, median of {args.reps}:")
         print(f"  spool off {off * 1000:8.1f} ms")
-        print(f"  spool on  {on * 1000:8.1f} ms   overhead {100 * (on - off) / off:+.1f} % (goal <= 10 %)")
+        print(
+            f"  spool on  {on * 1000:8.1f} ms   overhead {100 * (on - off) / off:+.1f} % (goal <= 10 %)"
+        )
         if not args.skip_dead:
             dead, alive, warning = dead_server_run(workdir, seed)
             print("kedro run, 8 nodes x 0.1 s (runners pipeline), retry budget 15 s:")

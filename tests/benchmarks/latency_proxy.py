@@ -70,8 +70,8 @@ class HttpRequestFramer:
         if end < 0:
             if len(self._buffer) > _MAX_LINE:
                 self._state = "broken"
-            return view[len(view):]
-        rest = view[end + 4 - before:]
+            return view[len(view) :]
+        rest = view[end + 4 - before :]
         self._start_body(self._buffer[:end])
         self._buffer = b""
         return rest
@@ -98,8 +98,8 @@ class HttpRequestFramer:
         if end < 0:
             if len(self._buffer) > _MAX_LINE:
                 self._state = "broken"
-            return view[len(view):]
-        line, rest = self._buffer[:end], view[end + 2 - before:]
+            return view[len(view) :]
+        line, rest = self._buffer[:end], view[end + 2 - before :]
         self._buffer = b""
         if self._state == "trailer":
             if not line:

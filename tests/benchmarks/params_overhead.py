@@ -115,13 +115,19 @@ def main() -> None:
                 counts = requests(project, server)
                 added = counts[True] - counts[False]
                 print(f"kedro run, {NODES} nodes, {count} parameters:")
-                print(f"  sqlite, median of {args.reps}: log_params on {medians[True]:.2f} s, "
-                      f"off {medians[False]:.2f} s, difference {medians[True] - medians[False]:+.3f} s")
-                print(f"  server requests: on {sum(counts[True].values())}, off "
-                      f"{sum(counts[False].values())}; added by log_params: {dict(added)}")
+                print(
+                    f"  sqlite, median of {args.reps}: log_params on {medians[True]:.2f} s, "
+                    f"off {medians[False]:.2f} s, difference {medians[True] - medians[False]:+.3f} s"
+                )
+                print(
+                    f"  server requests: on {sum(counts[True].values())}, off "
+                    f"{sum(counts[False].values())}; added by log_params: {dict(added)}"
+                )
                 for label, uri in (("sqlite", f"sqlite:///{tmp}/step.db"), ("server", server.url)):
                     step = step_time(uri, count, args.reps)
-                    print(f"  the step alone ({label}, median of {args.reps}): {step * 1000:.1f} ms")
+                    print(
+                        f"  the step alone ({label}, median of {args.reps}): {step * 1000:.1f} ms"
+                    )
 
 
 if __name__ == "__main__":

@@ -63,8 +63,8 @@ def time_in_process(repeat: int, project: Path) -> tuple[list[float], list[float
     """In this process (no Kedro start-up): get_metrics(history=True), then
     build_figure + write_png."""
     from kedro_metrics import get_metrics
-    from kedro_metrics.figures import build_figure
-    from kedro_metrics.render import write_png
+    from kedro_metrics.reading.figures import build_figure
+    from kedro_metrics.reading.render import write_png
 
     uri = f"sqlite:///{project / 'mlflow.db'}"
     reads, draws = [], []
@@ -90,7 +90,9 @@ def time_viz(project: Path, repeat: int) -> list[float]:
 
 
 def report(label: str, times: list[float]) -> None:
-    print(f"{label}: best {min(times):.2f} s, median {statistics.median(times):.2f} s (n={len(times)})")
+    print(
+        f"{label}: best {min(times):.2f} s, median {statistics.median(times):.2f} s (n={len(times)})"
+    )
 
 
 def main() -> None:

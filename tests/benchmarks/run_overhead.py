@@ -153,9 +153,11 @@ def main() -> None:
     print(f"kedro run, {NODES} nodes, warm sqlite store, median of {args.reps}:")
     for name in VARIANTS:
         print(f"  {name:<14} {results[name]:7.2f} s")
-    print(f"  tracking adds {results['tracking_total']:.2f} s in all, of which mlflow's import "
-          f"{results['mlflow_import']:.2f} s (mlflow + its SQL store) and the plugin's work "
-          f"{results['tracking_without_mlflow_import']:.2f} s (target < 0.5 s)")
+    print(
+        f"  tracking adds {results['tracking_total']:.2f} s in all, of which mlflow's import "
+        f"{results['mlflow_import']:.2f} s (mlflow + its SQL store) and the plugin's work "
+        f"{results['tracking_without_mlflow_import']:.2f} s (target < 0.5 s)"
+    )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
 

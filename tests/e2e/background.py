@@ -20,7 +20,7 @@ class BackgroundKedro:
         self.args = (sys.executable, "-m", "kedro", *args)
         self._out = (project / "stdout.txt").open("w")
         self._err = (project / "stderr.txt").open("w")
-        self.process = subprocess.Popen(  # noqa: S603 - our own interpreter
+        self.process = subprocess.Popen(
             self.args, cwd=project, env=subprocess_env(env), stdout=self._out,
             stderr=self._err, start_new_session=True, text=True,
         )  # fmt: skip

@@ -93,7 +93,7 @@ def run_python(
 ) -> Completed:
     """``sys.executable *args`` in ``cwd`` with a clean environment."""
     cmd = [sys.executable, *args]
-    proc = subprocess.run(  # noqa: S603 - our own interpreter, fixed arguments
+    proc = subprocess.run(
         cmd,
         cwd=cwd,
         env=subprocess_env(env),

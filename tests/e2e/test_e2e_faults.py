@@ -18,7 +18,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.server]
 
 HISTORIES = {
     f"{name}.loss": [(step, index * 1000.0 + step) for step in range(50)]
-    for index, name in enumerate([f"hist_{i}" for i in range(4)] + [f"f{i}_hist" for i in range(4, 8)])
+    for index, name in enumerate(
+        [f"hist_{i}" for i in range(4)] + [f"f{i}_hist" for i in range(4, 8)]
+    )
 }
 BEFORE = {"before_metrics.loss": [(step, float(step)) for step in range(100)]}
 AFTER = {"after_metrics.curve": [(step, step / 4) for step in range(2500)]}
@@ -52,7 +54,9 @@ def faulty_link(tmp_path_factory, new_project, kedro, mlflow_server):
     log-batch requests, one fault of each kind."""
     project, experiment = project_with_experiment(tmp_path_factory.mktemp("faults"), new_project)
     with FaultProxy(mlflow_server.url, list(FAULTS)) as proxy:
-        result = kedro(project, "run", "--pipelines", "runners", env={"MLFLOW_TRACKING_URI": proxy.url})
+        result = kedro(
+            project, "run", "--pipelines", "runners", env={"MLFLOW_TRACKING_URI": proxy.url}
+        )
         injected = list(proxy.injected)
     spool = sorted((project / ".kedro_metrics" / "spool").glob("*.jsonl"))
     return result, injected, spool, only_run(mlflow_server.url, experiment)

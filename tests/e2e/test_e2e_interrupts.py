@@ -62,7 +62,9 @@ class TestCatalogError:
         catalog = project / "conf" / "base" / "catalog.yml"
         text = catalog.read_text()
         typo = '"{name}_metrics":\n  type: kedro_metrics.MlflowMetricsDataSet\n  prefx: typo\n'
-        catalog.write_text(text.replace('"{name}_metrics":\n  type: kedro_metrics.MlflowMetricsDataSet\n', typo))
+        catalog.write_text(
+            text.replace('"{name}_metrics":\n  type: kedro_metrics.MlflowMetricsDataSet\n', typo)
+        )
         assert "prefx" in catalog.read_text()
         result = kedro(project, "run", "--pipelines", "small")
         assert result.returncode != 0, result.output

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from kedro_metrics.formats import KFP_NAME
+from kedro_metrics.reading.formats import KFP_NAME
 
 pytestmark = pytest.mark.e2e
 

@@ -69,7 +69,9 @@ class TestPrecedence:
         assert run.info.run_name == "nightly-training"
         assert run.info.status == "FINISHED"
         tags = store.user_tags(run)
-        assert {k: v for k, v in tags.items() if not k.startswith(("kedro.", "kedro_metrics."))} == {
+        assert {
+            k: v for k, v in tags.items() if not k.startswith(("kedro.", "kedro_metrics."))
+        } == {
             "team": "forecasting",
             "attempt": "2",
         }

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.e2e
 SMALL = {"small_metrics.answer": [(0, 42.0)]}
 HISTORIES = {
     f"{name}.loss": [(step, index * 1000.0 + step) for step in range(50)]
-    for index, name in enumerate([f"hist_{i}" for i in range(4)] + [f"f{i}_hist" for i in range(4, 8)])
+    for index, name in enumerate(
+        [f"hist_{i}" for i in range(4)] + [f"f{i}_hist" for i in range(4, 8)]
+    )
 }
 
 
@@ -33,7 +35,7 @@ def offline_sqlite(tmp_path_factory, new_project, seed_store, kedro, store_at):
     spool_files = sorted((project / ".kedro_metrics" / "spool").glob("*.jsonl"))
     command = [sys.executable, "-m", "kedro", "metrics", "sync"]
     concurrent = [
-        subprocess.Popen(command, cwd=project, env=subprocess_env(), stdout=subprocess.PIPE,  # noqa: S603
+        subprocess.Popen(command, cwd=project, env=subprocess_env(), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
         for _ in range(2)
     ]  # fmt: skip
@@ -93,7 +95,12 @@ def offline_then_online(tmp_path_factory, new_project, seed_store, kedro, store_
     offline = kedro(project, "run", "--pipelines", "small")
     metrics_yml.write_text("mode: online\n")
     online = kedro(project, "run", "--pipelines", "small")
-    return offline, online, store_at(project / "mlflow.db"), sorted((project / ".kedro_metrics" / "spool").glob("*.jsonl"))
+    return (
+        offline,
+        online,
+        store_at(project / "mlflow.db"),
+        sorted((project / ".kedro_metrics" / "spool").glob("*.jsonl")),
+    )
 
 
 class TestSyncOnStartOfALocalStore:
@@ -122,7 +129,10 @@ def spool_dir_from_the_environment(tmp_path_factory, new_project, seed_store, ke
     run = kedro(project, "run", "--pipelines", "small", env=env)
     files = sorted(p.name for p in directory.glob("*.jsonl"))
     dry = kedro(project, "metrics", "sync", "--dry-run", env=env)
-    after_dry = (store_at(project / "mlflow.db").runs(), sorted(p.name for p in directory.glob("*.jsonl")))
+    after_dry = (
+        store_at(project / "mlflow.db").runs(),
+        sorted(p.name for p in directory.glob("*.jsonl")),
+    )
     real = kedro(project, "metrics", "sync", env=env)
     return {
         "project": project, "directory": directory, "run": run, "files": files, "dry": dry,
@@ -139,7 +149,9 @@ class TestSpoolDirFromTheEnvironment:
         assert len(found["files"]) == 1
         assert found["project_spool"] == []
 
-    def test_dry_run_says_what_it_would_deliver_and_sends_nothing(self, spool_dir_from_the_environment):
+    def test_dry_run_says_what_it_would_deliver_and_sends_nothing(
+        self, spool_dir_from_the_environment
+    ):
         found = spool_dir_from_the_environment
         found["dry"].check()
         uri = f"sqlite:///{found['project'] / 'mlflow.db'}"
@@ -207,7 +219,7 @@ class TestASyncAlreadyDelivering:
     def test_a_second_sync_says_so_and_exits_0(self, project, kedro):
         """While another sync holds the spool directory's lock (held here, in this
         process), `kedro metrics sync` sends nothing and says why."""
-        from kedro_metrics import spool
+        from kedro_metrics.delivery import spool
 
         directory = project / ".kedro_metrics" / "spool"
         with spool.sync_lock(directory) as mine:

@@ -43,11 +43,22 @@ def plots(tmp_path_factory, new_project, seed_store, kedro) -> Plots:
     out.mkdir()
     outputs = {}
     kedro(project, "run").check()
-    outputs["first"] = kedro(project, "metrics", "plot", "a_metrics.*", "--output", str(out / "first.png"))
+    outputs["first"] = kedro(
+        project, "metrics", "plot", "a_metrics.*", "--output", str(out / "first.png")
+    )
     kedro(project, "run", "--params", "factory_index.a=5").check()
-    outputs["second"] = kedro(project, "metrics", "plot", "a_metrics.*", "-o", str(out / "new" / "second.png"))
+    outputs["second"] = kedro(
+        project, "metrics", "plot", "a_metrics.*", "-o", str(out / "new" / "second.png")
+    )
     outputs["first_again"] = kedro(
-        project, "metrics", "plot", "a_metrics.*", "--run", "latest~1", "-o", str(out / "first_again.png")
+        project,
+        "metrics",
+        "plot",
+        "a_metrics.*",
+        "--run",
+        "latest~1",
+        "-o",
+        str(out / "first_again.png"),
     )
     outputs["both_runs"] = kedro(
         project, "metrics", "plot", "a_metrics.*", "--run", "latest~1", "--run", "latest",
@@ -57,7 +68,9 @@ def plots(tmp_path_factory, new_project, seed_store, kedro) -> Plots:
         project, "metrics", "history", "a_metrics.curve", "--run", "latest~1", "--run", "latest",
         "--plot", str(out / "history.png"),
     )  # fmt: skip
-    outputs["no_match"] = kedro(project, "metrics", "plot", "nothing.*", "-o", str(out / "none.png"))
+    outputs["no_match"] = kedro(
+        project, "metrics", "plot", "nothing.*", "-o", str(out / "none.png")
+    )
     return Plots(
         out / "first.png", out / "new" / "second.png", out / "first_again.png", out / "both.png",
         out / "history.png", outputs,

@@ -116,8 +116,12 @@ class TestDefaultRun:
         """The run carries the session id, pipeline, env and runner as tags."""
         tags = default_run.store.user_tags(default_run.run)
         assert set(tags) - {"kedro_metrics.git_dirty"} == {
-            "kedro.session_id", "kedro.pipeline", "kedro.env", "kedro.runner",
-            "kedro.version", "kedro_metrics.version",
+            "kedro.session_id",
+            "kedro.pipeline",
+            "kedro.env",
+            "kedro.runner",
+            "kedro.version",
+            "kedro_metrics.version",
         }
         assert tags["kedro.pipeline"] == "__default__"
         assert tags["kedro.env"] == "local"

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from kedro_metrics.formats import KFP_NAME
+from kedro_metrics.reading.formats import KFP_NAME
 
 #: The example project (another package than the e2e project's).
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "example"
@@ -44,7 +44,9 @@ class ThreeRuns:
 def three_runs(tmp_path_factory, new_project, seed_store, kedro, store_at) -> ThreeRuns:
     project = new_project(tmp_path_factory.mktemp("reading"))
     seed_store(project / "mlflow.db")
-    (project / "conf" / "base" / "metrics.yml").write_text('kubeflow: {percentage: ["*accuracy*"]}\n')
+    (project / "conf" / "base" / "metrics.yml").write_text(
+        'kubeflow: {percentage: ["*accuracy*"]}\n'
+    )
     kedro(project, "run").check()
     kedro(project, "run", "--params", "factory_index.a=5").check()
     kedro(project, "run", "--pipelines", "small").check()
@@ -126,7 +128,10 @@ class TestCatalogInASession:
 
     def test_get_metrics_reads_the_project_inside_a_session(self, session_loads, three_runs):
         """get_metrics() with no URI or experiment, in a KedroSession: the project's runs."""
-        assert session_loads[0]["in_session"] == [[three_runs.ids[1], 5.0], [three_runs.ids[0], 0.0]]
+        assert session_loads[0]["in_session"] == [
+            [three_runs.ids[1], 5.0],
+            [three_runs.ids[0], 0.0],
+        ]
 
     def test_get_metrics_with_project_path_from_elsewhere(self, three_runs, python, tmp_path):
         """project_path= from outside the project: its store and experiment, as a frame."""
@@ -152,7 +157,9 @@ class TestCatalogInASession:
         import shutil
 
         other = tmp_path / "other-project"
-        shutil.copytree(EXAMPLE, other, ignore=shutil.ignore_patterns("mlflow.db", ".kedro_metrics"))
+        shutil.copytree(
+            EXAMPLE, other, ignore=shutil.ignore_patterns("mlflow.db", ".kedro_metrics")
+        )
         code = (
             "import json, sys\n"
             "from pathlib import Path\n"
@@ -214,7 +221,10 @@ def iso(epoch_ms: int | None) -> str | None:
     """ISO 8601 UTC with milliseconds and Z, written independently of the plugin."""
     if epoch_ms is None:
         return None
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_ms // 1000)) + f".{epoch_ms % 1000:03d}Z"
+    return (
+        time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(epoch_ms // 1000))
+        + f".{epoch_ms % 1000:03d}Z"
+    )
 
 
 def last(history: list[tuple[int, float]]) -> tuple[int, float]:
@@ -230,10 +240,10 @@ def machine_document(done: Any, first_line: str | None = None) -> str:
     starts = [i for i, ln in enumerate(lines) if ln.rstrip("\n") in (first_line, "[", "{", "[]")]
     assert starts, done.output
     before = "".join(lines[: starts[0]])
-    assert before == "" or (
-        before.count("\n") == 1 and "as logging configuration" in before
-    ), done.output
-    return "".join(lines[starts[0]:])
+    assert before == "" or (before.count("\n") == 1 and "as logging configuration" in before), (
+        done.output
+    )
+    return "".join(lines[starts[0] :])
 
 
 @pytest.fixture(scope="module")
@@ -308,7 +318,12 @@ class TestShow:
 
     def expected(self, index: int, prefix: str = "") -> list[dict[str, Any]]:
         return [
-            {"name": key, "value": last(history)[1], "step": last(history)[0], "points": len(history)}
+            {
+                "name": key,
+                "value": last(history)[1],
+                "step": last(history)[0],
+                "points": len(history),
+            }
             for key, history in sorted(RUN_METRICS[index].items())
             if key.startswith(prefix)
         ]
@@ -361,17 +376,35 @@ class TestCompare:
         first, second = three_runs.ids[0], three_runs.ids[1]
         got = as_json(cli("compare", "latest~2", "latest~1", "--only-changed", "--format", "json"))
         assert got == [
-            {"name": "a_metrics.curve", "values": {first: 0.5, second: 5.5}, "change": 5.0, "change_pct": 1000.0},
-            {"name": "a_metrics.score", "values": {first: 0.0, second: 5.0}, "change": 5.0, "change_pct": None},
+            {
+                "name": "a_metrics.curve",
+                "values": {first: 0.5, second: 5.5},
+                "change": 5.0,
+                "change_pct": 1000.0,
+            },
+            {
+                "name": "a_metrics.score",
+                "values": {first: 0.0, second: 5.0},
+                "change": 5.0,
+                "change_pct": None,
+            },
         ]
 
     def test_csv_has_a_column_per_run(self, cli, three_runs):
         """CSV columns: name, one per run id, change, change_pct; missing is empty."""
         first, third = three_runs.ids[0], three_runs.ids[2]
         header = f"name,{first},{third},change,change_pct"
-        rows = as_csv(cli("compare", first, "latest", "--name", "*answer", "--format", "csv"), header)
+        rows = as_csv(
+            cli("compare", first, "latest", "--name", "*answer", "--format", "csv"), header
+        )
         assert rows == [
-            {"name": "small_metrics.answer", first: "", third: "42.0", "change": "", "change_pct": ""}
+            {
+                "name": "small_metrics.answer",
+                first: "",
+                third: "42.0",
+                "change": "",
+                "change_pct": "",
+            }
         ]
 
     def test_table(self, cli, three_runs):
@@ -380,7 +413,13 @@ class TestCompare:
         header = [ln for ln in done.stdout.splitlines() if "change" in ln][0]
         assert three_runs.ids[0][:8] in header and three_runs.ids[1][:8] in header
         (row,) = [ln for ln in done.stdout.splitlines() if "a_metrics.score" in ln]
-        assert [cell.strip() for cell in row.split("│")[1:6]] == ["a_metrics.score", "0", "5", "+5", "-"]
+        assert [cell.strip() for cell in row.split("│")[1:6]] == [
+            "a_metrics.score",
+            "0",
+            "5",
+            "+5",
+            "-",
+        ]
 
 
 class TestHistory:
@@ -388,7 +427,9 @@ class TestHistory:
 
     def expected(self, three_runs, index: int, key: str) -> list[dict[str, Any]]:
         run_id = three_runs.ids[index]
-        stamps = {m.step: m.timestamp for m in three_runs.store.client.get_metric_history(run_id, key)}
+        stamps = {
+            m.step: m.timestamp for m in three_runs.store.client.get_metric_history(run_id, key)
+        }
         return [
             {"name": key, "value": value, "step": step, "timestamp": stamps[step], "run_id": run_id,
              "run_name": three_runs.run(index).info.run_name, "pipeline": "__default__",
@@ -399,7 +440,18 @@ class TestHistory:
 
     def test_json_per_run(self, cli, three_runs):
         """--run twice: both runs' points, in the order of the runs given."""
-        got = as_json(cli("history", "a_metrics.curve", "--run", "latest~2", "--run", "latest~1", "--format", "json"))
+        got = as_json(
+            cli(
+                "history",
+                "a_metrics.curve",
+                "--run",
+                "latest~2",
+                "--run",
+                "latest~1",
+                "--format",
+                "json",
+            )
+        )
         assert got == self.expected(three_runs, 0, "a_metrics.curve") + self.expected(
             three_runs, 1, "a_metrics.curve"
         )
@@ -407,9 +459,12 @@ class TestHistory:
     def test_csv_columns_are_the_record_fields(self, cli, three_runs):
         """CSV: header of the record fields, one row per point."""
         header = "name,value,step,timestamp,run_id,run_name,pipeline,experiment,created_at"
-        rows = as_csv(cli("history", "holdout_accuracy", "--run", "latest~1", "--format", "csv"), header)
+        rows = as_csv(
+            cli("history", "holdout_accuracy", "--run", "latest~1", "--format", "csv"), header
+        )
         assert rows == [
-            {k: str(v) for k, v in row.items()} for row in self.expected(three_runs, 1, "holdout_accuracy")
+            {k: str(v) for k, v in row.items()}
+            for row in self.expected(three_runs, 1, "holdout_accuracy")
         ]
 
     def test_unknown_metric_is_an_error(self, cli):
@@ -471,7 +526,9 @@ class TestExport:
             (key.replace(".", "-"), last(history)[1], "PERCENTAGE" if "accuracy" in key else "RAW")
             for key, history in RUN_METRICS[1].items()
         )
-        assert got == {"metrics": [{"name": n, "numberValue": v, "format": f} for n, v, f in expected]}
+        assert got == {
+            "metrics": [{"name": n, "numberValue": v, "format": f} for n, v, f in expected]
+        }
         for entry in got["metrics"]:
             assert KFP_NAME.fullmatch(entry["name"])
 
@@ -520,7 +577,8 @@ class TestReferenceErrors:
             picked = ", ".join("?" if c in ("run_uuid", "name") else c for c in columns)
             db.execute(
                 f"INSERT INTO runs ({', '.join(columns)}) SELECT {picked} FROM runs WHERE run_uuid = ?",
-                [twin if c == "run_uuid" else "twin" for c in columns if c in ("run_uuid", "name")] + [original],
+                [twin if c == "run_uuid" else "twin" for c in columns if c in ("run_uuid", "name")]
+                + [original],
             )
         done = kedro(project, "metrics", "show", original[:8])
         line = self.error_line(done)
@@ -535,5 +593,7 @@ class TestAProjectWithNoStoreYet:
         assert json.loads(machine_document(runs)) == []
         show = kedro(project, "metrics", "show")
         assert show.returncode == 1
-        assert "Error: No run 'latest': experiment 'e2e_project' at sqlite:///" in show.stderr, show.output
+        assert "Error: No run 'latest': experiment 'e2e_project' at sqlite:///" in show.stderr, (
+            show.output
+        )
         assert not (project / "mlflow.db").exists()

@@ -30,8 +30,10 @@ BASE_PARAMS = {
     "index_2": "2",
 }
 GIT_ENV = {
-    "GIT_AUTHOR_NAME": "Ada", "GIT_AUTHOR_EMAIL": "ada@example.com",
-    "GIT_COMMITTER_NAME": "Ada", "GIT_COMMITTER_EMAIL": "ada@example.com",
+    "GIT_AUTHOR_NAME": "Ada",
+    "GIT_AUTHOR_EMAIL": "ada@example.com",
+    "GIT_COMMITTER_NAME": "Ada",
+    "GIT_COMMITTER_EMAIL": "ada@example.com",
 }
 
 
@@ -39,7 +41,11 @@ def git(project: Path, *args: str) -> str:
     import os
 
     return subprocess.run(
-        ["git", *args], cwd=project, check=True, capture_output=True, text=True,
+        ["git", *args],
+        cwd=project,
+        check=True,
+        capture_output=True,
+        text=True,
         env={**os.environ, **GIT_ENV},
     ).stdout.strip()
 
@@ -53,7 +59,11 @@ def git_project(tmp_path_factory, seed_store, kedro, store_at):
     git(project, "commit", "-q", "-m", "init")
     seed_store(project / "mlflow.db")
     for runner in RUNNERS:
-        extra = ["--params", "seed=5,model_options.test_size=0.3"] if runner == "SequentialRunner" else []
+        extra = (
+            ["--params", "seed=5,model_options.test_size=0.3"]
+            if runner == "SequentialRunner"
+            else []
+        )
         kedro(project, "run", "--runner", runner, *extra).check()
     store = store_at(project / "mlflow.db")
     runs = {run.data.tags["kedro.runner"]: run for run in store.runs()}
@@ -68,8 +78,13 @@ def resumed_run(git_project, kedro):
     run_id = store.client.create_run(store.experiments()["context_project"]).info.run_id
     store.client.log_param(run_id, "seed", "99")
     store.client.log_param(run_id, "label", "base")
-    result = kedro(project, "run", "--params", f"label={'x' * 7000}",
-                   env={"MLFLOW_RUN_ID": run_id, "MLFLOW_TRACKING_URI": store.uri}).check()
+    result = kedro(
+        project,
+        "run",
+        "--params",
+        f"label={'x' * 7000}",
+        env={"MLFLOW_RUN_ID": run_id, "MLFLOW_TRACKING_URI": store.uri},
+    ).check()
     return result, store.run(run_id)
 
 
@@ -79,7 +94,9 @@ def no_git_failure(tmp_path_factory, seed_store, kedro, store_at):
     parent = tmp_path_factory.mktemp("nogit")
     project = copy_project(parent, SOURCE)
     seed_store(project / "mlflow.db")
-    result = kedro(project, "run", "--pipelines", "bad", env={"GIT_CEILING_DIRECTORIES": str(parent)})
+    result = kedro(
+        project, "run", "--pipelines", "bad", env={"GIT_CEILING_DIRECTORIES": str(parent)}
+    )
     return result, store_at(project / "mlflow.db")
 
 
@@ -141,11 +158,19 @@ class TestStandardTags:
 
         project, _, runs = git_project
         tags = runs["SequentialRunner"].data.tags
-        assert {k: tags[k] for k in (
-            "mlflow.user", "mlflow.source.name", "mlflow.source.type",
-            "mlflow.source.git.commit", "mlflow.source.git.branch",
-            "kedro_metrics.git_dirty", "kedro.version", "kedro_metrics.version",
-        )} == {
+        assert {
+            k: tags[k]
+            for k in (
+                "mlflow.user",
+                "mlflow.source.name",
+                "mlflow.source.type",
+                "mlflow.source.git.commit",
+                "mlflow.source.git.branch",
+                "kedro_metrics.git_dirty",
+                "kedro.version",
+                "kedro_metrics.version",
+            )
+        } == {
             "mlflow.user": getpass.getuser(),
             "mlflow.source.name": "context_project",
             "mlflow.source.type": "PROJECT",
@@ -179,7 +204,12 @@ class TestShapes:
         """Three steps=continue saves of two values: one history at steps 0..5, per run."""
         _, store, runs = git_project
         assert store.history(runs[runner].info.run_id, "history.loss") == [
-            (0, 1.5), (1, 1.25), (2, 1.0), (3, 0.75), (4, 0.5), (5, 0.25)
+            (0, 1.5),
+            (1, 1.25),
+            (2, 1.0),
+            (3, 0.75),
+            (4, 0.5),
+            (5, 0.25),
         ]
 
     def test_numpy_and_pandas(self, git_project):
@@ -200,12 +230,16 @@ class TestShapes:
         _, _, runs = git_project
         data = runs[runner].data
         assert {k: v for k, v in data.tags.items() if k.startswith("tag_metrics.")} == {
-            "tag_metrics.best_model": "xgboost", "tag_metrics.tuned": "True",
+            "tag_metrics.best_model": "xgboost",
+            "tag_metrics.tuned": "True",
         }
         assert {k: v for k, v in data.params.items() if k.startswith("param_metrics.")} == {
-            "param_metrics.best_model": "xgboost", "param_metrics.tuned": "True",
+            "param_metrics.best_model": "xgboost",
+            "param_metrics.tuned": "True",
         }
-        assert data.metrics["tag_metrics.accuracy"] == data.metrics["param_metrics.accuracy"] == 0.875
+        assert (
+            data.metrics["tag_metrics.accuracy"] == data.metrics["param_metrics.accuracy"] == 0.875
+        )
 
 
 class TestOneMessage:

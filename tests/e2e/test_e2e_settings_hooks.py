@@ -6,12 +6,12 @@ import pytest
 
 pytestmark = pytest.mark.e2e
 
-SETTINGS_WITH_HOOK = '''
+SETTINGS_WITH_HOOK = """
 from kedro_metrics.hook import MetricsHook
 
 HOOKS = (MetricsHook(),)
 CONFIG_LOADER_ARGS = {"base_env": "base", "default_run_env": "local"}
-'''
+"""
 
 
 class TestHookListedInSettings:

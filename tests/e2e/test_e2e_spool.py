@@ -33,7 +33,9 @@ AFTER = {"after_metrics.curve": [(step, step / 4) for step in range(2500)]}
 
 def pending_points(stdout: str) -> int:
     """N of the run's closing warning "N points of run ... are pending in the spool"."""
-    found = re.search(r"([\d,]+) points of run \w+ are pending in the spool .*`kedro metrics sync`", stdout)
+    found = re.search(
+        r"([\d,]+) points of run \w+ are pending in the spool .*`kedro metrics sync`", stdout
+    )
     assert found, stdout
     return int(found.group(1).replace(",", ""))
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from kedro_metrics.mlflow_ui import group_alive
+from kedro_metrics.cli.mlflow_ui import group_alive
 from tests.e2e.conftest import subprocess_env
 from tests.servers import free_port
 
@@ -56,7 +56,7 @@ def ui_session(tmp_path_factory, new_project, seed_store):
     port = free_port()
     log = project / "ui.log"
     with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603
+        process = subprocess.Popen(
             [sys.executable, "-m", "kedro", "metrics", "ui", "--port", str(port)],
             cwd=project,
             env=subprocess_env({"MLFLOW_WORKERS": "2"}),  # mlflow's own variable; default 4

@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 
-from kedro_metrics.mlflow_ui import group_alive
+from kedro_metrics.cli.mlflow_ui import group_alive
 from tests.e2e.conftest import subprocess_env
 
 pytestmark = pytest.mark.e2e
@@ -105,7 +105,7 @@ def kedro_viz(project: Path, *, include_hooks: bool, timeout: float = 180) -> It
     log = project / f"viz-{port}.log"
     started = time.monotonic()
     with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603
+        process = subprocess.Popen(
             args, cwd=project, env=subprocess_env(), stdout=out, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
@@ -203,7 +203,10 @@ class TestPreviewAfterARun:
     def test_dataset_factory_name_is_the_prefix(self, viz_results):
         """a_metrics (from the "{name}_metrics" pattern) previews a_metrics.* only."""
         preview = viz_results["a_metrics"]["preview"]
-        assert preview["data"] == [line("curve", [0, 1], [0.0, 0.5]), bars(["score"], [0.0], ("x2", "y2"))]
+        assert preview["data"] == [
+            line("curve", [0, 1], [0.0, 0.5]),
+            bars(["score"], [0.0], ("x2", "y2")),
+        ]
 
 
 class TestPreviewBeforeAnyRun:
@@ -241,7 +244,9 @@ class TestServers:
     def test_no_process_left(self, viz_results, record_timing):
         """No member of either process group outlives the stop."""
         record_timing("kedro viz run: start until /api/main answers", viz_results["started_s"])
-        record_timing("kedro viz run: start until the first preview is served", viz_results["first_preview_s"])
+        record_timing(
+            "kedro viz run: start until the first preview is served", viz_results["first_preview_s"]
+        )
         record_timing("kedro viz run: a preview after the run (warm)", viz_results["preview_s"])
         assert viz_results["hooks_group_alive"] is False
         assert viz_results["plain_group_alive"] is False

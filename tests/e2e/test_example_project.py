@@ -133,7 +133,10 @@ class TestExampleLeavesTrackedFilesAlone:
         def git(*args: str) -> str:
             return subprocess.run(
                 ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-                cwd=project, check=True, capture_output=True, text=True,
+                cwd=project,
+                check=True,
+                capture_output=True,
+                text=True,
             ).stdout
 
         git("init", "-q")

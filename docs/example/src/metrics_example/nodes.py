@@ -11,6 +11,9 @@ from typing import Any
 
 import numpy as np
 
+#: Each class takes half the samples; a probability of at least a half predicts 1.
+HALF = 0.5
+
 
 def make_data(params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     """Two Gaussian clouds of points, one per class (labels 0 and 1)."""
@@ -18,7 +21,7 @@ def make_data(params: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     n_samples, n_features = params["n_samples"], params["n_features"]
     direction = rng.normal(size=n_features)
     direction /= np.linalg.norm(direction)
-    labels = (rng.random(n_samples) < 0.5).astype(float)
+    labels = (rng.random(n_samples) < HALF).astype(float)
     centres = np.outer(2 * labels - 1, direction) * params["separation"] / 2
     features = centres + rng.normal(scale=params["noise"], size=(n_samples, n_features))
     return features, labels
@@ -79,7 +82,7 @@ def predict_proba(model: dict[str, Any], features: np.ndarray) -> np.ndarray:
 
 def predict(model: dict[str, Any], features: np.ndarray) -> np.ndarray:
     """The predicted label (0 or 1) of each row."""
-    return (predict_proba(model, features) >= 0.5).astype(float)
+    return (predict_proba(model, features) >= HALF).astype(float)
 
 
 def classification_scores(labels: np.ndarray, predicted: np.ndarray) -> dict[str, float]:

@@ -10,8 +10,12 @@ from context_project import nodes
 def register_pipelines() -> dict[str, Pipeline]:
     """__default__ appends, saves every shape and text values; "bad" fails validation."""
     appends = [
-        node(nodes.append, [f"params:index_{i}", *([f"token_{i - 1}"] if i else [])],
-             [f"append_{i}", f"token_{i}"], name=f"append_{i}")
+        node(
+            nodes.append,
+            [f"params:index_{i}", *([f"token_{i - 1}"] if i else [])],
+            [f"append_{i}", f"token_{i}"],
+            name=f"append_{i}",
+        )
         for i in range(3)
     ]
     default = pipeline(

@@ -49,13 +49,19 @@ def register_pipelines() -> dict[str, Pipeline]:
     interruptible = pipeline(
         [
             node(nodes.progress, None, ["progress_metrics", "go_token"], name="progress"),
-            node(nodes.wait_for_signal, ["go_token", "params:long_node_seconds"], None,
-                 name="wait_for_signal"),
+            node(
+                nodes.wait_for_signal,
+                ["go_token", "params:long_node_seconds"],
+                None,
+                name="wait_for_signal",
+            ),
         ]
     )
     outage = pipeline(
         [
-            node(nodes.before_outage, None, ["before_metrics", "outage_token"], name="before_outage"),
+            node(
+                nodes.before_outage, None, ["before_metrics", "outage_token"], name="before_outage"
+            ),
             node(nodes.wait_for_resume, "outage_token", "resumed_token", name="wait_for_resume"),
             node(nodes.after_outage, "resumed_token", "after_metrics", name="after_outage"),
         ]

@@ -1,0 +1,401 @@
+"""``kedro metrics ...`` project commands (entry point ``kedro.project_commands``).
+
+Kedro loads this module at start-up: no mlflow or matplotlib import here, and
+commands stay thin (pure logic lives in config.py, figures.py ...).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+from kedro.framework.cli.utils import env_option
+from kedro.framework.startup import ProjectMetadata
+
+from kedro_metrics.cli.mlflow_ui import serve_mlflow_ui
+from kedro_metrics.cli.output import MetricsCliError, reading
+from kedro_metrics.config import METRICS_YML_TEMPLATE
+
+#: What a project's .gitignore should hold: the embedded store and the local spool.
+GITIGNORE_ENTRIES = ("mlflow.db", ".kedro_metrics/")
+
+
+@click.group(name="kedro-metrics")
+def commands() -> None:
+    """kedro-metrics project commands."""
+
+
+@commands.group()
+def metrics() -> None:
+    """Track metrics from Kedro pipelines in MLflow."""
+
+
+@metrics.command()
+@env_option(
+    default="base", show_default=True, help="Configuration environment to write metrics.yml into."
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing metrics.yml.")
+@click.pass_obj
+def init(metadata: ProjectMetadata, env: str, force: bool) -> None:
+    """Write a commented conf/<env>/metrics.yml."""
+    target = write_metrics_yml(Path(metadata.project_path) / "conf" / env, force=force)
+    click.secho(f"Wrote {target}", fg="green")
+    missing = missing_gitignore_entries(Path(metadata.project_path) / ".gitignore")
+    if missing:
+        click.echo(
+            "Keep the local MLflow store and spool out of git: add "
+            + ", ".join(missing)
+            + " to the project's .gitignore."
+        )
+
+
+def missing_gitignore_entries(gitignore: Path) -> list[str]:
+    """The GITIGNORE_ENTRIES a project's .gitignore lacks (all when it has none)."""
+    from kedro_metrics import project
+
+    lines = gitignore.read_text().splitlines() if gitignore.is_file() else []
+    return [entry for entry in GITIGNORE_ENTRIES if not project.gitignore_covers(lines, entry)]
+
+
+def write_metrics_yml(conf_env_dir: Path, *, force: bool) -> Path:
+    """Write the template into ``conf_env_dir``; refuse to overwrite unless ``force``."""
+    target = conf_env_dir / "metrics.yml"
+    if target.exists() and not force:
+        raise MetricsCliError(f"{target} already exists; use --force to overwrite it.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(METRICS_YML_TEMPLATE)
+    return target
+
+
+@metrics.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option("--port", default=5000, type=int, show_default=True, help="Port to listen on.")
+@env_option
+@click.pass_obj
+def ui(metadata: ProjectMetadata, host: str, port: int, env: str | None) -> None:
+    """Start `mlflow ui` on the project's tracking store; Ctrl-C stops it."""
+    from kedro_metrics import project, store
+
+    uri = project.settings_for_path(metadata.project_path, env).tracking_uri
+    if store.is_server(uri):
+        click.echo(f"The project tracks to the MLflow server {store.redact(uri)}: open it there.")
+        return
+    click.echo(f"MLflow UI of {store.redact(uri)} at http://{host}:{port} (Ctrl-C stops it)")
+    code = serve_mlflow_ui(uri, host=host, port=port, cwd=Path(metadata.project_path))
+    if code:
+        raise MetricsCliError(f"mlflow ui exited with code {code} (is port {port} free?).")
+
+
+# Reading back: runs, show, compare, history, export ----------------------------------
+# Each command resolves the project's settings (metrics.yml of --env), asks `query`,
+# and renders with `formats`. With --format json|csv stdout carries only the document.
+
+TABLE_FORMATS = ("table", "json", "csv")
+
+_format_option = click.option(
+    "--format", "fmt", type=click.Choice(TABLE_FORMATS), default="table", show_default=True,
+    help="A rich table, or a JSON / CSV document on stdout (logs go to stderr).",
+)  # fmt: skip
+_name_option = click.option(
+    "--name", default=None, help="Metric key or glob, e.g. 'model_metrics.*'."
+)
+
+
+@metrics.command()
+@env_option
+@click.option(
+    "--limit",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="At most this many runs.",
+)
+@click.option("--pipeline", default=None, help="Only runs of this pipeline.")
+@click.option("--status", default=None, help="Only runs with this status (FINISHED, FAILED, ...).")
+@_format_option
+@click.pass_obj
+def runs(  # noqa: PLR0913
+    metadata: ProjectMetadata, env: str | None, limit: int, pipeline: str | None,
+    status: str | None, fmt: str,
+) -> None:  # fmt: skip
+    """List the project's runs, newest first."""
+    with reading(fmt) as out:
+        from kedro_metrics.reading import formats, query
+
+        scope, _ = _scope(metadata, env)
+        found = query.find_runs(scope, pipeline=pipeline, status=status, limit=limit)
+        out.emit(
+            formats.runs_document(found), formats.RUNS_COLUMNS, formats.runs_table(found),
+            title=f"Runs of {scope.where}", empty=f"No runs in {scope.where}.",
+        )  # fmt: skip
+
+
+@metrics.command()
+@click.argument("run", default="latest")
+@env_option
+@_name_option
+@_format_option
+@click.pass_obj
+def show(metadata: ProjectMetadata, run: str, env: str | None, name: str | None, fmt: str) -> None:
+    """Show the metrics of RUN (default: latest): last value, its step, number of points."""
+    with reading(fmt) as out:
+        from kedro_metrics.reading import formats, query
+
+        scope, _ = _scope(metadata, env)
+        found, document = query.show_run(scope, run, name)
+        out.emit(
+            document, formats.SHOW_COLUMNS, formats.show_table(document),
+            title=_run_title(found), empty=f"Run {found.run_id} has no metric matching {name or '*'!r}.",
+        )  # fmt: skip
+
+
+@metrics.command()
+@click.argument("run_refs", metavar="[RUN]...", nargs=-1)
+@env_option
+@_name_option
+@click.option(
+    "--only-changed", is_flag=True, help="Only metrics that differ or are missing somewhere."
+)
+@_format_option
+@click.pass_obj
+def compare(  # noqa: PLR0913
+    metadata: ProjectMetadata, run_refs: tuple[str, ...], env: str | None, name: str | None,
+    only_changed: bool, fmt: str,
+) -> None:  # fmt: skip
+    """Compare the last values of runs (default: latest~1 latest), with the change
+    of the last run against the first."""
+    with reading(fmt) as out:
+        from kedro_metrics import records
+        from kedro_metrics.reading import formats, query
+
+        scope, _ = _scope(metadata, env)
+        found = query.find_runs(scope, run=list(run_refs or ("latest~1", "latest")))
+        rows = records.compare(found, names=name, only_changed=only_changed)
+        ids = list(dict.fromkeys(run.run_id for run in found))
+        if out.fmt == "csv":
+            out.emit(formats.compare_csv_rows(rows, ids), ["name", *ids, "change", "change_pct"])
+        else:
+            out.emit(
+                rows, (), formats.compare_table(rows, found),
+                title=" vs ".join(f"{r.short_id} ({r.run_name})" for r in found),
+                empty="No metric to compare." if not only_changed else "No metric changed.",
+            )  # fmt: skip
+
+
+_runs_option = click.option(
+    "--run", "run_refs", multiple=True,
+    help="A run (repeatable): a run id, a unique prefix of 6+ characters, latest or latest~N. "
+    "Default: latest.",
+)  # fmt: skip
+
+
+@metrics.command()
+@click.argument("name")
+@_runs_option
+@env_option
+@_format_option
+@click.option(
+    "--plot", "plot_file", type=click.Path(dir_okay=False, writable=True), default=None,
+    help="Also draw the points to this PNG (a line per run).",
+)  # fmt: skip
+@click.pass_obj
+def history(  # noqa: PLR0913
+    metadata: ProjectMetadata, name: str, run_refs: tuple[str, ...], env: str | None, fmt: str,
+    plot_file: str | None,
+) -> None:  # fmt: skip
+    """Every point of metric NAME (a key or a glob), per run."""
+    with reading(fmt) as out:
+        from kedro_metrics.reading import formats
+        from kedro_metrics.records import RECORD_FIELDS
+
+        points = _history_points(metadata, env, name, run_refs)
+        out.emit(points, RECORD_FIELDS, formats.records_table(points), title=f"History of {name}")
+        if plot_file:
+            write_plot(points, plot_file, title=name)
+
+
+@metrics.command()
+@click.argument("name_glob")
+@_runs_option
+@click.option(
+    "--output", "-o", required=True, type=click.Path(dir_okay=False, writable=True),
+    help="The PNG file to write.",
+)  # fmt: skip
+@env_option
+@click.pass_obj
+def plot(
+    metadata: ProjectMetadata,
+    name_glob: str,
+    run_refs: tuple[str, ...],
+    output: str,
+    env: str | None,
+) -> None:
+    """Draw the metrics matching NAME_GLOB to a PNG: a panel per metric, a line per run."""
+    with reading("table"):
+        write_plot(_history_points(metadata, env, name_glob, run_refs), output, title=name_glob)
+
+
+def _history_points(
+    metadata: ProjectMetadata, env: str | None, name: str, run_refs: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    """Every point of the metrics ``name`` matches in the runs (default: latest)."""
+    from kedro_metrics.reading import query
+
+    scope, _ = _scope(metadata, env)
+    found = query.find_runs(scope, run=list(run_refs or ("latest",)))
+    points = query.all_points(scope, found, name)
+    if not points:
+        runs_named = ", ".join(run.run_id for run in found)
+        raise MetricsCliError(f"No metric matches {name!r} in run(s) {runs_named}.")
+    return points
+
+
+def write_plot(records: list[dict[str, Any]], output: str, *, title: str) -> None:
+    """Draw ``records`` (metric records with every point) into the PNG ``output``:
+    ``figures`` decides the panels and series, ``render`` draws them (matplotlib is
+    imported only here)."""
+    from kedro_metrics.reading.figures import build_figure
+    from kedro_metrics.reading.render import write_png
+
+    Path(output).parent.mkdir(parents=True, exist_ok=True)
+    write_png(build_figure(records, title=title), output)
+    click.echo(f"Wrote {output}")
+
+
+EXPORT_FORMATS = ("kubeflow", "json", "csv")
+
+
+@metrics.command()
+@click.argument("run", default="latest")
+@env_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(EXPORT_FORMATS),
+    default="json",
+    show_default=True,
+    help="kubeflow: KFP v1 metrics file; json: the run with nested metrics; csv: every point.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, writable=True),
+    default=None,
+    help="Write to this file instead of stdout.",
+)
+@click.pass_obj
+def export(
+    metadata: ProjectMetadata, run: str, env: str | None, fmt: str, output: str | None
+) -> None:
+    """Export the metrics of RUN (default: latest) as a Kubeflow metrics file, JSON or CSV."""
+    with reading(fmt, output=output) as out:
+        from kedro_metrics import records
+        from kedro_metrics.reading import formats, query
+
+        scope, settings = _scope(metadata, env)
+        (found,) = query.find_runs(scope, run=run)
+        if fmt == "kubeflow":
+            values = {key: point.value for key, point in found.latest.items()}
+            skipped = formats.not_finite(values)
+            if skipped:
+                click.echo(
+                    f"Left out of the Kubeflow file (not a finite number): {', '.join(skipped)}",
+                    err=True,
+                )
+            out.emit(
+                formats.kubeflow_metrics(values, percentage=settings.config.kubeflow.percentage)
+            )
+        elif fmt == "json":
+            out.emit(formats.export_document(found, query.run_histories(scope, found)))
+        else:
+            histories = query.run_histories(scope, found)
+            rows = [
+                rec for key in histories for rec in records.history_records(found, histories[key])
+            ]
+            out.emit(rows, records.RECORD_FIELDS)
+
+
+def _scope(metadata: ProjectMetadata, env: str | None) -> tuple[Any, Any]:
+    """The project's settings for ``env`` and the query scope they give."""
+    from kedro_metrics import project
+    from kedro_metrics.reading import query
+
+    settings = project.settings_for_path(metadata.project_path, env)
+    scope = query.scope_for(settings=settings)
+    _check_answers(scope.tracking_uri, within=settings.config.retry_seconds)
+    return scope, settings
+
+
+def _check_answers(uri: str, *, within: float) -> None:
+    """Fail within the project's retry budget (metrics.yml ``retry_seconds``), not
+    MLflow's minutes, when a tracking server is down."""
+    from kedro_metrics import store
+
+    if not store.answers(uri, within=within):
+        raise MetricsCliError(
+            f"The MLflow tracking server {store.redact(uri)} does not answer (its /health "
+            f"was retried for {within:g} s, metrics.yml `retry_seconds`). Start it, or "
+            "point metrics.yml `tracking_uri` / MLFLOW_TRACKING_URI at one that runs."
+        )
+
+
+def _run_title(run: Any) -> str:
+    return f"Run {run.run_id} ({run.run_name}, {run.status}) in experiment {run.experiment!r}"
+
+
+@metrics.command()
+@click.option("--dry-run", is_flag=True, help="Say what would be delivered; send nothing.")
+@env_option
+@click.pass_obj
+def sync(metadata: ProjectMetadata, dry_run: bool, env: str | None) -> None:
+    """Deliver the spooled metrics and runs to the project's MLflow store, exactly once.
+
+    The store is the project's tracking URI now (metrics.yml `tracking_uri`, else
+    MLFLOW_TRACKING_URI, else the project's sqlite file): spool files hold only a
+    redacted URI. Offline mode does not apply here.
+    """
+    from rich.progress import Progress
+
+    from kedro_metrics import config, delivery, project, store
+
+    settings = project.settings_for_path(metadata.project_path, env)
+    directory = config.spool_dir(settings.config, os.environ, str(settings.project_path))
+    store.configure_retries(settings.config.retry_seconds)
+    with Progress(transient=True) as progress:
+        task = progress.add_task("Delivering spooled metrics", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total or None)
+
+        report = delivery.sync(directory, settings.tracking_uri, dry_run=dry_run, on_points=advance)
+    if report.busy:
+        click.echo(f"Another `kedro metrics sync` is delivering {directory}; nothing to do.")
+        return
+    click.echo(sync_summary(report, directory, store.redact(settings.tracking_uri) or "", dry_run))
+    if report.failed:
+        details = "; ".join(f"{name}: {why}" for name, why in report.failed.items())
+        raise MetricsCliError(
+            f"{len(report.failed)} spooled run(s) could not be delivered: {details}"
+        )
+
+
+def sync_summary(report: Any, directory: str, uri: str, dry_run: bool) -> str:
+    """One paragraph: what was delivered, ended, and what is left."""
+    if dry_run:
+        return (
+            f"Would deliver {report.points_left:,} point(s) of {report.runs_left} spooled "
+            f"run(s) from {directory} to {uri}; {report.in_use} file(s) in use by a running "
+            "`kedro run`."
+        )
+    lines = [
+        f"Delivered {report.points_delivered:,} point(s) of {report.runs_delivered} spooled "
+        f"run(s) from {directory} to {uri} ({report.runs_created} run(s) created)."
+    ]
+    lines += [f"Run {run_id} ended {status}." for run_id, status in report.runs_ended.items()]
+    lines.append(
+        f"Left: {report.points_left:,} point(s) of {report.runs_left} run(s); "
+        f"{report.in_use} file(s) in use by a running `kedro run`."
+    )
+    return "\n".join(lines)

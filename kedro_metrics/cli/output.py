@@ -1,0 +1,117 @@
+"""Where a ``kedro metrics`` reading command writes: a rich table, or a JSON / CSV
+document alone on stdout (logs and warnings moved to stderr) or in ``--output``;
+and the one-line error a command fails with."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import click
+from kedro.framework.cli.utils import KedroCliError
+
+
+class MetricsCliError(KedroCliError):
+    """A KedroCliError that always prints its message.
+
+    ``KedroCliError.show`` formats ``sys.exc_info()``, which click >= 8.2 has
+    already cleared when it calls ``show``: the message would be lost.
+    """
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.secho(f"Error: {self.format_message()}", fg="red", err=True)
+
+
+class Output:
+    """Where a reading command writes its document: stdout (or ``--output``)."""
+
+    def __init__(self, fmt: str, stdout: IO[str], output: str | None):
+        self.fmt = fmt
+        self._stdout = stdout
+        self._output = output
+
+    def emit(
+        self,
+        document: Any,
+        columns: Any = (),
+        table: tuple[list[str], list[list[str]]] | None = None,
+        *,
+        title: str | None = None,
+        empty: str | None = None,
+    ) -> None:
+        """Write ``document`` as JSON or CSV (rows with ``columns``), or draw ``table``."""
+        from kedro_metrics.reading import formats
+
+        if self.fmt == "table" and table is not None:
+            self._table(*table, title=title, empty=empty)
+            return
+        text = formats.to_csv(document, columns) if self.fmt == "csv" else formats.to_json(document)
+        if self._output:
+            Path(self._output).write_text(text)
+            click.echo(f"Wrote {self._output}", err=True)
+        else:
+            self._stdout.write(text)
+            self._stdout.flush()
+
+    def _table(
+        self, headers: list[str], rows: list[list[str]], *, title: str | None, empty: str | None
+    ) -> None:
+        from rich.console import Console
+        from rich.table import Table
+
+        console = Console(file=self._stdout)
+        if not rows:
+            console.print(empty or "Nothing to show.")
+            return
+        table = Table(*headers)
+        for row in rows:
+            table.add_row(*row)
+        if title:
+            console.print(title, soft_wrap=True, highlight=False)
+        console.print(table)
+
+
+@contextlib.contextmanager
+def reading(fmt: str, *, output: str | None = None) -> Iterator[Output]:
+    """Run a reading command: kedro-metrics errors become one-line CLI errors, and
+    for JSON/CSV everything but the document (Kedro's rich log handler, warnings,
+    prints) goes to stderr, so ``... --format json | jq`` works."""
+    from kedro_metrics.errors import KedroMetricsError
+
+    real_stdout = sys.stdout
+    try:
+        if fmt == "table":
+            yield Output(fmt, real_stdout, output)
+        else:
+            with _logs_to_stderr(real_stdout), contextlib.redirect_stdout(sys.stderr):
+                yield Output(fmt, real_stdout, output)
+    except KedroMetricsError as exc:
+        raise MetricsCliError(str(exc)) from None
+
+
+@contextlib.contextmanager
+def _logs_to_stderr(stdout: IO[str]) -> Iterator[None]:
+    """Point every logging StreamHandler writing to ``stdout`` at stderr for a while.
+    (Kedro's RichHandler writes to ``sys.stdout`` as it is when it writes: the
+    ``redirect_stdout`` around the command moves it.)"""
+    loggers = [logging.getLogger(), *(
+        logger for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    )]  # fmt: skip
+    moved = [
+        handler
+        for logger in loggers
+        for handler in logger.handlers
+        if isinstance(handler, logging.StreamHandler) and handler.stream is stdout
+    ]
+    for handler in moved:
+        handler.setStream(sys.stderr)
+    try:
+        yield
+    finally:
+        for handler in moved:
+            handler.setStream(stdout)

@@ -1,0 +1,70 @@
+"""The end of a tracked run: tell the store how it ended, or record it in the spool
+for ``sync`` to tell; remove the spool files once MLflow has everything."""
+
+from __future__ import annotations
+
+import logging
+
+from kedro_metrics import store
+from kedro_metrics.delivery import spool
+from kedro_metrics.delivery.policy import DeliveryPolicy
+from kedro_metrics.delivery.save import SYNC_COMMAND, pending_points
+from kedro_metrics.errors import TrackingError
+from kedro_metrics.points import current_time_ms
+
+logger = logging.getLogger(__name__)
+
+
+def finish_run(tracking_uri: str, policy: DeliveryPolicy, *, owned: bool, status: str) -> None:
+    """End the policy's run with ``status`` (FINISHED, FAILED, KILLED) when this process
+    started it (``owned``); a run reused from elsewhere is never ended here.
+
+    Without a spool the store is told directly. With one, the status is recorded in
+    the spool first (if the store cannot be told, ``sync`` tells it), then the store
+    is told, then the spool files go when MLflow has everything; otherwise one line
+    says how much is pending and how to deliver it.
+    """
+    target = policy.spool
+    if target is None:
+        if owned and policy.run_id:
+            store.end_run(tracking_uri, policy.run_id, status=status)
+            logger.info("kedro-metrics: run %s ended %s.", policy.run_id, status)
+        return
+    end_time = current_time_ms()
+    told = not owned
+    if owned:
+        spool.writer_for(target).end(status, end_time)
+        if not policy.offline and policy.run_id:
+            try:
+                store.end_run(tracking_uri, policy.run_id, status=status, end_time=end_time)
+                told = True
+                logger.info("kedro-metrics: run %s ended %s.", policy.run_id, status)
+            except TrackingError as exc:
+                if policy.raises:
+                    spool.close_writer(target, remove=False)
+                    raise
+                logger.warning("kedro-metrics: could not end run %s: %s", policy.run_id, exc)
+    pending = pending_points(policy)
+    delivered = told and not policy.offline and pending == 0
+    spool.close_writer(target, remove=delivered)
+    if delivered:
+        _remove_delivered(target)
+    elif policy.offline:
+        logger.info(
+            "kedro-metrics: the run (%s, %s points) is spooled in %s; `%s` delivers it.",
+            status, f"{pending:,}", target.directory, SYNC_COMMAND,
+        )  # fmt: skip
+    else:
+        logger.warning(
+            "kedro-metrics: %s points of run %s are pending in the spool %s; `%s` "
+            "delivers them.", f"{pending:,}", policy.run_id, target.directory, SYNC_COMMAND,
+        )  # fmt: skip
+
+
+def _remove_delivered(target: spool.SpoolTarget) -> None:
+    """Remove the run's files of finished worker processes that hold nothing pending."""
+    for path in spool.spool_files(target.directory):
+        if path.name.startswith(f"{target.spool_id}."):
+            with spool.claimed(path) as claimed:
+                if claimed and spool.read(path).pending_points == 0:
+                    path.unlink(missing_ok=True)

@@ -1,0 +1,224 @@
+"""Where a save's points go, decided once: the store directly (a local store), or
+write-ahead to the spool, send, mark delivered; offline, the spool only. A store
+that fails past the retry budget leaves the points spooled and the pipeline going
+(``on_tracking_error: raise``: the save fails, saying how much was written).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from kedro_metrics import store
+from kedro_metrics.delivery import spool
+from kedro_metrics.delivery.policy import DeliveryPolicy
+from kedro_metrics.errors import (
+    PartialWriteError,
+    StoreUnavailableError,
+    TrackingError,
+    store_refused,
+)
+from kedro_metrics.points import MetricPoint, ValidatedMetrics, current_time_ms
+from kedro_metrics.process import state
+
+logger = logging.getLogger(__name__)
+
+#: The command that delivers what the spool holds.
+SYNC_COMMAND = "kedro metrics sync"
+
+
+def save(
+    validated: ValidatedMetrics,
+    *,
+    tracking_uri: str | None,
+    policy: DeliveryPolicy,
+    label: str,
+    asynchronous: bool | None = None,
+) -> None:
+    """Deliver one validated save of the dataset ``label`` as ``policy`` says.
+
+    ``asynchronous`` (the dataset's own ``async_logging``) overrides the policy's.
+    Non-numeric values (``non_numeric: tag|param``) go first: a value MLflow refuses
+    writes nothing. They are never spooled.
+    """
+    if not policy.enabled:
+        _say_disabled(label)
+        return
+    if policy.offline:
+        # Offline, the run does not exist yet: no earlier steps to continue from.
+        if validated.values:
+            logger.warning(
+                "%s: offline mode spools numbers only; %d non-numeric value(s) were not "
+                "kept.", label, len(validated.values),
+            )  # fmt: skip
+        _spooled(policy, validated.points(current_time_ms()))
+        return
+    run_id = _run_of(policy)
+    if validated.values:
+        _log_values(tracking_uri, run_id, validated, policy, label)
+    first_steps = store.first_steps(tracking_uri, run_id, validated)
+    batch = validated.points(current_time_ms(), first_steps)
+    send_points(
+        tracking_uri, batch, policy=policy, total=len(validated),
+        asynchronous=policy.asynchronous if asynchronous is None else asynchronous,
+    )  # fmt: skip
+
+
+def send_points(
+    tracking_uri: str | None,
+    points: Iterable[MetricPoint],
+    *,
+    policy: DeliveryPolicy,
+    total: int,
+    asynchronous: bool = False,
+) -> None:
+    """Send ``points`` to the policy's run: directly when it has no spool; else
+    spooled (fsync'd) before returning, then sent. A failure past the retry budget
+    leaves them spooled and warns once (``raises``: raises, saying how much was
+    written). MLflow refusing them (a 4xx) fails the save as it would without a
+    spool, and sync will not resend them."""
+    run_id = _run_of(policy)
+    if not policy.spooled:  # a local store: written before save returns
+        if asynchronous:
+            store.submit_points(tracking_uri, run_id, points, total=total)
+        else:
+            store.log_points(tracking_uri, run_id, points, total=total)
+        return
+    materialised = list(points)
+    writer, seq, count = _spooled(policy, materialised)
+
+    def written() -> None:
+        writer.mark_delivered(seq)
+
+    def failed(exc: Exception) -> bool:
+        """Spooled (True), or refused by MLflow: then ``flush`` reports it (False)."""
+        if store_refused(exc):
+            writer.mark_refused(seq)
+            return False
+        _report_spooled(exc, count, policy)
+        return True
+
+    if asynchronous:
+        on_failed = None if policy.raises else failed
+        store.submit_points(
+            tracking_uri, run_id, materialised, total=count, on_written=written, on_failed=on_failed
+        )
+        return
+    try:
+        store.log_points(tracking_uri, run_id, materialised, total=count)
+    except TrackingError as exc:
+        if not failed(exc):
+            raise
+    else:
+        written()
+
+
+def open_spool(policy: DeliveryPolicy) -> None:
+    """Create the run's spool file now (its header first): if this process dies, the
+    file tells ``sync`` which run to end KILLED, or which offline run to create."""
+    if policy.spool is not None:
+        spool.writer_for(policy.spool)
+
+
+def _spooled(
+    policy: DeliveryPolicy, points: Iterable[MetricPoint]
+) -> tuple[spool.SpoolWriter, int, int]:
+    """Append one save to this process's spool file of the run: (writer, seq, count).
+    A file closed meanwhile (the run ended under a thread still saving) gives way
+    to a late file."""
+    target = _spool_of(policy)
+    points = list(points)
+    writer = spool.writer_for(target)
+    try:
+        seq, total = writer.add_points(points)
+    except spool.SpoolClosedError:
+        writer = spool.writer_for(target)  # a late writer now
+        seq, total = writer.add_points(points)
+    return writer, seq, total
+
+
+def _report_spooled(exc: Exception, total: int, policy: DeliveryPolicy) -> None:
+    """The points MLflow did not take are in the spool: raise (``raises``), else warn
+    once per run and let the pipeline go on."""
+    target = _spool_of(policy)
+    written = exc.written if isinstance(exc, PartialWriteError) else 0
+    rest = total - written
+    where = f"the spool ({target.directory}); `{SYNC_COMMAND}` delivers them"
+    if policy.raises:
+        raise TrackingError(
+            f"{written:,} of {total:,} points were written before the failure; the other "
+            f"{rest:,} were not written (they are kept in {where}). {exc}"
+        ) from None
+    done = f"{written:,} of {total:,} points were written before the failure; the rest are"
+    if not written:
+        done = f"MLflow did not take the {total:,} point(s) of a save; they are"
+    message = f"kedro-metrics: {done} in {where}. The pipeline goes on. ({exc})"
+    with state.lock:
+        first = target.spool_id not in state.warned_spools
+        state.warned_spools.add(target.spool_id)
+    if first:
+        logger.warning(message)
+    else:
+        logger.debug(message)
+
+
+def _log_values(
+    tracking_uri: str | None,
+    run_id: str,
+    validated: ValidatedMetrics,
+    policy: DeliveryPolicy,
+    label: str,
+) -> None:
+    """The non-numeric values as params or tags. Not spooled: when the store is
+    unavailable and the run spools, they are reported lost and the metrics still go
+    to the spool (``on_tracking_error: raise`` fails instead)."""
+    values = validated.values
+    try:
+        store.log_values(tracking_uri, run_id, **{f"{validated.values_as}s": values})
+    except StoreUnavailableError as exc:
+        if not policy.survives(exc):
+            raise
+        logger.warning(
+            "%s: %d non-numeric value(s) (%s) were not logged, the store is unavailable; "
+            "only numbers are spooled. (%s)", label, len(values), ", ".join(sorted(values)), exc,
+        )  # fmt: skip
+
+
+def _say_disabled(label: str) -> None:
+    with state.lock:
+        first = label not in state.said_disabled
+        state.said_disabled.add(label)
+    if first:
+        logger.info(
+            "Metrics tracking is off for this pipeline (metrics.yml `disabled_pipelines`): "
+            "%s logs nothing.", label,
+        )  # fmt: skip
+
+
+def pending_points(policy: DeliveryPolicy) -> int:
+    """Points of the policy's run not confirmed by MLflow, in every process's file."""
+    target = policy.spool
+    if target is None:
+        return 0
+    writer = spool.existing_writer(target)
+    mine = writer.path if writer is not None else None
+    count = writer.pending_points if writer is not None else 0
+    for path in spool.spool_files(target.directory):
+        if path.name.startswith(f"{target.spool_id}.") and path != mine:
+            try:
+                count += spool.read(path).pending_points
+            except FileNotFoundError:  # a sync delivered it meanwhile
+                continue
+    return count
+
+
+def _run_of(policy: DeliveryPolicy) -> str:
+    if policy.run_id is None:  # only an offline or a disabled policy has no run
+        raise ValueError(f"{policy!r} has no run to send to")
+    return policy.run_id
+
+
+def _spool_of(policy: DeliveryPolicy) -> spool.SpoolTarget:
+    if policy.spool is None:
+        raise ValueError(f"{policy!r} has no spool")
+    return policy.spool

@@ -1,0 +1,147 @@
+"""The Kedro hook: one MLflow run per ``kedro run``, catalog names as prefixes.
+
+Registered through the ``kedro.hooks`` entry point (``hooks`` below), so
+installing the package is all it takes. Projects that list hooks by hand in
+settings.py can use ``HOOKS = (kedro_metrics.hook.MetricsHook(),)`` instead
+(and then disable the entry point with ``DISABLE_HOOKS_FOR_PLUGINS``).
+
+Kedro loads this module at start-up: it must not import mlflow at module level.
+The hook methods stay thin: the run's state and its start and end are in
+``tracked_run``, catalog names in ``catalog_binding``, the Kubeflow file in
+``kubeflow_file``, interrupts in ``interrupts``.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import warnings
+from typing import TYPE_CHECKING, Any
+
+from kedro.framework.hooks import hook_impl
+
+from kedro_metrics import project
+from kedro_metrics.hook.catalog_binding import (
+    bind_catalog_names,
+    bind_datasets,
+    pipeline_datasets,
+)
+from kedro_metrics.hook.kubeflow_file import KubeflowFile
+from kedro_metrics.hook.tracked_run import (
+    TrackedRun,
+    flush_pending_writes,
+    log_run_params,
+    open_run,
+)
+from kedro_metrics.io.run_dataset import one_message
+from kedro_metrics.process import state
+
+if TYPE_CHECKING:
+    from kedro.framework.context import KedroContext
+    from kedro.io import CatalogProtocol
+    from kedro.pipeline import Pipeline
+
+logger = logging.getLogger(__name__)
+
+# Kedro warns about every catalog type ending in "DataSet" (kedro-datasets 2.0
+# renamed theirs). MlflowMetricsDataSet is this plugin's documented name and an
+# alias of MlflowMetricsDataset, so the warning would only be noise for our types.
+warnings.filterwarnings(
+    "ignore",
+    message=r".*'Dataset' is spelled with a lowercase 's'\. Got '(kedro_metrics\.\S*DataSet)'",
+    category=UserWarning,
+)
+
+
+class MetricsHook:
+    """Starts or reuses an MLflow run around ``kedro run`` and binds the metrics
+    datasets of the pipeline to it."""
+
+    def __init__(self) -> None:
+        self._context: KedroContext | None = None
+        self._run: TrackedRun | None = None
+        self._session_id: str | None = None
+        self._kubeflow_file: KubeflowFile | None = None
+
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        self._context = context
+        project.remember_context(context)
+        show_info_messages()
+
+    @hook_impl
+    def after_catalog_created(self, catalog: CatalogProtocol, conf_catalog: dict[str, Any]) -> None:
+        bind_catalog_names(catalog, conf_catalog)
+
+    @hook_impl(trylast=True)  # after other plugins (kedro-mlflow) have started their run
+    def before_pipeline_run(
+        self, run_params: dict[str, Any], pipeline: Pipeline, catalog: CatalogProtocol
+    ) -> None:
+        if self._context is None:
+            raise RuntimeError(
+                "kedro-metrics: before_pipeline_run came before after_context_created; "
+                "run the pipeline through a KedroSession."
+            )
+        # A project that lists the hook in settings.py without disabling the entry
+        # point has two instances: only the first to see a session tracks it.
+        session_id = str(run_params.get("run_id"))
+        if session_id in state.sessions_tracked:
+            logger.debug("kedro-metrics: another MetricsHook tracks session %s.", session_id)
+            return
+        state.sessions_tracked.add(session_id)
+        self._session_id = session_id
+        try:
+            # Everything that can fail on the user's configuration comes first: a
+            # settings or catalog error must not leave an empty run behind.
+            settings = project.settings_for_context(self._context)
+            datasets = pipeline_datasets(catalog, pipeline)
+            self._run = open_run(settings, self._context, run_params)
+            if settings.config.log_params and self._run.run_id:
+                log_run_params(self._run, self._context.params)
+            bound = bind_datasets(datasets, self._run)
+            self._run.watch_interrupts()
+            self._kubeflow_file = KubeflowFile.for_run(settings, [datasets[n] for n in bound])
+        except Exception:
+            self._finish(failed=True)
+            raise
+
+    @hook_impl
+    def after_dataset_saved(self) -> None:
+        # ParallelRunner's worker processes end without running atexit handlers:
+        # what a node saved asynchronously is written before the node reports done.
+        if multiprocessing.parent_process() is not None:
+            flush_pending_writes()
+
+    @hook_impl(tryfirst=True)
+    def after_pipeline_run(self) -> None:
+        self._finish(failed=False)
+
+    @hook_impl(tryfirst=True)
+    def on_pipeline_error(self, error: Exception) -> None:
+        one_message(error)
+        self._finish(failed=True)
+
+    def _finish(self, *, failed: bool) -> None:
+        state.sessions_tracked.discard(self._session_id or "")
+        run, self._run = self._run, None
+        kubeflow_file, self._kubeflow_file = self._kubeflow_file, None
+        try:
+            if run is not None:
+                run.finish(failed=failed)
+        finally:
+            if run is not None and kubeflow_file is not None:
+                kubeflow_file.write(run, failed=failed)
+
+
+def show_info_messages() -> None:
+    """Let the plugin's INFO messages (run started, tracking off) through.
+
+    Kedro's default logging config shows INFO only for ``kedro`` and the project's
+    package. A level set for ``kedro_metrics`` in the project's logging.yml wins.
+    """
+    package_logger = logging.getLogger("kedro_metrics")
+    if package_logger.level == logging.NOTSET:
+        package_logger.setLevel(logging.INFO)
+
+
+hooks = MetricsHook()

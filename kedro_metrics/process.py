@@ -1,0 +1,94 @@
+"""What one process of kedro-metrics remembers, and what a forked worker forgets.
+
+Every piece of process-wide state lives in ``state``, one ``ProcessState``, so
+"what does this process remember" has one answer: MLflow clients per tracking URI,
+the retry budget, the asynchronous writer, the step ledger of ``steps: continue``,
+the open spool writers, the runs already warned about, the last Kedro context and
+the sessions a hook tracks. Modules create their objects in it on first use.
+
+A forked worker (ParallelRunner) must not replay its parent's queued writes, append
+to its parent's spool files or reuse its parent's database connections: the one
+fork reset below gives the child a fresh state for those, keeps what is safe to
+share (clients, the retry budget, the Kedro context), and runs the clean-ups other
+modules registered with ``after_fork`` (the store disposes MLflow's SQL engines).
+
+Standard library only: every module may import this one.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class ProcessState:
+    """The state of kedro-metrics in this process. Fields typed ``Any`` hold objects
+    of modules above this one (``store``, ``delivery``), created there on first use."""
+
+    #: Guards every lazily created field below.
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    # Kept in a forked worker --------------------------------------------------------
+    #: One MLflow client per tracking URI (store.client).
+    clients: dict[str, Any] = field(default_factory=dict)
+    #: The retry budget of this process (store.client.RetryBudget).
+    retry_budget: Any = None
+    #: The last KedroContext created in this process (project).
+    last_context: Any = None
+    #: Sessions some MetricsHook instance tracks (hook).
+    sessions_tracked: set[str] = field(default_factory=set)
+    # Forgotten in a forked worker ---------------------------------------------------
+    #: The asynchronous writer (store.write), None until the first async save.
+    async_writer: Any = None
+    #: The highest step per key of ``steps: continue`` saves (store.context).
+    step_ledger: Any = None
+    #: Open spool writers by (directory, spool id) (delivery.spool).
+    spool_writers: dict[tuple[str, str], Any] = field(default_factory=dict)
+    #: Runs whose spool writer this process closed: later saves get a late file.
+    closed_spools: set[tuple[str, str]] = field(default_factory=set)
+    #: Spooled runs already warned about (one warning per run, delivery).
+    warned_spools: set[str] = field(default_factory=set)
+    #: Datasets that already said tracking is off for their pipeline (delivery).
+    said_disabled: set[str] = field(default_factory=set)
+
+    def get(self, name: str, factory: Callable[[], Any]) -> Any:
+        """The field ``name``, created with ``factory`` when still None."""
+        with self.lock:
+            value = getattr(self, name)
+            if value is None:
+                value = factory()
+                setattr(self, name, value)
+            return value
+
+    def forget_after_fork(self) -> None:
+        """What a forked worker must not share with its parent."""
+        self.lock = threading.RLock()  # the parent's may have been held at fork time
+        self.async_writer = None
+        self.step_ledger = None
+        self.spool_writers = {}
+        self.closed_spools = set()
+        self.warned_spools = set()
+        self.said_disabled = set()
+
+
+state = ProcessState()
+
+_fork_cleanups: list[Callable[[], None]] = []
+
+
+def after_fork(cleanup: Callable[[], None]) -> None:
+    """Run ``cleanup`` in every forked child, after the state was reset."""
+    _fork_cleanups.append(cleanup)
+
+
+def _reset_in_child() -> None:
+    state.forget_after_fork()
+    for cleanup in _fork_cleanups:
+        cleanup()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_in_child)

@@ -1,0 +1,218 @@
+"""Reading metrics back: ``get_metrics``, run references, and what the CLI shows.
+
+Store reads (``store``) in, records and rows (``records``) out. Where runs are
+looked for: the ``tracking_uri`` and ``experiment`` given, else the project's
+(metrics.yml > ``MLFLOW_TRACKING_URI`` / ``MLFLOW_EXPERIMENT_NAME`` > the defaults,
+see ``project``) when Python runs inside a Kedro project or ``project_path`` is
+given, else MLflow's current tracking URI and ``MLFLOW_EXPERIMENT_NAME``, else
+every experiment.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from kedro_metrics import project, records, store
+from kedro_metrics.points import MetricPoint
+from kedro_metrics.reading import formats
+from kedro_metrics.records import RECORD_FIELDS, Run
+
+__all__ = ["RECORD_FIELDS", "Scope", "get_metrics", "resolve_runs", "scope_for"]
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Where runs are looked for: a tracking URI and an experiment (None: all)."""
+
+    tracking_uri: str
+    experiment: str | None
+
+    @property
+    def where(self) -> str:
+        """For messages: the experiment and the URI without credentials."""
+        return store.where(self.tracking_uri, self.experiment)
+
+
+def scope_for(
+    *,
+    tracking_uri: str | None = None,
+    experiment: str | None = None,
+    project_path: str | os.PathLike[str] | None = None,
+    settings: project.ProjectSettings | None = None,
+) -> Scope:
+    """The arguments given win; then the project's settings (``settings``, else the
+    project of ``project_path`` or of this process); then MLflow's current URI and
+    ``MLFLOW_EXPERIMENT_NAME``; then every experiment."""
+    if settings is None and (tracking_uri is None or experiment is None):
+        settings = project.current_settings(project_path)
+    if settings is not None:
+        return Scope(tracking_uri or settings.tracking_uri, experiment or settings.experiment)
+    return Scope(
+        store.resolve_uri(tracking_uri),
+        experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or None,
+    )
+
+
+def get_metrics(  # noqa: PLR0913
+    name: str | None = None,
+    *,
+    pipeline: str | None = None,
+    run: str | Sequence[str] | None = None,
+    experiment: str | None = None,
+    status: str | None = None,
+    tracking_uri: str | None = None,
+    project_path: str | os.PathLike[str] | None = None,
+    history: bool = False,
+    as_frame: bool = False,
+) -> Any:
+    """Metric records of the matching runs; every filter given must hold.
+
+    Args:
+        name: An exact metric key, or a glob (``"model_metrics.*"``).
+        pipeline: Runs of this Kedro pipeline (the run tag ``kedro.pipeline``).
+        run: A run reference or a list of them: a run id, a unique prefix of at
+            least 6 characters, ``"latest"`` or ``"latest~N"``.
+        experiment: The experiment's name. Default: the project's (inside a Kedro
+            project or with ``project_path``), else ``MLFLOW_EXPERIMENT_NAME``,
+            else every experiment.
+        status: Runs with this MLflow status (``FINISHED``, ``FAILED``, ...).
+        tracking_uri: The MLflow store. Default: the project's, else MLflow's current.
+        project_path: The Kedro project whose settings give URI and experiment.
+        history: False: the last value of each metric of each run. True: every point.
+        as_frame: Return a pandas DataFrame with the same columns.
+
+    Returns:
+        A list of dicts with exactly the keys ``name, value, step, timestamp,
+        run_id, run_name, pipeline, experiment, created_at`` (``timestamp`` in epoch
+        milliseconds, ``created_at`` the same instant in ISO 8601 UTC), newest run
+        first, names sorted; or a DataFrame with those columns.
+
+    Cost: last values come from the run search itself, one request per 1,000 runs
+    (plus one per full run id given in ``run`` and one per experiment found), never
+    one per metric. ``history=True`` adds one request per (run, metric), several
+    in flight against a tracking server.
+
+    Raises:
+        RunReferenceError: a reference in ``run`` names no run or several, or
+            ``status`` is not an MLflow run status.
+        TrackingError: the store could not be read.
+    """
+    scope = scope_for(tracking_uri=tracking_uri, experiment=experiment, project_path=project_path)
+    runs = find_runs(scope, run=run, pipeline=pipeline, status=status)
+    found = all_points(scope, runs, name) if history else records.last_value_records(runs, name)
+    if not as_frame:
+        return found
+    import pandas as pd
+
+    return pd.DataFrame(found, columns=list(RECORD_FIELDS))
+
+
+def resolve_runs(
+    references: str | Sequence[str], *, tracking_uri: str | None, experiment: str | None
+) -> list[Run]:
+    """The runs the references name, in the order given.
+
+    ``latest`` and ``latest~N`` count runs of ``experiment`` (all experiments when
+    None) newest first by start time, whatever their status; a prefix must be
+    unique there; a full id is found in any experiment.
+
+    Raises:
+        RunReferenceError: for an unknown reference (saying where it looked) or an
+            ambiguous prefix (listing the candidates).
+    """
+    return _resolve(Scope(store.resolve_uri(tracking_uri), experiment), references)
+
+
+def find_runs(
+    scope: Scope,
+    *,
+    run: str | Sequence[str] | None = None,
+    pipeline: str | None = None,
+    status: str | None = None,
+    limit: int | None = None,
+) -> list[Run]:
+    """Runs named by ``run`` (references), else every run of the scope, newest
+    first; kept when they match ``pipeline`` and ``status``."""
+    wanted = store.checked_status(status) if status else None  # a typo fails, runs or not
+    if run is not None:
+        return [
+            found
+            for found in _resolve(scope, run)
+            if (wanted is None or found.status == wanted)
+            and (pipeline is None or found.runs_pipeline(pipeline))
+        ]
+    ids = _experiment_ids(scope)
+    if not ids:
+        return []
+    return store.search_runs(scope.tracking_uri, ids, status=status, pipeline=pipeline, limit=limit)
+
+
+def all_points(scope: Scope, runs: Sequence[Run], name: str | None) -> list[dict[str, Any]]:
+    """The records of every point of every matching metric of ``runs``: one request
+    per (run, metric), several in flight."""
+    pairs = [(run.run_id, key) for run in runs for key in records.matching(run.latest, name)]
+    histories = store.read_histories(scope.tracking_uri, pairs)
+    by_id = {run.run_id: run for run in runs}
+    return [
+        rec
+        for run_id, key in pairs
+        for rec in records.history_records(by_id[run_id], histories[run_id, key])
+    ]
+
+
+def _resolve(scope: Scope, references: str | Sequence[str]) -> list[Run]:
+    texts = [references] if isinstance(references, str) else list(references)
+    parsed = [records.parse_reference(text) for text in texts]
+    newest: list[Run] = []
+    depth = records.deepest_latest(parsed)
+    if depth:
+        ids = _experiment_ids(scope)
+        newest = store.search_runs(scope.tracking_uri, ids, limit=depth) if ids else []
+    resolved = []
+    for reference in parsed:
+        if reference.is_latest:
+            resolved.append(records.resolve_reference(reference, newest, where=scope.where))
+        elif reference.is_full_id:
+            found = store.get_run(scope.tracking_uri, reference.text)
+            if found is None:
+                where = f"any experiment at {store.redact(scope.tracking_uri)}"
+                found = records.resolve_reference(reference, [], where=where)
+            resolved.append(found)
+        else:
+            ids = _experiment_ids(scope)
+            candidates = (
+                store.search_runs(scope.tracking_uri, ids, run_id_prefix=reference.text)
+                if ids
+                else []
+            )
+            resolved.append(records.resolve_reference(reference, candidates, where=scope.where))
+    return resolved
+
+
+def _experiment_ids(scope: Scope) -> list[str]:
+    """The scope's experiment as a one-id list (empty when the store lacks it), or
+    every experiment when the scope names none."""
+    if scope.experiment is None:
+        return store.experiment_ids(scope.tracking_uri)
+    found = store.experiment_id(scope.tracking_uri, scope.experiment)
+    return [found] if found is not None else []
+
+
+def show_run(scope: Scope, reference: str, name: str | None) -> tuple[Run, list[dict[str, Any]]]:
+    """``kedro metrics show``: the run, and per matching metric its last value, step
+    and number of points (one history request per metric, in flight)."""
+    (run,) = find_runs(scope, run=reference)
+    names = records.matching(run.latest, name)
+    histories = store.read_histories(scope.tracking_uri, [(run.run_id, key) for key in names])
+    counts = {key: len(histories[run.run_id, key]) for key in names}
+    return run, formats.show_document(run, counts, names)
+
+
+def run_histories(scope: Scope, run: Run) -> dict[str, list[MetricPoint]]:
+    """Every metric's history of ``run``, by key (one request each, in flight)."""
+    keys = sorted(run.latest)
+    histories = store.read_histories(scope.tracking_uri, [(run.run_id, key) for key in keys])
+    return {key: histories[run.run_id, key] for key in keys}

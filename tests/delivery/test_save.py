@@ -1,0 +1,182 @@
+"""delivery: write-ahead to the spool, send, mark delivered; an unavailable store keeps
+the points spooled and the pipeline going; a store that refuses fails the save, as
+without a spool. Against a real `mlflow server` on loopback and a closed port."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import pytest
+
+from kedro_metrics import delivery, store
+from kedro_metrics.delivery import DeliveryPolicy, spool
+from kedro_metrics.errors import TrackingError
+from kedro_metrics.points import MetricPoint
+from kedro_metrics.store import client as store_client
+from tests.fault_proxy import FaultProxy
+from tests.servers import free_port
+
+pytestmark = pytest.mark.server
+
+POINTS = [
+    MetricPoint("m.loss", float(step) / 2, step, 1_700_000_000_000 + step) for step in range(5)
+]
+
+
+@pytest.fixture
+def retry_budget(monkeypatch):
+    """A 1 s retry budget for this test only (what the hook gives a `kedro run`)."""
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "1")
+    store.configure_retries(1.0)
+    yield
+    store_client.retry_budget().seconds = None
+
+
+def spooled_policy(tmp_path, uri: str, run_id: str, *, raises: bool = False) -> DeliveryPolicy:
+    """The policy of a run on a remote store, spooled under ``tmp_path``."""
+    target = spool.SpoolTarget(
+        str(tmp_path / "spool"), spool.new_spool_id(), run_id, store.redact(uri) or ""
+    )
+    return DeliveryPolicy(run_id=run_id, raises=raises, spool=target)
+
+
+def pending_in_files(target: spool.SpoolTarget) -> list:
+    return [spool.read(path).pending for path in spool.spool_files(target.directory)]
+
+
+@pytest.fixture
+def deleted_run(mlflow_server) -> str:
+    """A run of the server MLflow refuses to log to (deleted: not active)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri=mlflow_server.url)
+    run_id = client.create_run(
+        client.create_experiment(f"refused-{uuid.uuid4().hex[:8]}")
+    ).info.run_id
+    client.delete_run(run_id)
+    return run_id
+
+
+class TestSave:
+    def test_delivered_points_leave_nothing_pending(self, tmp_path, mlflow_server):
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=mlflow_server.url)
+        run_id = client.create_run(
+            client.create_experiment(f"ok-{uuid.uuid4().hex[:8]}")
+        ).info.run_id
+        policy = spooled_policy(tmp_path, mlflow_server.url, run_id)
+        target = policy.spool
+        delivery.send_points(
+            mlflow_server.url, POINTS, policy=policy, total=len(POINTS), asynchronous=False
+        )
+        history = client.get_metric_history(run_id, "m.loss")
+        assert [(m.step, m.value, m.timestamp) for m in history] == [
+            (p.step, p.value, p.timestamp) for p in POINTS
+        ]
+        assert pending_in_files(target) == [[]]
+        spool.close_writer(target, remove=True)
+
+    def test_an_unavailable_store_keeps_the_points_and_warns_once(
+        self, tmp_path, retry_budget, caplog
+    ):
+        """A closed port: both saves stay spooled, one warning names the count, the
+        spool and the command; the second save only logs at DEBUG."""
+        dead = f"http://127.0.0.1:{free_port()}"
+        policy = spooled_policy(tmp_path, dead, "run-1")
+        target = policy.spool
+        with caplog.at_level(logging.DEBUG, logger="kedro_metrics"):
+            delivery.send_points(dead, POINTS, policy=policy, total=len(POINTS), asynchronous=False)
+            delivery.send_points(
+                dead, POINTS[:2], policy=policy, total=len(POINTS[:2]), asynchronous=False
+            )
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert len(warnings) == 1, warnings
+        assert warnings[0].startswith(
+            f"kedro-metrics: MLflow did not take the 5 point(s) of a save; they are in the spool "
+            f"({target.directory}); `kedro metrics sync` delivers them. The pipeline goes on."
+        )
+        assert pending_in_files(target) == [[(1, POINTS), (2, POINTS[:2])]]
+        spool.close_writer(target, remove=False)
+
+    def test_raise_mode_fails_the_save_and_says_how_much_was_written(self, tmp_path, retry_budget):
+        dead = f"http://127.0.0.1:{free_port()}"
+        policy = spooled_policy(tmp_path, dead, "run-1", raises=True)
+        target = policy.spool
+        with pytest.raises(TrackingError) as raised:
+            delivery.send_points(dead, POINTS, policy=policy, total=len(POINTS), asynchronous=False)
+        assert str(raised.value).startswith(
+            f"0 of 5 points were written before the failure; the other 5 were not written "
+            f"(they are kept in the spool ({target.directory}); `kedro metrics sync` delivers them)."
+        )
+        assert pending_in_files(target) == [[(1, POINTS)]]
+        spool.close_writer(target, remove=False)
+
+    @pytest.mark.parametrize("mode", ["spool", "raise"])
+    def test_a_save_that_fails_part_way_says_exactly_how_much_was_written(
+        self, tmp_path, mlflow_server, retry_budget, caplog, mode
+    ):
+        """Two batches of 1,000: the first request passes, every later one gets a 503.
+        The message counts what MLflow confirmed; the whole save stays spooled (the
+        confirmed half is resent by sync and ignored by MLflow)."""
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=mlflow_server.url)
+        run_id = client.create_run(
+            client.create_experiment(f"part-{uuid.uuid4().hex[:8]}")
+        ).info.run_id
+        points = [MetricPoint("m.curve", step / 4, step, 1_700_000_000_000) for step in range(2000)]
+        with FaultProxy(mlflow_server.url, ["pass"] + ["503"] * 1000) as proxy:
+            policy = spooled_policy(tmp_path, proxy.url, run_id, raises=mode == "raise")
+            target = policy.spool
+            with caplog.at_level(logging.WARNING, logger="kedro_metrics"):
+                if mode == "raise":
+                    with pytest.raises(TrackingError) as raised:
+                        delivery.send_points(
+                            proxy.url, points, policy=policy, total=len(points), asynchronous=False
+                        )
+                    message = str(raised.value)
+                else:
+                    delivery.send_points(
+                        proxy.url, points, policy=policy, total=len(points), asynchronous=False
+                    )
+                    (message,) = [
+                        r.getMessage() for r in caplog.records if r.name.startswith("kedro_metrics")
+                    ]
+        where = f"the spool ({target.directory}); `kedro metrics sync` delivers them"
+        expected = {
+            "spool": f"kedro-metrics: 1,000 of 2,000 points were written before the failure; the rest are in {where}. The pipeline goes on.",
+            "raise": f"1,000 of 2,000 points were written before the failure; the other 1,000 were not written (they are kept in {where}).",
+        }[mode]
+        assert message.startswith(expected), message
+        assert len(client.get_metric_history(run_id, "m.curve")) == 1000
+        assert pending_in_files(target) == [[(1, points)]]
+        spool.close_writer(target, remove=False)
+
+    def test_a_refused_save_fails_and_is_not_resent(self, tmp_path, mlflow_server, deleted_run):
+        """MLflow refuses points for a deleted run: the save raises (no spool
+        failover), and the spool marks the save refused so sync never resends it."""
+        policy = spooled_policy(tmp_path, mlflow_server.url, deleted_run)
+        target = policy.spool
+        with pytest.raises(TrackingError, match=f"Could not log metrics to run {deleted_run}"):
+            delivery.send_points(
+                mlflow_server.url, POINTS, policy=policy, total=len(POINTS), asynchronous=False
+            )
+        assert pending_in_files(target) == [[]]
+        assert '"kind":"refused","seq":1' in spool.writer_for(target).path.read_text()
+        spool.close_writer(target, remove=False)
+
+    def test_a_refused_asynchronous_save_is_reported_by_flush(
+        self, tmp_path, mlflow_server, deleted_run
+    ):
+        policy = spooled_policy(tmp_path, mlflow_server.url, deleted_run)
+        target = policy.spool
+        delivery.send_points(
+            mlflow_server.url, POINTS, policy=policy, total=len(POINTS), asynchronous=True
+        )
+        with pytest.raises(TrackingError, match="1 asynchronous metric write"):
+            store.flush()
+        assert pending_in_files(target) == [[]]
+        spool.close_writer(target, remove=False)

@@ -1,0 +1,190 @@
+"""formats: the pinned JSON/CSV documents and the Kubeflow Pipelines metrics file."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kedro_metrics.errors import ExportError
+from kedro_metrics.points import MetricPoint
+from kedro_metrics.reading import formats
+from kedro_metrics.records import Run
+from tests.strategies import dotted_keys
+
+RUN = Run(
+    run_id="0123456789abcdef0123456789abcdef",
+    run_name="__default__",
+    status="FINISHED",
+    start_time=1_700_000_000_000,
+    end_time=1_700_000_002_500,
+    experiment="exp",
+    experiment_id="1",
+    tags={"kedro.pipeline": "__default__", "b": "2", "a": "1"},
+    latest={
+        "m.per_class.cat.recall": MetricPoint("m.per_class.cat.recall", 0.5, 1, 30),
+        "m.acc": MetricPoint("m.acc", 0.875, 0, 10),
+    },
+)
+
+
+class TestDocuments:
+    """The JSON documents have exactly the pinned keys and values."""
+
+    def test_runs_document(self):
+        """runs: run_id, run_name, status, ISO times, duration_s, pipeline, metric count."""
+        assert formats.runs_document([RUN]) == [
+            {
+                "run_id": RUN.run_id,
+                "run_name": "__default__",
+                "status": "FINISHED",
+                "start_time": "2023-11-14T22:13:20.000Z",
+                "end_time": "2023-11-14T22:13:22.500Z",
+                "duration_s": 2.5,
+                "pipeline": "__default__",
+                "metrics": 2,
+            }
+        ]
+
+    def test_running_run_has_no_end(self):
+        """A run without end time has end_time and duration_s null."""
+        running = Run("r" * 32, "x", "RUNNING", 1000, None, "exp", "1")
+        (row,) = formats.runs_document([running])
+        assert (row["end_time"], row["duration_s"], row["pipeline"]) == (None, None, None)
+
+    def test_show_document(self):
+        """show: name, last value, its step, number of points."""
+        got = formats.show_document(RUN, {"m.acc": 3, "m.per_class.cat.recall": 1}, ["m.acc"])
+        assert got == [{"name": "m.acc", "value": 0.875, "step": 0, "points": 3}]
+
+    def test_export_document_nests_groups(self):
+        """export json: run fields, sorted tags, metrics nested with value, step, history."""
+        histories = {
+            "m.acc": [MetricPoint("m.acc", 0.875, 0, 10), MetricPoint("m.acc", 0.5, 0, 5)],
+            "m.per_class.cat.recall": [MetricPoint("m.per_class.cat.recall", 0.5, 1, 30)],
+        }
+        assert formats.export_document(RUN, histories) == {
+            "run_id": RUN.run_id,
+            "run_name": "__default__",
+            "status": "FINISHED",
+            "start_time": "2023-11-14T22:13:20.000Z",
+            "end_time": "2023-11-14T22:13:22.500Z",
+            "tags": {"a": "1", "b": "2", "kedro.pipeline": "__default__"},
+            "metrics": {
+                "m": {
+                    "acc": {
+                        "value": 0.875,
+                        "step": 0,
+                        "history": [
+                            {"value": 0.5, "step": 0, "timestamp": 5},
+                            {"value": 0.875, "step": 0, "timestamp": 10},
+                        ],
+                    },
+                    "per_class": {
+                        "cat": {
+                            "recall": {
+                                "value": 0.5,
+                                "step": 1,
+                                "history": [{"value": 0.5, "step": 1, "timestamp": 30}],
+                            }
+                        }
+                    },  # fmt: skip
+                }
+            },
+        }
+
+    def test_compare_csv_rows(self):
+        """compare csv: name, a column per run id, change, change_pct."""
+        rows = [
+            {"name": "a", "values": {"r1": 1.0, "r2": None}, "change": None, "change_pct": None}
+        ]
+        flat = formats.compare_csv_rows(rows, ["r1", "r2"])
+        assert formats.to_csv(flat, ["name", "r1", "r2", "change", "change_pct"]) == (
+            "name,r1,r2,change,change_pct\na,1.0,,,\n"
+        )
+
+
+class TestRenderers:
+    """JSON is strict; CSV has a header and empty cells for missing values."""
+
+    def test_json_is_strict(self):
+        """NaN and infinities become null; the text ends in a newline."""
+        text = formats.to_json({"a": math.nan, "b": [math.inf, 1.5], "c": None})
+        assert json.loads(text) == {"a": None, "b": [None, 1.5], "c": None}
+        assert text.endswith("\n")
+
+    def test_csv_floats_round_trip(self):
+        """Floats are written with repr: read back, they are the same numbers."""
+        text = formats.to_csv([{"v": 0.1 + 0.2, "s": 3}], ["v", "s"])
+        assert text == f"v,s\n{0.1 + 0.2!r},3\n"
+        assert float(text.splitlines()[1].split(",")[0]) == 0.1 + 0.2
+
+
+class TestKubeflow:
+    """The KFP v1 metrics file: names made to match KFP's rule, collisions refused."""
+
+    @pytest.mark.parametrize(
+        ("key", "name"),
+        [("model_metrics.accuracy", "model_metrics-accuracy"), ("1st.score", "m-1st-score"),
+         ("eval/f1 score", "eval-f1-score"), ("loss.", "loss"), ("_x", "m-_x"), ("a" * 80, "a" * 64),
+         ("a" * 63 + ".b", "a" * 63)],
+    )  # fmt: skip
+    def test_names(self, key, name):
+        """Dots and other characters become -, a leading non-letter gets m-, cut, trimmed."""
+        assert formats.kfp_name(key) == name
+
+    @given(st.one_of(dotted_keys, st.text(min_size=1, max_size=300)))
+    def test_every_key_gives_a_valid_name(self, key):
+        """Whatever the key, the name matches KFP's regex."""
+        assert formats.KFP_NAME.fullmatch(formats.kfp_name(key))
+
+    def test_document(self):
+        """Sorted entries, RAW or PERCENTAGE by glob, values unscaled, non-finite left out."""
+        values = {
+            "model.accuracy": 0.875,
+            "model.loss": 0.25,
+            "eval.accuracy_top5": 0.5,
+            "bad": math.nan,
+        }
+        document = formats.kubeflow_metrics(values, percentage=["*accuracy*"])
+        assert document == {
+            "metrics": [
+                {"name": "eval-accuracy_top5", "numberValue": 0.5, "format": "PERCENTAGE"},
+                {"name": "model-accuracy", "numberValue": 0.875, "format": "PERCENTAGE"},
+                {"name": "model-loss", "numberValue": 0.25, "format": "RAW"},
+            ]
+        }
+        assert formats.not_finite(values) == ["bad"]
+        for entry in document["metrics"]:
+            assert set(entry) == {"name", "numberValue", "format"}
+            assert formats.KFP_NAME.fullmatch(entry["name"])
+
+    def test_collision_names_both_keys(self):
+        """Two keys that map to one KFP name are an error naming both; nothing merged."""
+        with pytest.raises(ExportError) as caught:
+            formats.kubeflow_metrics({"model.acc": 1.0, "model/acc": 2.0})
+        message = str(caught.value)
+        assert "'model.acc'" in message and "'model/acc'" in message and "'model-acc'" in message
+
+
+class TestTableCells:
+    """Table cells: numbers, durations and times for people."""
+
+    @pytest.mark.parametrize(
+        ("seconds", "text"),
+        [(None, "-"), (4.24, "4.2 s"), (185, "3 min 05 s"), (7260, "2 h 01 min")],
+    )
+    def test_duration(self, seconds, text):
+        """Seconds under a minute, then minutes, then hours."""
+        assert formats.duration(seconds) == text
+
+    def test_number(self):
+        """6 significant digits; missing is -."""
+        assert (formats.number(0.875), formats.number(40.0), formats.number(None)) == (
+            "0.875",
+            "40",
+            "-",
+        )
