@@ -125,3 +125,11 @@ class TestDocumentedNames:
             if "../shared" in line or "DESIGN.md" in line
         ]
         assert offenders == []
+
+    def test_every_test_file_named_in_the_docs_exists(self):
+        """The guarantee tables point at test files that exist (tests mirror the wings)."""
+        named = {
+            ref for page in _PAGES for ref in re.findall(r"tests/[\w/]+\.py", page.read_text())
+        }
+        assert named, "the docs name no test file"
+        assert sorted(ref for ref in named if not (ROOT / ref).exists()) == []
