@@ -77,7 +77,7 @@ numpy_scalars = st.one_of(
     st.floats(allow_nan=True, allow_infinity=True).map(np.float64),
 )
 
-#: Every kind of number DESIGN.md accepts as a metric value.
+#: Every kind of number a save accepts as a metric value (docs/datasets.md).
 numbers = st.one_of(python_ints, python_floats, special_floats, numpy_scalars)
 
 #: Steps: any int64, sometimes as a numpy integer.

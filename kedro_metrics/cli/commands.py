@@ -15,7 +15,7 @@ from kedro.framework.cli.utils import env_option
 from kedro.framework.startup import ProjectMetadata
 
 from kedro_metrics.cli.mlflow_ui import serve_mlflow_ui
-from kedro_metrics.cli.output import MetricsCliError, reading
+from kedro_metrics.cli.output import MetricsCliError, reading, sync_summary
 from kedro_metrics.config import METRICS_YML_TEMPLATE
 
 #: What a project's .gitignore should hold: the embedded store and the local spool.
@@ -379,23 +379,3 @@ def sync(metadata: ProjectMetadata, dry_run: bool, env: str | None) -> None:
         raise MetricsCliError(
             f"{len(report.failed)} spooled run(s) could not be delivered: {details}"
         )
-
-
-def sync_summary(report: Any, directory: str, uri: str, dry_run: bool) -> str:
-    """One paragraph: what was delivered, ended, and what is left."""
-    if dry_run:
-        return (
-            f"Would deliver {report.points_left:,} point(s) of {report.runs_left} spooled "
-            f"run(s) from {directory} to {uri}; {report.in_use} file(s) in use by a running "
-            "`kedro run`."
-        )
-    lines = [
-        f"Delivered {report.points_delivered:,} point(s) of {report.runs_delivered} spooled "
-        f"run(s) from {directory} to {uri} ({report.runs_created} run(s) created)."
-    ]
-    lines += [f"Run {run_id} ended {status}." for run_id, status in report.runs_ended.items()]
-    lines.append(
-        f"Left: {report.points_left:,} point(s) of {report.runs_left} run(s); "
-        f"{report.in_use} file(s) in use by a running `kedro run`."
-    )
-    return "\n".join(lines)

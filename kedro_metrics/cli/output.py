@@ -1,6 +1,6 @@
 """Where a ``kedro metrics`` reading command writes: a rich table, or a JSON / CSV
 document alone on stdout (logs and warnings moved to stderr) or in ``--output``;
-and the one-line error a command fails with."""
+the one-line error a command fails with; the summary `sync` prints."""
 
 from __future__ import annotations
 
@@ -115,3 +115,23 @@ def _logs_to_stderr(stdout: IO[str]) -> Iterator[None]:
     finally:
         for handler in moved:
             handler.setStream(stdout)
+
+
+def sync_summary(report: Any, directory: str, uri: str, dry_run: bool) -> str:
+    """One paragraph: what was delivered, ended, and what is left."""
+    if dry_run:
+        return (
+            f"Would deliver {report.points_left:,} point(s) of {report.runs_left} spooled "
+            f"run(s) from {directory} to {uri}; {report.in_use} file(s) in use by a running "
+            "`kedro run`."
+        )
+    lines = [
+        f"Delivered {report.points_delivered:,} point(s) of {report.runs_delivered} spooled "
+        f"run(s) from {directory} to {uri} ({report.runs_created} run(s) created)."
+    ]
+    lines += [f"Run {run_id} ended {status}." for run_id, status in report.runs_ended.items()]
+    lines.append(
+        f"Left: {report.points_left:,} point(s) of {report.runs_left} run(s); "
+        f"{report.in_use} file(s) in use by a running `kedro run`."
+    )
+    return "\n".join(lines)

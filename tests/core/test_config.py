@@ -70,7 +70,7 @@ class TestParse:
         )
 
     def test_schema_is_the_documented_keys(self):
-        """The config has exactly the keys DESIGN.md lists for metrics.yml."""
+        """The config has exactly the keys docs/hook.md lists for metrics.yml."""
         assert tuple(f.name for f in dataclasses.fields(MetricsConfig)) == KEYS
 
     def test_config_is_frozen(self):
