@@ -19,6 +19,9 @@ DEFAULT_SQLITE_NAME = "mlflow.db"
 DEFAULT_RETRY_SECONDS = 15.0
 #: At the start of `kedro run`, how long delivering earlier spools may take.
 SYNC_ON_START_SECONDS = 5.0
+#: ``kedro metrics sync``: how long one request may take (a sync is someone asking to
+#: wait; a resent batch MLflow already holds can take seconds to be ignored).
+SYNC_REQUEST_TIMEOUT_SECONDS = 120.0
 #: The fields a ``run_name`` template may use.
 RUN_NAME_FIELDS = ("pipeline", "env", "session_id", "start_time")
 

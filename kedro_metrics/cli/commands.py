@@ -362,7 +362,9 @@ def sync(metadata: ProjectMetadata, dry_run: bool, env: str | None) -> None:
 
     settings = project.settings_for_path(metadata.project_path, env)
     directory = config.spool_dir(settings.config, os.environ, str(settings.project_path))
-    store.configure_retries(settings.config.retry_seconds)
+    store.configure_retries(
+        settings.config.retry_seconds, request_timeout=config.SYNC_REQUEST_TIMEOUT_SECONDS
+    )
     with Progress(transient=True) as progress:
         task = progress.add_task("Delivering spooled metrics", total=None)
 
@@ -374,8 +376,9 @@ def sync(metadata: ProjectMetadata, dry_run: bool, env: str | None) -> None:
         click.echo(f"Another `kedro metrics sync` is delivering {directory}; nothing to do.")
         return
     click.echo(sync_summary(report, directory, store.redact(settings.tracking_uri) or "", dry_run))
-    if report.failed:
-        details = "; ".join(f"{name}: {why}" for name, why in report.failed.items())
+    if report.problems:
+        details = "\n".join(f"  - {problem}" for problem in report.problems)
         raise MetricsCliError(
-            f"{len(report.failed)} spooled run(s) could not be delivered: {details}"
+            f"{len(report.problems)} spool file(s) in {directory} were not delivered whole:\n"
+            f"{details}"
         )

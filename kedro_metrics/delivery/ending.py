@@ -33,7 +33,7 @@ def finish_run(tracking_uri: str, policy: DeliveryPolicy, *, owned: bool, status
     end_time = current_time_ms()
     told = not owned
     if owned:
-        spool.writer_for(target).end(status, end_time)
+        _record_end(target, status, end_time)
         if not policy.offline and policy.run_id:
             try:
                 store.end_run(tracking_uri, policy.run_id, status=status, end_time=end_time)
@@ -61,10 +61,19 @@ def finish_run(tracking_uri: str, policy: DeliveryPolicy, *, owned: bool, status
         )  # fmt: skip
 
 
+def _record_end(target: spool.SpoolTarget, status: str, end_time: int) -> None:
+    """The end status in the spool, for ``sync`` should the store not be told; a disk
+    that does not take it does not stop the run from ending."""
+    try:
+        spool.writer_for(target).end(status, end_time)
+    except spool.SpoolWriteError as exc:
+        logger.warning("kedro-metrics: the run's end could not be spooled: %s", exc)
+
+
 def _remove_delivered(target: spool.SpoolTarget) -> None:
     """Remove the run's files of finished worker processes that hold nothing pending."""
     for path in spool.spool_files(target.directory):
         if path.name.startswith(f"{target.spool_id}."):
             with spool.claimed(path) as claimed:
-                if claimed and spool.read(path).pending_points == 0:
+                if claimed and spool.delivered_whole(path):
                     path.unlink(missing_ok=True)

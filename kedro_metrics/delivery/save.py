@@ -51,7 +51,11 @@ def save(
                 "%s: offline mode spools numbers only; %d non-numeric value(s) were not "
                 "kept.", label, len(validated.values),
             )  # fmt: skip
-        _spooled(policy, validated.points(current_time_ms()))
+        points = list(validated.points(current_time_ms()))
+        try:
+            _spooled(policy, points)
+        except spool.SpoolWriteError as exc:
+            _report_lost(policy, len(points), f"offline mode keeps them only there ({exc})")
         return
     run_id = _run_of(policy)
     if validated.values:
@@ -85,10 +89,17 @@ def send_points(
             store.log_points(tracking_uri, run_id, points, total=total)
         return
     materialised = list(points)
-    writer, seq, count = _spooled(policy, materialised)
+    try:
+        writer, seq, count = _spooled(policy, materialised)
+    except spool.SpoolWriteError as exc:
+        _send_unspooled(tracking_uri, run_id, materialised, policy, exc)
+        return
 
     def written() -> None:
         writer.mark_delivered(seq)
+
+    def batch_written(first: int, count: int) -> None:
+        writer.mark_delivered(seq, (first, first + count))
 
     def failed(exc: Exception) -> bool:
         """Spooled (True), or refused by MLflow: then ``flush`` reports it (False)."""
@@ -99,13 +110,13 @@ def send_points(
         return True
 
     if asynchronous:
-        on_failed = None if policy.raises else failed
         store.submit_points(
-            tracking_uri, run_id, materialised, total=count, on_written=written, on_failed=on_failed
-        )
+            tracking_uri, run_id, materialised, total=count, on_written=written,
+            on_failed=None if policy.raises else failed, on_batch=batch_written,
+        )  # fmt: skip
         return
     try:
-        store.log_points(tracking_uri, run_id, materialised, total=count)
+        store.log_points(tracking_uri, run_id, materialised, total=count, on_batch=batch_written)
     except TrackingError as exc:
         if not failed(exc):
             raise
@@ -113,11 +124,67 @@ def send_points(
         written()
 
 
+def _send_unspooled(
+    tracking_uri: str | None,
+    run_id: str,
+    points: list[MetricPoint],
+    policy: DeliveryPolicy,
+    spool_error: spool.SpoolWriteError,
+) -> None:
+    """The spool did not take a save (a full disk): send it straight to MLflow. What
+    MLflow does not take then is lost, and said so."""
+    try:
+        store.log_points(tracking_uri, run_id, points, total=len(points))
+    except TrackingError as exc:
+        if store_refused(exc):
+            raise
+        written = exc.written if isinstance(exc, PartialWriteError) else 0
+        _report_lost(
+            policy, len(points) - written,
+            f"{written:,} of {len(points):,} were written before MLflow failed ({exc}), and "
+            f"the spool could not keep the rest ({spool_error})",
+        )  # fmt: skip
+        return
+    _warn_once(
+        f"unspooled:{_spool_of(policy).spool_id}",
+        f"kedro-metrics: the spool could not take a save ({spool_error}); its points were "
+        "sent to MLflow directly, which took them all. Free the disk: while the spool "
+        "cannot be written, points MLflow does not take are lost.",
+    )
+
+
+def _report_lost(policy: DeliveryPolicy, lost: int, why: str) -> None:
+    """``lost`` points of a save are NOT kept anywhere: raise (``raises``), else warn
+    once per run and let the pipeline go on."""
+    message = f"{lost:,} point(s) of a save were NOT kept: {why}."
+    if policy.raises:
+        raise TrackingError(message)
+    _warn_once(
+        f"lost:{_spool_of(policy).spool_id}", f"kedro-metrics: {message} The pipeline goes on."
+    )
+
+
+def _warn_once(key: str, message: str) -> None:
+    """``message`` as a warning the first time ``key`` is seen in this process, as a
+    debug line after."""
+    with state.lock:
+        first = key not in state.warned_spools
+        state.warned_spools.add(key)
+    if first:
+        logger.warning(message)
+    else:
+        logger.debug(message)
+
+
 def open_spool(policy: DeliveryPolicy) -> None:
     """Create the run's spool file now (its header first): if this process dies, the
-    file tells ``sync`` which run to end KILLED, or which offline run to create."""
+    file tells ``sync`` which run to end KILLED, or which offline run to create. A
+    disk that does not take it is said once; each save then tries again."""
     if policy.spool is not None:
-        spool.writer_for(policy.spool)
+        try:
+            spool.writer_for(policy.spool)
+        except spool.SpoolWriteError as exc:
+            _warn_once(f"unspooled:{policy.spool.spool_id}", f"kedro-metrics: {exc}")
 
 
 def _spooled(
@@ -152,14 +219,7 @@ def _report_spooled(exc: Exception, total: int, policy: DeliveryPolicy) -> None:
     done = f"{written:,} of {total:,} points were written before the failure; the rest are"
     if not written:
         done = f"MLflow did not take the {total:,} point(s) of a save; they are"
-    message = f"kedro-metrics: {done} in {where}. The pipeline goes on. ({exc})"
-    with state.lock:
-        first = target.spool_id not in state.warned_spools
-        state.warned_spools.add(target.spool_id)
-    if first:
-        logger.warning(message)
-    else:
-        logger.debug(message)
+    _warn_once(target.spool_id, f"kedro-metrics: {done} in {where}. The pipeline goes on. ({exc})")
 
 
 def _log_values(
@@ -207,7 +267,7 @@ def pending_points(policy: DeliveryPolicy) -> int:
         if path.name.startswith(f"{target.spool_id}.") and path != mine:
             try:
                 count += spool.read(path).pending_points
-            except FileNotFoundError:  # a sync delivered it meanwhile
+            except OSError:  # a sync delivered it meanwhile
                 continue
     return count
 

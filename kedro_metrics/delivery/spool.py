@@ -1,26 +1,32 @@
 """The durable local spool: points a save accepted, kept on disk until MLflow has them.
 
 Files only, no mlflow. One append-only file per process and run
-(``<spool_id>.<pid>.jsonl`` in the spool directory), one JSON record per line,
-each write flushed and fsync'd before ``save`` returns:
+(``<spool_id>.<pid>.jsonl`` in the spool directory), one checksummed record per line
+(``spool_format`` says how a line is written and read), each save's points written
+in full and fsync'd before ``save`` returns:
 
-- ``{"kind": "run", ...}`` first: the run (``run_id``, or none for a run spooled in
-  offline mode), the *redacted* tracking URI, and what ``sync`` needs to create an
-  offline run (experiment, name, tags, start time);
+- ``{"kind": "run", "format": 2, ...}`` first: the run (``run_id``, or none for a run
+  spooled in offline mode), the *redacted* tracking URI, and what ``sync`` needs to
+  create an offline run (experiment, name, tags, start time);
 - ``{"kind": "points", "seq": n, "points": [[key, value, step, timestamp], ...]}``:
   one save;
-- ``{"kind": "delivered", "seq": n}``: MLflow confirmed that save;
+- ``{"kind": "delivered", "seq": n, "span": [first, end]}``: MLflow confirmed those
+  points of save ``n`` (one batch); without ``span``: the whole save;
 - ``{"kind": "refused", "seq": n}``: MLflow refused it (the save failed, loudly):
   nothing left to deliver;
 - ``{"kind": "created", "run_id": ...}``: ``sync`` created the offline run;
 - ``{"kind": "end", "status": ..., "end_time": ...}``: how the run ended, when the
   store could not be told.
 
+A write the disk did not take whole (a full disk, a file size limit) is undone
+(the file is cut back to where it was) and raised as ``SpoolWriteError``: a save is
+never told its points are kept when they are not.
+
 A writer holds an exclusive ``flock`` on its file for as long as its process
 lives, so ``sync`` never touches a file that is still being written, and knows
 that the process of an unlocked file without an end record is gone (the run then
 ends KILLED). ``sync`` itself holds ``.sync.lock`` in the directory: two syncs
-never send the same point twice.
+never send the same point twice. Only regular files are ever opened.
 
 Spool files never hold credentials: the tracking URI is redacted by the caller,
 and ``sync`` learns the real one from the project's settings at sync time.
@@ -29,21 +35,26 @@ and ``sync`` learns the real one from the project's settings at sync time.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
-import json
 import os
+import stat
 import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kedro_metrics.delivery.spool_format import FORMAT, SpooledRun, encode, parse
 from kedro_metrics.errors import KedroMetricsError
 from kedro_metrics.points import MetricPoint
 from kedro_metrics.process import state
 
 SUFFIX = ".jsonl"
+#: A file sync could not read whole is renamed to ``<name>.damaged`` (kept, never
+#: delivered again).
+DAMAGED_SUFFIX = ".damaged"
 SYNC_LOCK = ".sync.lock"
 
 
@@ -74,6 +85,7 @@ class SpoolTarget:
     def header(self) -> dict[str, Any]:
         return {
             "kind": "run",
+            "format": FORMAT,
             "spool_id": self.spool_id,
             "run_id": self.run_id,
             "tracking_uri": self.tracking_uri,
@@ -90,6 +102,34 @@ class SpoolClosedError(KedroMetricsError):
     """A save reached a spool file its run already closed."""
 
 
+class SpoolWriteError(KedroMetricsError):
+    """The disk did not take a spool record whole (a full disk, say); the record was
+    undone, so nothing in the file claims it."""
+
+
+def write_fully(fd: int, line: bytes, *, sync: bool, path: Path) -> None:
+    """Append ``line`` to ``fd`` whole (and fsync it), or leave the file as it was
+    and raise ``SpoolWriteError``."""
+    size = os.fstat(fd).st_size
+    try:
+        view = memoryview(line)
+        while view:
+            written = os.write(fd, view)
+            if not written:
+                raise OSError(errno.EIO, "the disk took no byte")
+            view = view[written:]
+        if sync:
+            os.fsync(fd)
+    except OSError as exc:
+        try:
+            os.ftruncate(fd, size)
+        except OSError:
+            cut = "; the cut record stays in the file (sync counts it as damaged)"
+        else:
+            cut = ""
+        raise SpoolWriteError(f"Could not write to the spool file {path}: {exc}{cut}.") from None
+
+
 class SpoolWriter:
     """The spool file of one run in this process: append, fsync, keep it locked.
 
@@ -100,55 +140,84 @@ class SpoolWriter:
 
     def __init__(self, target: SpoolTarget, *, late: bool = False):
         directory = Path(target.directory)
-        directory.mkdir(parents=True, exist_ok=True)
         name = f"{target.spool_id}.{os.getpid()}"
         if late:
             name += f".late-{uuid.uuid4().hex[:8]}"
         self.path = directory / f"{name}{SUFFIX}"
         self._lock = threading.Lock()
         self._seq = 0
-        self._undelivered: dict[int, int] = {}  # seq -> number of points
+        self._undelivered: dict[int, int] = {}  # seq -> number of points not confirmed
         self.ended = False
         self.closed = False
         header = target.header()
         if late:
             header["owner"] = False
-        # Locked and holding its header before sync can see it: a sync never finds
-        # an unlocked, empty file of a writer that is starting (and removes it).
+        self._fd = self._create(directory, name, header)
+
+    def _create(self, directory: Path, name: str, header: dict[str, Any]) -> int:
+        """The file, locked and holding its header before sync can see it: a sync
+        never finds an unlocked, empty file of a writer that is starting (and
+        removes it)."""
         starting = directory / f".{name}.starting"
-        self._fd = os.open(starting, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC, 0o600)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
-        self._append(header, sync=True)
-        os.replace(starting, self.path)
-        _fsync_directory(directory)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            fd = os.open(starting, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_TRUNC, 0o600)
+        except OSError as exc:
+            raise SpoolWriteError(f"Could not create the spool file {self.path}: {exc}.") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            write_fully(fd, encode(header), sync=True, path=self.path)
+            os.replace(starting, self.path)
+            _fsync_directory(directory)
+        except (OSError, SpoolWriteError) as exc:
+            os.close(fd)
+            starting.unlink(missing_ok=True)
+            if isinstance(exc, SpoolWriteError):
+                raise
+            raise SpoolWriteError(f"Could not create the spool file {self.path}: {exc}.") from None
+        return fd
 
     def add_points(self, points: Iterable[MetricPoint]) -> tuple[int, int]:
-        """Append one save's points, fsync'd; returns (seq, number of points)."""
+        """Append one save's points, fsync'd; returns (seq, number of points).
+
+        Raises:
+            SpoolWriteError: the disk did not take them; they are not in the file.
+        """
         rows = [[p.key, p.value, p.step, p.timestamp] for p in points]
         with self._lock:
             self._seq += 1
             seq = self._seq
+            self._write({"kind": "points", "seq": seq, "points": rows}, sync=True)
             self._undelivered[seq] = len(rows)
-        self._append({"kind": "points", "seq": seq, "points": rows}, sync=True)
         return seq, len(rows)
 
-    def mark_delivered(self, seq: int) -> None:
-        """MLflow has save ``seq``. Not fsync'd: a lost mark only means an identical
-        resend, which MLflow ignores."""
+    def mark_delivered(self, seq: int, span: tuple[int, int] | None = None) -> None:
+        """MLflow has save ``seq`` (only its points ``span`` = [first, end) when
+        given: one batch). Not fsync'd: a lost mark only means an identical resend,
+        which MLflow ignores; a mark the disk did not take is dropped for that
+        reason too."""
+        record: dict[str, Any] = {"kind": "delivered", "seq": seq}
+        if span is not None:
+            record["span"] = list(span)
         with self._lock:
-            self._undelivered.pop(seq, None)
-        self._append({"kind": "delivered", "seq": seq}, sync=False)
+            if not self._take(record, sync=False):
+                return
+            if span is None:
+                self._undelivered.pop(seq, None)
+            elif seq in self._undelivered:
+                self._undelivered[seq] -= span[1] - span[0]
 
     def mark_refused(self, seq: int) -> None:
         """MLflow refused save ``seq`` (its caller was told): sync must not resend it."""
         with self._lock:
-            self._undelivered.pop(seq, None)
-        self._append({"kind": "refused", "seq": seq}, sync=True)
+            if self._take({"kind": "refused", "seq": seq}, sync=True):
+                self._undelivered.pop(seq, None)
 
     def end(self, status: str, end_time: int) -> None:
         """Record how the run ended (the store could not be told)."""
         self.ended = True
-        self._append({"kind": "end", "status": status, "end_time": end_time}, sync=True)
+        with self._lock:
+            self._write({"kind": "end", "status": status, "end_time": end_time}, sync=True)
 
     @property
     def pending_points(self) -> int:
@@ -165,16 +234,21 @@ class SpoolWriter:
                 self.path.unlink(missing_ok=True)
             os.close(self._fd)
 
-    def _append(self, record: dict[str, Any], *, sync: bool) -> None:
-        line = (json.dumps(record, separators=(",", ":")) + "\n").encode()
-        with self._lock:
-            if self.closed:
-                if record["kind"] in ("delivered", "refused"):
-                    return  # the save stays pending: sync resends it, MLflow ignores it
-                raise SpoolClosedError(f"The spool file {self.path} was closed: its run has ended.")
-            os.write(self._fd, line)
-            if sync:
-                os.fsync(self._fd)
+    def _take(self, mark: dict[str, Any], *, sync: bool) -> bool:
+        """Write a delivery mark (lock held): False when it could not be (the save
+        stays pending, so sync resends it and MLflow ignores the resend)."""
+        if self.closed:
+            return False
+        try:
+            write_fully(self._fd, encode(mark), sync=sync, path=self.path)
+        except SpoolWriteError:
+            return False
+        return True
+
+    def _write(self, record: dict[str, Any], *, sync: bool) -> None:
+        if self.closed:
+            raise SpoolClosedError(f"The spool file {self.path} was closed: its run has ended.")
+        write_fully(self._fd, encode(record), sync=sync, path=self.path)
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -215,77 +289,92 @@ def close_writer(target: SpoolTarget, *, remove: bool) -> None:
 # Reading and syncing ----------------------------------------------------------------
 
 
-@dataclass
-class SpooledRun:
-    """What one spool file holds."""
-
-    path: Path
-    header: dict[str, Any]
-    saves: dict[int, list[MetricPoint]] = field(default_factory=dict)
-    #: Saves with nothing left to deliver (delivered, or refused by MLflow).
-    delivered: set[int] = field(default_factory=set)
-    end: dict[str, Any] | None = None
-    created_run_id: str | None = None
-
-    @property
-    def run_id(self) -> str | None:
-        return self.header.get("run_id") or self.created_run_id
-
-    @property
-    def pending(self) -> list[tuple[int, list[MetricPoint]]]:
-        """The saves MLflow has not confirmed, in order."""
-        return [(seq, pts) for seq, pts in sorted(self.saves.items()) if seq not in self.delivered]
-
-    @property
-    def pending_points(self) -> int:
-        return sum(len(pts) for _, pts in self.pending)
+def _entries(directory: str | os.PathLike[str]) -> Iterator[tuple[Path, os.stat_result]]:
+    for path in Path(directory).glob(f"*{SUFFIX}"):
+        try:
+            yield path, path.lstat()
+        except FileNotFoundError:
+            continue  # delivered and removed by a sync meanwhile
 
 
 def spool_files(directory: str | os.PathLike[str]) -> list[Path]:
-    """The spool files in ``directory``, oldest first."""
-    found = []
-    for path in Path(directory).glob(f"*{SUFFIX}"):
-        try:
-            found.append((path.stat().st_mtime, path.name, path))
-        except FileNotFoundError:
-            continue  # delivered and removed by a sync meanwhile
+    """The spool files in ``directory``, oldest first: regular files only (a FIFO,
+    a directory or a link of that name is never opened; ``odd_entries`` lists them)."""
+    found = [
+        (info.st_mtime, path.name, path)
+        for path, info in _entries(directory)
+        if stat.S_ISREG(info.st_mode)
+    ]
     return [path for *_, path in sorted(found)]
 
 
+def odd_entries(directory: str | os.PathLike[str]) -> dict[str, str]:
+    """Entries named like spool files that are not regular files: name -> what."""
+    return {
+        path.name: _kind_of(info.st_mode)
+        for path, info in _entries(directory)
+        if not stat.S_ISREG(info.st_mode)
+    }
+
+
+def _kind_of(mode: int) -> str:
+    for test, name in (
+        (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISLNK, "a link"),
+        (stat.S_ISSOCK, "a socket"),
+    ):  # fmt: skip
+        if test(mode):
+            return f"{name}, not a spool file"
+    return "not a regular file"
+
+
+def _open_regular(path: Path, flags: int) -> int:
+    """Open ``path`` without following a link or blocking on a FIFO; a file that is
+    not regular is refused (``OSError``)."""
+    fd = os.open(path, flags | os.O_NONBLOCK | os.O_NOFOLLOW)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(errno.EINVAL, "not a regular file", str(path))
+    return fd
+
+
 def read(path: Path) -> SpooledRun:
-    """Parse a spool file. A last line cut by ``kill -9`` was never acknowledged
-    (its fsync did not return): it is skipped."""
-    run: SpooledRun | None = None
-    with path.open("rb") as handle:
-        for raw in handle:
-            try:
-                record = json.loads(raw)
-            except ValueError:
-                continue  # a torn last write
-            kind = record.get("kind")
-            if kind == "run":
-                run = run or SpooledRun(path, record)  # one header per file
-            elif run is None:
-                continue
-            elif kind == "points":
-                run.saves[record["seq"]] = [MetricPoint(*row) for row in record["points"]]
-            elif kind in ("delivered", "refused"):
-                run.delivered.add(record["seq"])
-            elif kind == "end":
-                run.end = record
-            elif kind == "created":
-                run.created_run_id = record["run_id"]
-    if run is None:
-        return SpooledRun(path, {"kind": "run", "spool_id": None, "run_id": None})
-    return run
+    """Parse a spool file (``spool_format.parse``). Raises ``OSError`` when it cannot
+    be read (missing, not a regular file, no permission)."""
+    fd = _open_regular(path, os.O_RDONLY)
+    with os.fdopen(fd, "rb") as handle:
+        return parse(path, handle.read())
 
 
-def append(path: Path, record: dict[str, Any]) -> None:
-    """Append one record to a spool file sync has claimed, fsync'd."""
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+def delivered_whole(path: Path) -> bool:
+    """Is every save in the file confirmed, and every record readable?"""
     try:
-        os.write(fd, (json.dumps(record, separators=(",", ":")) + "\n").encode())
-        os.fsync(fd)
+        run = read(path)
+    except OSError:
+        return False
+    return run.readable and not (run.damaged or run.foreign or run.pending_points)
+
+
+def put_aside(path: Path) -> Path:
+    """Rename a file sync could not read whole to ``<name>.damaged`` (kept for a
+    person to look at; never picked up again)."""
+    aside = path.with_name(path.name + DAMAGED_SUFFIX)
+    os.replace(path, aside)
+    return aside
+
+
+@contextlib.contextmanager
+def appender(path: Path) -> Iterator[Callable[..., None]]:
+    """``add(record, sync=True)`` appends records to a spool file sync has claimed
+    (each whole or not at all); safe from several threads."""
+    fd = _open_regular(path, os.O_WRONLY | os.O_APPEND)
+    lock = threading.Lock()
+
+    def add(record: dict[str, Any], *, sync: bool = True) -> None:
+        with lock:
+            write_fully(fd, encode(record), sync=sync, path=path)
+
+    try:
+        yield add
     finally:
         os.close(fd)
 
@@ -295,7 +384,7 @@ def claimed(path: Path) -> Iterator[bool]:
     """Try to lock a spool file without waiting; yields False when its writer still
     runs (or another sync has it)."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        fd = _open_regular(path, os.O_RDONLY)
     except FileNotFoundError:
         yield False
         return

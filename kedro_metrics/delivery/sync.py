@@ -1,5 +1,11 @@
 """``kedro metrics sync``: deliver what the spool holds, exactly once, to the project's
-store; also a bounded pass at the start of ``kedro run`` (``sync_on_start``)."""
+store; also a bounded pass at the start of ``kedro run`` (``sync_on_start``).
+
+One bad file never stops the others: a file that cannot be opened is skipped, a
+file of a format this version does not know is refused and kept as it is, a file
+with damaged records has its readable saves delivered and is kept aside as
+``<name>.damaged``. Each is reported, and makes the report a failure.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,12 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from kedro_metrics import store
 from kedro_metrics.delivery import spool
 from kedro_metrics.delivery.save import SYNC_COMMAND
+from kedro_metrics.delivery.spool_format import Pending
 from kedro_metrics.errors import TrackingError
 
 logger = logging.getLogger(__name__)
@@ -29,8 +37,26 @@ class SyncReport:
     in_use: int = 0
     #: Files that could not be delivered, with why.
     failed: dict[str, str] = field(default_factory=dict)
+    #: Entries that could not be opened or read (not a regular file, no permission).
+    skipped: dict[str, str] = field(default_factory=dict)
+    #: Files of a format this version does not know, kept as they are: why.
+    refused: dict[str, str] = field(default_factory=dict)
+    #: Files with records that could not be read, kept aside: new name -> how many.
+    damaged: dict[str, int] = field(default_factory=dict)
     points_left: int = 0
     runs_left: int = 0
+
+    @property
+    def problems(self) -> list[str]:
+        """One line per file that was not delivered whole and as written."""
+        return [
+            *(f"{name}: {why}" for name, why in self.failed.items()),
+            *(f"{name}: skipped, {why}" for name, why in self.skipped.items()),
+            *(f"{name}: not delivered, {why}; it is kept as it is" for name, why in
+              self.refused.items()),
+            *(f"{name}: {count} record(s) could not be read (damaged); the rest was delivered "
+              "and the file is kept under this name" for name, count in self.damaged.items()),
+        ]  # fmt: skip
 
 
 def sync(
@@ -44,62 +70,109 @@ def sync(
     """Deliver every spooled run in ``directory`` to ``tracking_uri`` exactly once.
 
     ``tracking_uri`` is the real URI (from the project's settings at sync time); a
-    run spooled for another store is left alone. ``deadline`` (``time.monotonic``)
-    stops starting new files. ``on_points(done, total)`` reports progress.
+    run spooled for another store is left alone. Past ``deadline``
+    (``time.monotonic``) no new batch is sent: what is left waits for the next sync.
+    ``on_points(done, total)`` reports progress.
     """
     report = SyncReport()
     with spool.sync_lock(directory) as mine:
         if not mine:
             report.busy = True
             return report
-        files = spool.spool_files(directory)
-        runs = [spool.read(path) for path in files]
-        total = sum(run.pending_points for run in runs)
-        done = 0
-        if on_points:
-            on_points(done, total)
-        for listed in runs:
+        report.skipped.update(spool.odd_entries(directory))
+        listed = [run for path in spool.spool_files(directory) if (run := _read(path, report))]
+        total = sum(run.pending_points for run in listed if not run.foreign)
+        progress = _Progress(total, on_points)
+        for run in listed:
             if deadline is not None and time.monotonic() > deadline:
                 report.runs_left += 1
-                report.points_left += listed.pending_points
+                report.points_left += run.pending_points
                 continue
-            with spool.claimed(listed.path) as claimed:
+            with spool.claimed(run.path) as claimed:
                 if not claimed:
                     report.in_use += 1
                     continue
-                run = spool.read(listed.path)  # as of now that we hold it
-                if dry_run:
-                    report.runs_left += 1
-                    report.points_left += run.pending_points
-                    continue
-                try:
-                    sent, created = _deliver(run, tracking_uri, report, deadline)
-                    left = run.pending_points - sent
-                except TrackingError as exc:
-                    report.failed[run.path.name] = str(exc)
-                    sent, created = 0, 0
-                    left = spool.read(run.path).pending_points  # as marked before the failure
-                report.runs_created += created
-                report.points_delivered += sent
-                done += sent
-                if on_points:
-                    on_points(done, total)
-                if run.path.name in report.failed or left:
-                    report.runs_left += 1
-                    report.points_left += left
-                    continue
-                report.runs_delivered += 1
-                run.path.unlink(missing_ok=True)
+                now = _read(run.path, report)  # as of now that we hold it
+                if now is not None:
+                    _sync_file(now, tracking_uri, report, dry_run, deadline, progress)
     return report
 
 
+@dataclass
+class _Progress:
+    total: int
+    on_points: Callable[[int, int], None] | None
+    done: int = 0
+
+    def __post_init__(self) -> None:
+        self.add(0)
+
+    def add(self, count: int) -> None:
+        self.done += count
+        if self.on_points:
+            self.on_points(self.done, self.total)
+
+
+def _read(path: Path, report: SyncReport) -> spool.SpooledRun | None:
+    try:
+        return spool.read(path)
+    except FileNotFoundError:
+        return None  # delivered and removed by another process meanwhile
+    except OSError as exc:
+        report.skipped[path.name] = f"it cannot be read ({exc.strerror or exc})"
+        return None
+
+
+def _sync_file(  # noqa: PLR0913
+    run: spool.SpooledRun,
+    tracking_uri: str,
+    report: SyncReport,
+    dry_run: bool,
+    deadline: float | None,
+    progress: _Progress,
+) -> None:
+    """Deliver one claimed file and remove it, put it aside, or leave it."""
+    if run.foreign:
+        report.refused[run.path.name] = (
+            f"{run.foreign}, which this version of kedro-metrics cannot read"
+        )
+        return
+    if dry_run:
+        report.runs_left += 1
+        report.points_left += run.pending_points
+        return
+    try:
+        sent, created = _deliver(run, tracking_uri, report, deadline, progress)
+        left = run.pending_points - sent
+    except TrackingError as exc:
+        report.failed[run.path.name] = str(exc)
+        left = spool.read(run.path).pending_points  # as marked before the failure
+    else:
+        report.runs_created += created
+        report.points_delivered += sent
+    if run.path.name in report.failed or left:
+        report.runs_left += 1
+        report.points_left += left
+        return
+    if run.damaged:
+        report.damaged[spool.put_aside(run.path).name] = run.damaged
+        return
+    report.runs_delivered += 1
+    run.path.unlink(missing_ok=True)
+
+
 def _deliver(
-    run: spool.SpooledRun, tracking_uri: str, report: SyncReport, deadline: float | None
+    run: spool.SpooledRun,
+    tracking_uri: str,
+    report: SyncReport,
+    deadline: float | None,
+    progress: _Progress,
 ) -> tuple[int, int]:
-    """Send one claimed file, save by save until ``deadline``; returns (points sent,
-    runs created). The run is ended only once every save is delivered."""
+    """Send one claimed file, batch by batch until ``deadline``, each confirmed batch
+    marked in the file; returns (points sent, runs created). The run is ended only
+    once every save is delivered."""
     header = run.header
-    if header.get("spool_id") is None:  # no header: nothing was ever acknowledged
+    if not run.readable:  # no header: nothing was ever acknowledged, or it is damaged
         return 0, 0
     offline = header.get("run_id") is None
     if not offline and header.get("tracking_uri") != store.redact(tracking_uri):
@@ -109,39 +182,51 @@ def _deliver(
             "MLFLOW_TRACKING_URI) to that store to deliver this run."
         )
     created = 0
-    run_id = run.run_id
-    if run_id is None:
-        run_id = store.create_spooled_run(
-            tracking_uri,
-            header.get("experiment") or "Default",
-            header.get("run_name"),
-            header.get("tags") or {},
-            header.get("start_time"),
-            header["spool_id"],
-        )
-        spool.append(run.path, {"kind": "created", "run_id": run_id})
-        created = 1
     sent = 0
-    for seq, points in run.pending:
-        if deadline is not None and time.monotonic() > deadline:
-            return sent, created  # the rest waits for the next sync
-        store.log_points(tracking_uri, run_id, points, total=len(points))
-        spool.append(run.path, {"kind": "delivered", "seq": seq})
-        sent += len(points)
-    if header.get("owner"):
-        # The writer is gone (we hold its lock): without an end record it was killed.
-        end = run.end or {"status": "KILLED", "end_time": None}
-        store.end_run(tracking_uri, run_id, status=end["status"], end_time=end["end_time"])
-        report.runs_ended[run_id] = end["status"]
+    with spool.appender(run.path) as add:
+        run_id = run.run_id
+        if run_id is None:
+            run_id = store.create_spooled_run(
+                tracking_uri,
+                header.get("experiment") or "Default",
+                header.get("run_name"),
+                header.get("tags") or {},
+                header.get("start_time"),
+                header["spool_id"],
+            )
+            add({"kind": "created", "run_id": run_id})
+            created = 1
+        for part in run.pending:
+
+            def confirmed(first: int, count: int, part: Pending = part) -> None:
+                start = part.offset + first
+                add({"kind": "delivered", "seq": part.seq, "span": [start, start + count]},
+                    sync=False)  # fmt: skip
+                progress.add(count)
+
+            done = store.log_points(
+                tracking_uri, run_id, part.points, total=len(part.points),
+                on_batch=confirmed, deadline=deadline,
+            )  # fmt: skip
+            sent += done
+            if done < len(part.points):
+                return sent, created  # past the deadline: the rest waits for the next sync
+        if header.get("owner"):
+            # The writer is gone (we hold its lock): without an end record it was killed.
+            end = run.end or {"status": "KILLED", "end_time": None}
+            store.end_run(tracking_uri, run_id, status=end["status"], end_time=end["end_time"])
+            report.runs_ended[run_id] = end["status"]
     return sent, created
 
 
 def sync_on_start(directory: str, tracking_uri: str, *, within: float) -> None:
-    """Deliver earlier runs' spools at the start of ``kedro run``, for ``within``
-    seconds at most, and say what was done."""
+    """Deliver earlier runs' spools at the start of ``kedro run``, for about ``within``
+    seconds (no batch starts later, and no request may take longer), and say what
+    was done and what is left."""
     if not spool.spool_files(directory):
         return
-    report = sync(directory, tracking_uri, deadline=time.monotonic() + within)
+    with store.request_timeout(within):
+        report = sync(directory, tracking_uri, deadline=time.monotonic() + within)
     if report.runs_delivered:
         logger.info(
             "kedro-metrics: delivered %s spooled point(s) of %s earlier run(s) from %s.",
@@ -153,3 +238,5 @@ def sync_on_start(directory: str, tracking_uri: str, *, within: float) -> None:
             "%s; `%s` delivers them.", f"{report.points_left:,}", report.runs_left, directory,
             SYNC_COMMAND,
         )  # fmt: skip
+    for problem in report.problems:
+        logger.warning("kedro-metrics: spool %s: %s", directory, problem)

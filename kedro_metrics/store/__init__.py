@@ -22,7 +22,7 @@ from typing import Any
 _INTERFACE = {
     "client": (
         "NO_RUN_HELP", "active_run_id", "configure_retries", "client_for", "is_local",
-        "is_server", "key_problem", "redact", "resolve_uri",
+        "is_server", "key_problem", "redact", "request_timeout", "resolve_uri",
     ),
     "context": (
         "PARAM_VALUE_LIMIT", "STANDARD_TAG_NAMES", "first_steps", "log_params",
@@ -49,7 +49,7 @@ __all__ = [  # the interface above, sorted (a test checks they agree)
     "experiment_id", "experiment_ids", "first_steps", "flush", "get_run", "is_local",
     "is_server", "key_problem", "latest_run_holding", "log_params", "log_points",
     "log_values", "metric_keys", "pending_writes", "read_histories", "read_history",
-    "read_points", "read_values", "redact", "resolve_uri", "run_started_here",
+    "read_points", "read_values", "redact", "request_timeout", "resolve_uri", "run_started_here",
     "search_runs", "start_run", "submit_points", "where", "within",
 ]  # fmt: skip
 

@@ -245,13 +245,38 @@ def with_retries(uri: str, action: str, call: Callable[[], T]) -> T:
         return retry_when_locked(call)
 
 
-def configure_retries(seconds: float) -> None:
+def configure_retries(seconds: float, *, request_timeout: float | None = None) -> None:
     """Give this process a fresh retry budget of ``seconds``, and make each of
-    MLflow's own HTTP requests give up at once (we retry) and time out within it.
-    Explicit MLFLOW_HTTP_REQUEST_* variables win."""
+    MLflow's own HTTP requests give up at once (we retry) and time out within
+    ``request_timeout`` (default: the budget, at most 30 s). Explicit
+    MLFLOW_HTTP_REQUEST_* variables win."""
     retry_budget().reset(seconds)
+    timeout = min(seconds, 30) if request_timeout is None else request_timeout
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", str(max(1, min(int(seconds), 30))))
+    os.environ.setdefault(_TIMEOUT_VARIABLE, str(max(1, int(timeout))))
+
+
+_TIMEOUT_VARIABLE = "MLFLOW_HTTP_REQUEST_TIMEOUT"
+
+
+@contextlib.contextmanager
+def request_timeout(seconds: float) -> Iterator[None]:
+    """Within the block, no HTTP request to MLflow waits longer than ``seconds`` (a
+    shorter time-out already set stays). For a single-threaded moment, such as the
+    start of ``kedro run``: the setting is the process's."""
+    before = os.environ.get(_TIMEOUT_VARIABLE)
+    limit = max(1, int(seconds))
+    if before is not None and before.isdigit() and int(before) <= limit:
+        yield
+        return
+    os.environ[_TIMEOUT_VARIABLE] = str(limit)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(_TIMEOUT_VARIABLE, None)
+        else:
+            os.environ[_TIMEOUT_VARIABLE] = before
 
 
 def _secrets(uri: str) -> list[str]:

@@ -36,12 +36,14 @@ _REQUEST_BYTES_BUDGET = int(MAX_BATCH_LOG_REQUEST_SIZE * 0.9)
 IN_FLIGHT = 4
 
 
-def log_points(
+def log_points(  # noqa: PLR0913
     tracking_uri: str | None,
     run_id: str,
     points: Iterable[MetricPoint],
     *,
     total: int | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
+    deadline: float | None = None,
 ) -> int:
     """Log ``points`` to the run in as few ``log_batch`` requests as MLflow allows.
 
@@ -49,29 +51,35 @@ def log_points(
     retry can fix (see ``client.retryable``) is sent again, within the retry budget:
     MLflow ignores the rows of a batch it already stored. When a batch fails for
     good, ``PartialWriteError`` says how many of the ``total`` points MLflow
-    confirmed before. ``points`` is consumed lazily, a batch
-    at a time. Against a tracking server (http/https) up to ``IN_FLIGHT`` batches
-    are sent at once: MLflow orders a history by step and timestamp, not by
-    arrival, and picks the latest value the same way, so concurrent batches
-    store exactly what sequential ones would.
+    confirmed before. ``on_batch(first, count)`` is told each batch MLflow
+    confirmed (points ``first`` to ``first + count`` of ``points``), in whatever
+    order they complete. Past ``deadline`` (``time.monotonic``) no new batch is
+    started: the return value then says how far it got. ``points`` is consumed
+    lazily, a batch at a time. Against a tracking server (http/https) up to
+    ``IN_FLIGHT`` batches are sent at once: MLflow orders a history by step and
+    timestamp, not by arrival, and picks the latest value the same way, so
+    concurrent batches store exactly what sequential ones would.
     """
     uri = resolve_uri(tracking_uri)
     client = client_for(uri)
     confirmed = [0]
     lock = threading.Lock()
 
-    def send(batch: list[Metric]) -> int:
+    def send(first: int, batch: list[Metric]) -> int:
         with_retries(
             uri, f"log metrics to run {run_id}", lambda: client.log_batch(run_id, metrics=batch)
         )
         with lock:
             confirmed[0] += len(batch)
+        if on_batch is not None:
+            on_batch(first, len(batch))
         return len(batch)
 
+    chunks = _until(deadline, _numbered(batches(points)))
     try:
         if not is_server(uri):
-            return sum(send(batch) for batch in batches(points))
-        return _send_concurrently(send, batches(points), IN_FLIGHT)
+            return sum(send(*chunk) for chunk in chunks)
+        return _send_concurrently(send, chunks, IN_FLIGHT)
     except TrackingError as exc:
         if not confirmed[0]:
             raise
@@ -83,8 +91,26 @@ def log_points(
         ) from exc
 
 
+_Chunk = tuple[int, list[Metric]]
+
+
+def _numbered(chunks: Iterator[list[Metric]]) -> Iterator[_Chunk]:
+    """Each batch with the index of its first point."""
+    first = 0
+    for batch in chunks:
+        yield first, batch
+        first += len(batch)
+
+
+def _until(deadline: float | None, chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
+    for chunk in chunks:
+        if deadline is not None and time.monotonic() > deadline:
+            return
+        yield chunk
+
+
 def _send_concurrently(
-    send: Callable[[list[Metric]], int], chunks: Iterator[list[Metric]], limit: int
+    send: Callable[[int, list[Metric]], int], chunks: Iterator[_Chunk], limit: int
 ) -> int:
     """Run ``send`` over ``chunks`` with at most ``limit`` calls in flight.
 
@@ -94,7 +120,7 @@ def _send_concurrently(
     first = next(chunks, None)
     second = next(chunks, None)
     if second is None:  # one request: no thread pool to start
-        return send(first) if first is not None else 0
+        return send(*first) if first is not None else 0
     written = 0
     with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="kedro-metrics") as pool:
         pending: set[Future[int]] = set()
@@ -102,7 +128,7 @@ def _send_concurrently(
             if len(pending) >= limit:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 written += sum(future.result() for future in done)
-            pending.add(pool.submit(send, chunk))
+            pending.add(pool.submit(send, *chunk))
         written += sum(future.result() for future in pending)
     return written
 
@@ -133,6 +159,8 @@ class _Job:
     #: Called first on failure: True when it took care of it (the spool keeps the
     #: points), False when ``flush`` must still report it.
     on_failed: Callable[[Exception], bool] | None = None
+    #: Told each batch MLflow confirmed (see ``log_points``).
+    on_batch: Callable[[int, int], None] | None = None
 
 
 class _AsyncWriter:
@@ -181,7 +209,10 @@ class _AsyncWriter:
         while True:
             job = self._jobs.get()
             try:
-                log_points(job.tracking_uri, job.run_id, job.points, total=job.total)
+                log_points(
+                    job.tracking_uri, job.run_id, job.points, total=job.total,
+                    on_batch=job.on_batch,
+                )  # fmt: skip
             except Exception as exc:  # noqa: BLE001 - handed to on_failed or to flush()
                 if job.on_failed is None or not job.on_failed(exc):  # reported by flush()
                     with self._lock:
@@ -205,11 +236,14 @@ def submit_points(  # noqa: PLR0913
     total: int | None = None,
     on_written: Callable[[], None] | None = None,
     on_failed: Callable[[Exception], bool] | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
 ) -> None:
     """Log ``points`` in the background; ``flush()`` waits for them. With
     ``on_failed``, a failure goes to it first; ``flush`` reports it unless it
-    returned True."""
-    _async_writer().submit(_Job(tracking_uri, run_id, points, total, on_written, on_failed))
+    returned True. ``on_batch`` is told each batch MLflow confirmed."""
+    _async_writer().submit(
+        _Job(tracking_uri, run_id, points, total, on_written, on_failed, on_batch)
+    )
 
 
 def flush(timeout: float | None = None) -> None:

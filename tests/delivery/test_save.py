@@ -98,7 +98,7 @@ class TestSave:
             f"kedro-metrics: MLflow did not take the 5 point(s) of a save; they are in the spool "
             f"({target.directory}); `kedro metrics sync` delivers them. The pipeline goes on."
         )
-        assert pending_in_files(target) == [[(1, POINTS), (2, POINTS[:2])]]
+        assert pending_in_files(target) == [[(1, 0, POINTS), (2, 0, POINTS[:2])]]
         spool.close_writer(target, remove=False)
 
     def test_raise_mode_fails_the_save_and_says_how_much_was_written(self, tmp_path, retry_budget):
@@ -111,7 +111,7 @@ class TestSave:
             f"0 of 5 points were written before the failure; the other 5 were not written "
             f"(they are kept in the spool ({target.directory}); `kedro metrics sync` delivers them)."
         )
-        assert pending_in_files(target) == [[(1, POINTS)]]
+        assert pending_in_files(target) == [[(1, 0, POINTS)]]
         spool.close_writer(target, remove=False)
 
     @pytest.mark.parametrize("mode", ["spool", "raise"])
@@ -119,8 +119,8 @@ class TestSave:
         self, tmp_path, mlflow_server, retry_budget, caplog, mode
     ):
         """Two batches of 1,000: the first request passes, every later one gets a 503.
-        The message counts what MLflow confirmed; the whole save stays spooled (the
-        confirmed half is resent by sync and ignored by MLflow)."""
+        The message counts what MLflow confirmed; the spool marks the confirmed batch
+        (either one: both are in flight at once), so only the other is pending."""
         from mlflow import MlflowClient
 
         client = MlflowClient(tracking_uri=mlflow_server.url)
@@ -152,7 +152,11 @@ class TestSave:
         }[mode]
         assert message.startswith(expected), message
         assert len(client.get_metric_history(run_id, "m.curve")) == 1000
-        assert pending_in_files(target) == [[(1, points)]]
+        ((part,),) = pending_in_files(target)
+        assert (part.seq, part.offset, part.points) in [
+            (1, 0, points[:1000]),
+            (1, 1000, points[1000:]),
+        ]
         spool.close_writer(target, remove=False)
 
     def test_a_refused_save_fails_and_is_not_resent(self, tmp_path, mlflow_server, deleted_run):

@@ -50,7 +50,7 @@ class TestWriteAndRead:
         (path,) = spool.spool_files(target.directory)
         run = spool.read(path)
         assert (seq, count) == (1, 3)
-        assert run.pending == [(1, POINTS)]
+        assert run.pending == [(1, 0, POINTS)]
         assert (run.run_id, run.header["tracking_uri"], run.header["owner"]) == (
             "run-1",
             "http://u:***@h:5000",
@@ -73,7 +73,7 @@ class TestWriteAndRead:
         writer.add_points(POINTS)
         with writer.path.open("ab") as handle:
             handle.write(b'{"kind":"points","seq":2,"points":[["m.loss",1.0')
-        assert spool.read(writer.path).pending == [(1, POINTS)]
+        assert spool.read(writer.path).pending == [(1, 0, POINTS)]
 
     def test_end_is_recorded(self, target):
         """The run's end status and time are read back."""
@@ -107,10 +107,14 @@ class TestAfterTheRunEnded:
         kept, extra = runs[first.path.name], runs[late.path.name]
         assert (kept.header["owner"], kept.pending, kept.end["status"]) == (
             True,
-            [(1, POINTS)],
+            [(1, 0, POINTS)],
             "KILLED",
         )
-        assert (extra.header["owner"], extra.pending, extra.end) == (False, [(1, POINTS[:1])], None)
+        assert (extra.header["owner"], extra.pending, extra.end) == (
+            False,
+            [(1, 0, POINTS[:1])],
+            None,
+        )
 
     def test_a_confirmation_after_close_is_dropped_not_written_elsewhere(self, target, tmp_path):
         """The closed file's descriptor may be reused by another file: nothing is
@@ -125,7 +129,7 @@ class TestAfterTheRunEnded:
         finally:
             os.close(fd)
         assert other.read_bytes() == b""
-        assert spool.read(writer.path).pending == [(1, POINTS)]
+        assert spool.read(writer.path).pending == [(1, 0, POINTS)]
 
     def test_a_save_to_a_closed_writer_says_so(self, target):
         writer = spool.writer_for(target)
@@ -137,10 +141,11 @@ class TestAfterTheRunEnded:
         """Reading keeps the first header and every save after it."""
         writer = spool.writer_for(target)
         writer.add_points(POINTS)
-        spool.append(writer.path, {**target.header(), "run_id": "other"})
+        with spool.appender(writer.path) as add:
+            add({**target.header(), "run_id": "other"})
         assert (spool.read(writer.path).run_id, spool.read(writer.path).pending) == (
             "run-1",
-            [(1, POINTS)],
+            [(1, 0, POINTS)],
         )
 
 

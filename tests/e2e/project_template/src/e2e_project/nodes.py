@@ -122,3 +122,11 @@ def wait_for_resume(token: str) -> str:
 def after_outage(token: str) -> dict:
     """after_metrics: a 2,500-point history saved while the store is down."""
     return {"curve": [float(step) / 4 for step in range(AFTER_OUTAGE_POINTS)]}
+
+
+# pipeline "large" ------------------------------------------------------------------
+
+
+def large_history(points: int) -> dict:
+    """large_metrics: one history of ``points`` steps (value = step / 2), one save."""
+    return {"curve": [step / 2 for step in range(points)]}

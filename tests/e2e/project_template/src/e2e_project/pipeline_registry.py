@@ -67,6 +67,12 @@ def register_pipelines() -> dict[str, Pipeline]:
         ]
     )
     small = pipeline([node(nodes.answer, None, "small_metrics", name="answer")])
+    large = pipeline(
+        [
+            node(nodes.answer, None, "small_metrics", name="answer"),
+            node(nodes.large_history, "params:large_points", "large_metrics", name="large"),
+        ]
+    )
     labelled = pipeline([node(nodes.labelled, None, "labelled_metrics", name="labelled")])
     return {
         "__default__": prefixes,
@@ -77,4 +83,5 @@ def register_pipelines() -> dict[str, Pipeline]:
         "labelled": labelled,
         "interruptible": interruptible,
         "outage": outage,
+        "large": large,
     }

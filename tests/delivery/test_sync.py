@@ -1,0 +1,235 @@
+"""``delivery.sync`` against a real `mlflow server`: damaged, foreign and odd spool
+files are reported, kept and never stop the good ones; large saves resume after
+the last confirmed batch; a deadline stops between batches. Every point counted
+in the store afterwards."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from kedro_metrics import delivery, store
+from kedro_metrics.delivery import spool
+from kedro_metrics.delivery.spool_format import encode
+from kedro_metrics.points import MetricPoint
+from tests.benchmarks.latency_proxy import LatencyProxy
+
+pytestmark = pytest.mark.server
+
+GOOD = [MetricPoint("m.loss", 0.2, 0, 1), MetricPoint("m.loss", 0.1, 1, 2)]
+OTHER = [MetricPoint("m.acc", 0.9, 0, 3), MetricPoint("m.acc", 0.8, 1, 4)]
+
+
+@pytest.fixture
+def client(mlflow_server):
+    from mlflow import MlflowClient
+
+    return MlflowClient(tracking_uri=mlflow_server.url)
+
+
+@pytest.fixture
+def new_run(client):
+    experiment = client.create_experiment(f"sync-{uuid.uuid4().hex[:8]}")
+    return lambda: client.create_run(experiment).info.run_id
+
+
+def spooled(directory: Path, uri: str, run_id: str, *saves: list[MetricPoint]) -> Path:
+    """A spool file as a killed `kedro run` leaves it: header, saves, no end, unlocked."""
+    target = spool.SpoolTarget(
+        str(directory), spool.new_spool_id(), run_id, store.redact(uri) or "",
+        owner_pid=os.getpid(),
+    )  # fmt: skip
+    writer = spool.writer_for(target)
+    for points in saves:
+        writer.add_points(points)
+    spool.close_writer(target, remove=False)
+    return writer.path
+
+
+def stored(client, run_id: str) -> dict[str, list[tuple[int, float]]]:
+    run = client.get_run(run_id)
+    return {
+        key: sorted((m.step, m.value) for m in client.get_metric_history(run_id, key))
+        for key in sorted(run.data.metrics)
+    }
+
+
+def history(points: list[MetricPoint]) -> list[tuple[int, float]]:
+    return [(p.step, p.value) for p in points]
+
+
+class TestDamagedRecords:
+    """Only a torn last line may be skipped; any other damage is reported, and the
+    file is kept aside."""
+
+    @pytest.mark.parametrize(
+        ("old", "new"),
+        [(b'"m.loss",0.2', b'"m.loss",0.7'), (b'"m.loss"', b'"m.\xffoss"')],
+        ids=["changed-digit", "non-utf8-key"],
+    )
+    def test_the_rest_is_delivered_the_damage_reported_and_the_file_kept(
+        self, tmp_path, mlflow_server, client, new_run, old, new
+    ):
+        run_id = new_run()
+        path = spooled(tmp_path, mlflow_server.url, run_id, GOOD, OTHER)
+        path.write_bytes(path.read_bytes().replace(old, new, 1))
+        report = delivery.sync(str(tmp_path), mlflow_server.url)
+        aside = f"{path.name}.damaged"
+        assert report.damaged == {aside: 1}
+        assert report.problems == [
+            f"{aside}: 1 record(s) could not be read (damaged); the rest was delivered and "
+            "the file is kept under this name"
+        ]
+        assert (report.points_delivered, report.runs_ended) == (2, {run_id: "KILLED"})
+        assert stored(client, run_id) == {"m.acc": history(OTHER)}
+        assert (tmp_path / aside).exists() and not path.exists()
+        assert spool.spool_files(tmp_path) == []
+
+    def test_a_torn_last_line_is_not_damage(self, tmp_path, mlflow_server, client, new_run):
+        run_id = new_run()
+        path = spooled(tmp_path, mlflow_server.url, run_id, GOOD)
+        with path.open("ab") as handle:
+            handle.write(encode({"kind": "points", "seq": 2, "points": [["m.x", 1.0, 0, 1]]})[:20])
+        report = delivery.sync(str(tmp_path), mlflow_server.url)
+        assert (report.problems, report.runs_delivered) == ([], 1)
+        assert stored(client, run_id) == {"m.loss": history(GOOD)}
+        assert list(tmp_path.iterdir()) == [tmp_path / spool.SYNC_LOCK]
+
+    @pytest.mark.parametrize(
+        "line",
+        [b"[1,2,3]", b"42", encode({"kind": "points", "points": [["m.x", 1.0, 0, 1]]})[:-1],
+         encode({"kind": "points", "seq": 3, "points": [["m.x", 1.0, 0, 1, 7]]})[:-1]],
+        ids=["list", "number", "points-without-seq", "row-with-extra-column"],
+    )  # fmt: skip
+    def test_an_odd_record_is_damage_and_other_files_still_go(
+        self, tmp_path, mlflow_server, client, new_run, line
+    ):
+        bad_run, good_run = new_run(), new_run()
+        bad = spooled(tmp_path, mlflow_server.url, bad_run, GOOD)
+        with bad.open("ab") as handle:
+            handle.write(line + b"\n")
+        spooled(tmp_path, mlflow_server.url, good_run, OTHER)
+        report = delivery.sync(str(tmp_path), mlflow_server.url)
+        assert report.damaged == {f"{bad.name}.damaged": 1}
+        assert (report.points_delivered, report.runs_delivered) == (4, 1)
+        assert stored(client, bad_run) == {"m.loss": history(GOOD)}
+        assert stored(client, good_run) == {"m.acc": history(OTHER)}
+
+
+class TestForeignFiles:
+    """A file of another format, or with a record kind this version does not know,
+    is refused whole and kept exactly as it is."""
+
+    @pytest.mark.parametrize(
+        ("header", "extra", "why"),
+        [
+            ({"format": 3}, None, "it is in spool format 3"),
+            ({}, {"kind": "checkpoint", "seq": 9}, "it holds a record of kind 'checkpoint'"),
+        ],
+        ids=["format-3", "unknown-kind"],
+    )
+    def test_refused_and_kept(self, tmp_path, mlflow_server, client, new_run, header, extra, why):
+        run_id = new_run()
+        target = spool.SpoolTarget(str(tmp_path), "f1", run_id, mlflow_server.url, owner_pid=1)
+        records = [{**target.header(), **header}, {"kind": "points", "seq": 1, "points": [
+            ["m.loss", 0.5, 0, 1]]}, *([extra] if extra else [])]  # fmt: skip
+        path = tmp_path / "f1.1.jsonl"
+        path.write_bytes(b"".join(encode(record) for record in records))
+        before = path.read_bytes()
+        report = delivery.sync(str(tmp_path), mlflow_server.url)
+        assert report.problems == [
+            f"{path.name}: not delivered, {why}, which this version of kedro-metrics cannot "
+            "read; it is kept as it is"
+        ]
+        assert (report.points_delivered, report.runs_ended) == (0, {})
+        assert path.read_bytes() == before
+        assert stored(client, run_id) == {}
+        assert client.get_run(run_id).info.status == "RUNNING"
+
+
+class TestOddEntries:
+    """Only regular files are opened: a FIFO, a directory or a link named like a
+    spool file is reported and skipped, and never hangs sync."""
+
+    def test_skipped_reported_and_the_good_file_delivered(
+        self, tmp_path, mlflow_server, client, new_run
+    ):
+        run_id = new_run()
+        spooled(tmp_path, mlflow_server.url, run_id, GOOD)
+        os.mkfifo(tmp_path / "fifo.jsonl")
+        (tmp_path / "folder.jsonl").mkdir()
+        (tmp_path / "link.jsonl").symlink_to(tmp_path / "nowhere")
+        done: list[delivery.SyncReport] = []
+        worker = threading.Thread(
+            target=lambda: done.append(delivery.sync(str(tmp_path), mlflow_server.url)),
+            daemon=True,
+        )
+        worker.start()
+        worker.join(120)
+        assert done, "sync hung on a spool entry that is not a regular file"
+        (report,) = done
+        assert report.skipped == {
+            "fifo.jsonl": "a FIFO, not a spool file",
+            "folder.jsonl": "a directory, not a spool file",
+            "link.jsonl": "a link, not a spool file",
+        }
+        assert (report.runs_delivered, report.points_delivered) == (1, 2)
+        assert stored(client, run_id) == {"m.loss": history(GOOD)}
+
+    @pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file whatever its mode")
+    def test_an_unreadable_file_is_skipped(self, tmp_path, mlflow_server, new_run):
+        path = spooled(tmp_path, mlflow_server.url, new_run(), GOOD)
+        path.chmod(0)
+        report = delivery.sync(str(tmp_path), mlflow_server.url)
+        assert report.skipped == {path.name: "it cannot be read (Permission denied)"}
+
+
+def large_save(count: int) -> list[MetricPoint]:
+    return [MetricPoint("m.curve", step / 2, step, 1_700_000_000_000) for step in range(count)]
+
+
+class TestBatchByBatch:
+    def test_sync_resumes_after_the_confirmed_batches(
+        self, tmp_path, mlflow_server, client, new_run
+    ):
+        """Batches 1 and 3 of 5 were confirmed before the writer died: sync sends the
+        other three only (three log-batch requests), and the history is whole."""
+        run_id = new_run()
+        points = large_save(5000)
+        store.log_points(mlflow_server.url, run_id, points[:1000])
+        store.log_points(mlflow_server.url, run_id, points[2000:3000])
+        path = spooled(tmp_path, mlflow_server.url, run_id, points)
+        with spool.appender(path) as add:
+            add({"kind": "delivered", "seq": 1, "span": [0, 1000]})
+            add({"kind": "delivered", "seq": 1, "span": [2000, 3000]})
+        requests_before = len(mlflow_server.requests("log-batch"))
+        report = delivery.sync(str(tmp_path), mlflow_server.url)
+        assert (report.points_delivered, report.problems) == (3000, [])
+        assert len(mlflow_server.requests("log-batch")) - requests_before == 3
+        assert stored(client, run_id) == {"m.curve": history(points)}
+
+    def test_a_deadline_stops_between_batches_and_the_next_sync_finishes(
+        self, tmp_path, mlflow_server, client, new_run
+    ):
+        """A slow link (2 s per request) and a deadline 1 s away: sync stops after
+        the batches already started, says what is left, and the marks let the next
+        sync send only that."""
+        run_id = new_run()
+        points = large_save(8000)
+        host, port = mlflow_server.url.removeprefix("http://").split(":")
+        with LatencyProxy(host, int(port), delay=2.0) as proxy:
+            spooled(tmp_path, proxy.url, run_id, points)
+            first = delivery.sync(str(tmp_path), proxy.url, deadline=time.monotonic() + 1.0)
+            assert 0 < first.points_delivered < 8000
+            assert first.points_delivered % 1000 == 0
+            assert (first.points_left, first.runs_left) == (8000 - first.points_delivered, 1)
+            assert len(client.get_metric_history(run_id, "m.curve")) == first.points_delivered
+            second = delivery.sync(str(tmp_path), proxy.url)
+        assert second.points_delivered == first.points_left
+        assert stored(client, run_id) == {"m.curve": history(points)}
+        assert spool.spool_files(tmp_path) == []
