@@ -45,7 +45,7 @@ class ProcessState:
     async_writer: Any = None
     #: The highest step per key of ``steps: continue`` saves (store.context).
     step_ledger: Any = None
-    #: Open spool writers by (directory, spool id) (delivery.spool).
+    #: Open spool writers by (directory, spool id) (spool.writer).
     spool_writers: dict[tuple[str, str], Any] = field(default_factory=dict)
     #: Runs whose spool writer this process closed: later saves get a late file.
     closed_spools: set[tuple[str, str]] = field(default_factory=set)

@@ -55,11 +55,14 @@ class TestImports:
             ("wings", "store/_probe.py", "import kedro_metrics.hook"),
             ("wings", "delivery/_probe.py", "from kedro_metrics.reading import query"),
             ("wings", "points.py", "import kedro_metrics.project"),
+            ("mlflow", "spool/_probe.py", "import mlflow"),
+            ("wings", "spool/_probe.py", "from kedro_metrics import delivery"),
         ],
         ids=[
             "mlflow-in-cli", "mlflow-in-a-new-core-module", "matplotlib-in-io",
             "kedro-in-a-new-core-module", "kedro-in-delivery", "store-imports-hook",
-            "delivery-imports-reading", "core-imports-project",
+            "delivery-imports-reading", "core-imports-project", "mlflow-in-spool",
+            "spool-imports-delivery",
         ],
     )  # fmt: skip
     def test_each_contract_fails_on_a_forbidden_import(self, tmp_path, contract, probe, bad_import):

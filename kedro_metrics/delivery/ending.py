@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from kedro_metrics import store
-from kedro_metrics.delivery import spool
+from kedro_metrics import spool, store
 from kedro_metrics.delivery.policy import DeliveryPolicy
 from kedro_metrics.delivery.save import SYNC_COMMAND, pending_points
 from kedro_metrics.errors import TrackingError

@@ -13,11 +13,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from kedro_metrics import config, store
+from kedro_metrics import config, spool, store
 from kedro_metrics.config import MetricsConfig
-from kedro_metrics.delivery import spool
-from kedro_metrics.delivery.spool import SpoolTarget
 from kedro_metrics.errors import StoreUnavailableError
+from kedro_metrics.spool import SpoolTarget
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from kedro_metrics import store
-from kedro_metrics.delivery import spool
+from kedro_metrics import spool, store
 from kedro_metrics.delivery.policy import DeliveryPolicy
 from kedro_metrics.errors import (
     PartialWriteError,

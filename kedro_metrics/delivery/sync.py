@@ -15,10 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from kedro_metrics import store
-from kedro_metrics.delivery import spool
+from kedro_metrics import spool, store
 from kedro_metrics.delivery.save import SYNC_COMMAND
-from kedro_metrics.delivery.spool_format import Pending
 from kedro_metrics.errors import TrackingError
 
 logger = logging.getLogger(__name__)
@@ -198,7 +196,7 @@ def _deliver(
             created = 1
         for part in run.pending:
 
-            def confirmed(first: int, count: int, part: Pending = part) -> None:
+            def confirmed(first: int, count: int, part: spool.Pending = part) -> None:
                 start = part.offset + first
                 add({"kind": "delivered", "seq": part.seq, "span": [start, start + count]},
                     sync=False)  # fmt: skip

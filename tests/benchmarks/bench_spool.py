@@ -38,8 +38,7 @@ for _name, _value in QUIET_ENV.items():
 def spool_overhead(points: int, reps: int, workdir: Path) -> tuple[float, float]:
     from mlflow import MlflowClient
 
-    from kedro_metrics import delivery, store
-    from kedro_metrics.delivery import spool
+    from kedro_metrics import delivery, spool, store
     from kedro_metrics.points import MetricPoint
 
     with running_mlflow_server(

@@ -9,8 +9,8 @@ import uuid
 
 import pytest
 
-from kedro_metrics import delivery, store
-from kedro_metrics.delivery import DeliveryPolicy, spool
+from kedro_metrics import delivery, spool, store
+from kedro_metrics.delivery import DeliveryPolicy
 from kedro_metrics.errors import TrackingError
 from kedro_metrics.points import MetricPoint
 from kedro_metrics.store import client as store_client

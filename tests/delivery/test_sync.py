@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from kedro_metrics import delivery, store
-from kedro_metrics.delivery import spool
-from kedro_metrics.delivery.spool_format import encode
+from kedro_metrics import delivery, spool, store
 from kedro_metrics.points import MetricPoint
+from kedro_metrics.spool.lines import encode
 from tests.benchmarks.latency_proxy import LatencyProxy
 
 pytestmark = pytest.mark.server

@@ -219,7 +219,7 @@ class TestASyncAlreadyDelivering:
     def test_a_second_sync_says_so_and_exits_0(self, project, kedro):
         """While another sync holds the spool directory's lock (held here, in this
         process), `kedro metrics sync` sends nothing and says why."""
-        from kedro_metrics.delivery import spool
+        from kedro_metrics import spool
 
         directory = project / ".kedro_metrics" / "spool"
         with spool.sync_lock(directory) as mine:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from kedro_metrics.delivery import spool
+from kedro_metrics import spool
 from kedro_metrics.points import MetricPoint
 from tests.benchmarks.latency_proxy import LatencyProxy
 from tests.e2e.background import BackgroundKedro
@@ -240,7 +240,7 @@ def bad_files(tmp_path_factory, new_project, kedro, mlflow_server):
     sync`."""
     from mlflow import MlflowClient
 
-    from kedro_metrics.delivery.spool_format import encode
+    from kedro_metrics.spool.lines import encode
 
     project, experiment = project_with_experiment(tmp_path_factory.mktemp("bad"), new_project)
     client = MlflowClient(tracking_uri=mlflow_server.url)

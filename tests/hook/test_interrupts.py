@@ -10,7 +10,7 @@ import threading
 
 import pytest
 
-from kedro_metrics.delivery import spool
+from kedro_metrics import spool
 from kedro_metrics.hook.interrupts import InterruptHandlers
 from kedro_metrics.points import MetricPoint
 

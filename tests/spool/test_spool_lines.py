@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kedro_metrics.delivery.spool_format import (
+from kedro_metrics.points import MetricPoint
+from kedro_metrics.spool.lines import (
     FORMAT,
     Pending,
     decode,
@@ -20,7 +21,6 @@ from kedro_metrics.delivery.spool_format import (
     parse,
     well_formed,
 )
-from kedro_metrics.points import MetricPoint
 
 PATH = Path("run.1.jsonl")
 HEADER = {"kind": "run", "format": FORMAT, "spool_id": "abc", "run_id": "r1", "owner": True}

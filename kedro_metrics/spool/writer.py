@@ -1,61 +1,30 @@
-"""The durable local spool: points a save accepted, kept on disk until MLflow has them.
+"""Writing the spool: this process's file of one run, each record appended whole
+(or not at all) and fsync'd, kept locked while the process lives.
 
-Files only, no mlflow. One append-only file per process and run
-(``<spool_id>.<pid>.jsonl`` in the spool directory), one checksummed record per line
-(``spool_format`` says how a line is written and read), each save's points written
-in full and fsync'd before ``save`` returns:
-
-- ``{"kind": "run", "format": 2, ...}`` first: the run (``run_id``, or none for a run
-  spooled in offline mode), the *redacted* tracking URI, and what ``sync`` needs to
-  create an offline run (experiment, name, tags, start time);
-- ``{"kind": "points", "seq": n, "points": [[key, value, step, timestamp], ...]}``:
-  one save;
-- ``{"kind": "delivered", "seq": n, "span": [first, end]}``: MLflow confirmed those
-  points of save ``n`` (one batch); without ``span``: the whole save;
-- ``{"kind": "refused", "seq": n}``: MLflow refused it (the save failed, loudly):
-  nothing left to deliver;
-- ``{"kind": "created", "run_id": ...}``: ``sync`` created the offline run;
-- ``{"kind": "end", "status": ..., "end_time": ...}``: how the run ended, when the
-  store could not be told.
-
-A write the disk did not take whole (a full disk, a file size limit) is undone
-(the file is cut back to where it was) and raised as ``SpoolWriteError``: a save is
-never told its points are kept when they are not.
-
-A writer holds an exclusive ``flock`` on its file for as long as its process
-lives, so ``sync`` never touches a file that is still being written, and knows
-that the process of an unlocked file without an end record is gone (the run then
-ends KILLED). ``sync`` itself holds ``.sync.lock`` in the directory: two syncs
-never send the same point twice. Only regular files are ever opened.
-
-Spool files never hold credentials: the tracking URI is redacted by the caller,
-and ``sync`` learns the real one from the project's settings at sync time.
+A write the disk does not take whole (a full disk, a file size limit) is undone (the
+file is cut back to where it was) and raised as ``SpoolWriteError``: a save is never
+told its points are kept when they are not.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import os
-import stat
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from kedro_metrics.delivery.spool_format import FORMAT, SpooledRun, encode, parse
 from kedro_metrics.errors import KedroMetricsError
 from kedro_metrics.points import MetricPoint
 from kedro_metrics.process import state
+from kedro_metrics.spool.lines import FORMAT, encode
 
+#: Every spool file's name ends so: ``<spool_id>.<pid>[.late-<n>].jsonl``.
 SUFFIX = ".jsonl"
-#: A file sync could not read whole is renamed to ``<name>.damaged`` (kept, never
-#: delivered again).
-DAMAGED_SUFFIX = ".damaged"
-SYNC_LOCK = ".sync.lock"
 
 
 def new_spool_id() -> str:
@@ -284,132 +253,3 @@ def close_writer(target: SpoolTarget, *, remove: bool) -> None:
         state.closed_spools.add(key)
     if writer is not None:
         writer.close(remove=remove)
-
-
-# Reading and syncing ----------------------------------------------------------------
-
-
-def _entries(directory: str | os.PathLike[str]) -> Iterator[tuple[Path, os.stat_result]]:
-    for path in Path(directory).glob(f"*{SUFFIX}"):
-        try:
-            yield path, path.lstat()
-        except FileNotFoundError:
-            continue  # delivered and removed by a sync meanwhile
-
-
-def spool_files(directory: str | os.PathLike[str]) -> list[Path]:
-    """The spool files in ``directory``, oldest first: regular files only (a FIFO,
-    a directory or a link of that name is never opened; ``odd_entries`` lists them)."""
-    found = [
-        (info.st_mtime, path.name, path)
-        for path, info in _entries(directory)
-        if stat.S_ISREG(info.st_mode)
-    ]
-    return [path for *_, path in sorted(found)]
-
-
-def odd_entries(directory: str | os.PathLike[str]) -> dict[str, str]:
-    """Entries named like spool files that are not regular files: name -> what."""
-    return {
-        path.name: _kind_of(info.st_mode)
-        for path, info in _entries(directory)
-        if not stat.S_ISREG(info.st_mode)
-    }
-
-
-def _kind_of(mode: int) -> str:
-    for test, name in (
-        (stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISLNK, "a link"),
-        (stat.S_ISSOCK, "a socket"),
-    ):  # fmt: skip
-        if test(mode):
-            return f"{name}, not a spool file"
-    return "not a regular file"
-
-
-def _open_regular(path: Path, flags: int) -> int:
-    """Open ``path`` without following a link or blocking on a FIFO; a file that is
-    not regular is refused (``OSError``)."""
-    fd = os.open(path, flags | os.O_NONBLOCK | os.O_NOFOLLOW)
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(errno.EINVAL, "not a regular file", str(path))
-    return fd
-
-
-def read(path: Path) -> SpooledRun:
-    """Parse a spool file (``spool_format.parse``). Raises ``OSError`` when it cannot
-    be read (missing, not a regular file, no permission)."""
-    fd = _open_regular(path, os.O_RDONLY)
-    with os.fdopen(fd, "rb") as handle:
-        return parse(path, handle.read())
-
-
-def delivered_whole(path: Path) -> bool:
-    """Is every save in the file confirmed, and every record readable?"""
-    try:
-        run = read(path)
-    except OSError:
-        return False
-    return run.readable and not (run.damaged or run.foreign or run.pending_points)
-
-
-def put_aside(path: Path) -> Path:
-    """Rename a file sync could not read whole to ``<name>.damaged`` (kept for a
-    person to look at; never picked up again)."""
-    aside = path.with_name(path.name + DAMAGED_SUFFIX)
-    os.replace(path, aside)
-    return aside
-
-
-@contextlib.contextmanager
-def appender(path: Path) -> Iterator[Callable[..., None]]:
-    """``add(record, sync=True)`` appends records to a spool file sync has claimed
-    (each whole or not at all); safe from several threads."""
-    fd = _open_regular(path, os.O_WRONLY | os.O_APPEND)
-    lock = threading.Lock()
-
-    def add(record: dict[str, Any], *, sync: bool = True) -> None:
-        with lock:
-            write_fully(fd, encode(record), sync=sync, path=path)
-
-    try:
-        yield add
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def claimed(path: Path) -> Iterator[bool]:
-    """Try to lock a spool file without waiting; yields False when its writer still
-    runs (or another sync has it)."""
-    try:
-        fd = _open_regular(path, os.O_RDONLY)
-    except FileNotFoundError:
-        yield False
-        return
-    with _locked(fd) as mine:
-        yield mine
-
-
-@contextlib.contextmanager
-def sync_lock(directory: str | os.PathLike[str]) -> Iterator[bool]:
-    """The directory's sync lock; yields False when another sync holds it."""
-    path = Path(directory)
-    path.mkdir(parents=True, exist_ok=True)
-    with _locked(os.open(path / SYNC_LOCK, os.O_RDWR | os.O_CREAT, 0o600)) as mine:
-        yield mine
-
-
-@contextlib.contextmanager
-def _locked(fd: int) -> Iterator[bool]:
-    """An exclusive flock on ``fd`` if free (False if not); closes ``fd`` after."""
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            yield False
-            return
-        yield True
-    finally:
-        os.close(fd)

@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from kedro_metrics.delivery import spool
+from kedro_metrics import spool
 from kedro_metrics.points import MetricPoint
 
 POINTS = [

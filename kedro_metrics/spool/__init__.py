@@ -1,0 +1,79 @@
+"""Writing the spool: one run's file in this process, appended whole and fsync'd.
+
+Files only, no mlflow. One append-only file per process and run
+(``<spool_id>.<pid>.jsonl`` in the spool directory), one checksummed record per line
+(``lines`` says how a line is written and read), each save's points written
+in full and fsync'd before ``save`` returns:
+
+- ``{"kind": "run", "format": 2, ...}`` first: the run (``run_id``, or none for a run
+  spooled in offline mode), the *redacted* tracking URI, and what ``sync`` needs to
+  create an offline run (experiment, name, tags, start time);
+- ``{"kind": "points", "seq": n, "points": [[key, value, step, timestamp], ...]}``:
+  one save;
+- ``{"kind": "delivered", "seq": n, "span": [first, end]}``: MLflow confirmed those
+  points of save ``n`` (one batch); without ``span``: the whole save;
+- ``{"kind": "refused", "seq": n}``: MLflow refused it (the save failed, loudly):
+  nothing left to deliver;
+- ``{"kind": "created", "run_id": ...}``: ``sync`` created the offline run;
+- ``{"kind": "end", "status": ..., "end_time": ...}``: how the run ended, when the
+  store could not be told.
+
+A writer holds an exclusive ``flock`` on its file for as long as its process
+lives, so ``sync`` never touches a file that is still being written, and knows
+that the process of an unlocked file without an end record is gone (the run then
+ends KILLED). ``sync`` itself holds ``.sync.lock`` in the directory: two syncs
+never send the same point twice. Only regular files are ever opened.
+
+Spool files never hold credentials: the tracking URI is redacted by the caller,
+and ``sync`` learns the real one from the project's settings at sync time.
+"""
+
+from kedro_metrics.spool.directory import (
+    DAMAGED_SUFFIX,
+    SYNC_LOCK,
+    appender,
+    claimed,
+    delivered_whole,
+    odd_entries,
+    put_aside,
+    read,
+    spool_files,
+    sync_lock,
+)
+from kedro_metrics.spool.lines import FORMAT, Pending, SpooledRun
+from kedro_metrics.spool.writer import (
+    SUFFIX,
+    SpoolClosedError,
+    SpoolTarget,
+    SpoolWriteError,
+    SpoolWriter,
+    close_writer,
+    existing_writer,
+    new_spool_id,
+    writer_for,
+)
+
+__all__ = [
+    "DAMAGED_SUFFIX",
+    "FORMAT",
+    "SUFFIX",
+    "SYNC_LOCK",
+    "Pending",
+    "SpoolClosedError",
+    "SpoolTarget",
+    "SpoolWriteError",
+    "SpoolWriter",
+    "SpooledRun",
+    "appender",
+    "claimed",
+    "close_writer",
+    "delivered_whole",
+    "existing_writer",
+    "new_spool_id",
+    "odd_entries",
+    "put_aside",
+    "read",
+    "spool_files",
+    "sync_lock",
+    "writer_for",
+]
