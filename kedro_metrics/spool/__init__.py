@@ -1,6 +1,8 @@
-"""Writing the spool: one run's file in this process, appended whole and fsync'd.
+"""The durable local spool: points a save accepted, kept on disk until MLflow has them.
 
-Files only, no mlflow. One append-only file per process and run
+Files only, no mlflow: ``lines`` says what a line is and reads a file back (pure),
+``writer`` writes a run's file, ``directory`` is what ``sync`` lists, reads, claims
+and locks. One append-only file per process and run
 (``<spool_id>.<pid>.jsonl`` in the spool directory), one checksummed record per line
 (``lines`` says how a line is written and read), each save's points written
 in full and fsync'd before ``save`` returns:

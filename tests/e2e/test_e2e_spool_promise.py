@@ -209,8 +209,11 @@ def bounded_start(tmp_path_factory, new_project, kedro, mlflow_server):
         )  # fmt: skip
         spool.writer_for(target).add_points(points)
         spool.close_writer(target, remove=False)
+        fifo = project / ".kedro_metrics" / "spool" / "pipe.jsonl"
+        os.mkfifo(fifo)  # never opened: it would hang the run
         env = {"MLFLOW_TRACKING_URI": proxy.url}
         started = kedro(project, "run", "--pipelines", "small", env=env)
+        fifo.unlink()
         at_start = counted(mlflow_server, earlier, "m.curve")
         synced = kedro(project, "metrics", "sync", env=env)
     return started, at_start, synced, counted(mlflow_server, earlier, "m.curve")
@@ -226,6 +229,10 @@ class TestBoundedStartOfRunSync:
         left = int(found[1].replace(",", ""))
         assert 0 < left < 100_000
         assert stored + left == 100_000
+
+    def test_a_fifo_in_the_spool_is_skipped_and_said(self, bounded_start):
+        started = bounded_start[0]
+        assert "pipe.jsonl: skipped, a FIFO, not a spool file" in started.output
 
     def test_sync_delivers_the_rest_exactly(self, bounded_start):
         _, (stored, _), synced, final = bounded_start

@@ -1,0 +1,79 @@
+"""Process state: created on first use, and a real forked child forgets exactly what
+it must not share with its parent (queued writes, spool files, warnings) and keeps
+the rest; the clean-ups registered with ``after_fork`` run in the child."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+
+import pytest
+
+from kedro_metrics.process import ProcessState, after_fork, state
+
+
+def test_get_creates_once():
+    fresh = ProcessState()
+    made = []
+    first = fresh.get("async_writer", lambda: made.append(1) or object())
+    assert fresh.get("async_writer", object) is first
+    assert made == [1]
+
+
+def test_get_is_safe_from_many_threads():
+    fresh = ProcessState()
+    seen = []
+    threads = [
+        threading.Thread(target=lambda: seen.append(fresh.get("step_ledger", object)))
+        for _ in range(16)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len({id(value) for value in seen}) == 1
+
+
+_CLEANED: list[int] = []
+after_fork(lambda: _CLEANED.append(os.getpid()))
+
+
+def _report(queue) -> None:
+    queue.put(
+        {
+            "clients": sorted(state.clients),
+            "retry_budget": state.retry_budget,
+            "sessions": sorted(state.sessions_tracked),
+            "async_writer": state.async_writer,
+            "step_ledger": state.step_ledger,
+            "spool_writers": dict(state.spool_writers),
+            "closed_spools": set(state.closed_spools),
+            "warned": set(state.warned_spools),
+            "said_disabled": set(state.said_disabled),
+            "cleaned_here": _CLEANED == [os.getpid()],
+        }
+    )
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_forgets_what_it_must_not_share(monkeypatch):
+    for name, value in {
+        "clients": {"http://h": "client"}, "retry_budget": "budget",
+        "sessions_tracked": {"s1"}, "async_writer": "writer", "step_ledger": "ledger",
+        "spool_writers": {("/d", "id"): "w"}, "closed_spools": {("/d", "x")},
+        "warned_spools": {"id"}, "said_disabled": {"ds"},
+    }.items():  # fmt: skip
+        monkeypatch.setattr(state, name, value)
+    queue = multiprocessing.get_context("fork").Queue()
+    child = multiprocessing.get_context("fork").Process(target=_report, args=(queue,))
+    child.start()
+    seen = queue.get(timeout=60)
+    child.join(60)
+    assert seen == {
+        "clients": ["http://h"], "retry_budget": "budget", "sessions": ["s1"],
+        "async_writer": None, "step_ledger": None, "spool_writers": {},
+        "closed_spools": set(), "warned": set(), "said_disabled": set(),
+        "cleaned_here": True,
+    }  # fmt: skip
+    assert state.async_writer == "writer"  # the parent keeps its own
