@@ -37,7 +37,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from kedro_metrics.errors import MetricsValidationError
-from kedro_metrics.shapes import KeyCheck, Series, Walker, describe
+from kedro_metrics.shapes import KeyCheck, Series, Walker
+from kedro_metrics.values import describe
 
 LOAD_MODES = ("last", "history", "values")
 #: ``steps``: ``given`` keeps the steps as written (default 0); ``continue`` makes

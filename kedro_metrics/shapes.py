@@ -9,19 +9,28 @@ the ``Walker`` collects.
 from __future__ import annotations
 
 import numbers
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from kedro_metrics.errors import Problem
+from kedro_metrics.values import (
+    array_kind,
+    describe,
+    failure,
+    is_bool,
+    is_integral_float,
+    is_plain_number,
+    is_text,
+    series_steps,
+    show,
+)
 
 POINT_FIELDS = frozenset({"value", "step", "timestamp"})
 #: Groups nested deeper than this are refused (a cycle or a runaway structure).
 MAX_DEPTH = 64
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_REPR_LIMIT = 60
 _ACCEPTED_ARRAYS = (
     "a 1-D NumPy array or a pandas Series of integers or floats, or a 0-d NumPy array"
 )
@@ -87,12 +96,12 @@ class Walker:
         try:
             items = list(group.items())
         except Exception as exc:  # noqa: BLE001 - a broken Mapping implementation
-            self.problem(path, f"could not read the mapping: {_failure(exc)}")
+            self.problem(path, f"could not read the mapping: {failure(exc)}")
             items = []
         for name, entry in items:
             if not isinstance(name, str):
                 self.problem(
-                    f"{path}[{_show(name)}]" if path else f"[{_show(name)}]",
+                    f"{path}[{show(name)}]" if path else f"[{show(name)}]",
                     f"expected a string metric name, got {describe(name)}",
                 )
                 continue
@@ -119,10 +128,10 @@ class Walker:
         elif isinstance(entry, (list, tuple)):
             if self.claim(key, path):
                 self.history(entry, key=key, path=path)
-        elif self._keep_text and _is_text(entry):
+        elif self._keep_text and is_text(entry):
             if self.claim(key, path):
-                self.values[key] = str(bool(entry)) if _is_bool(entry) else str(entry)
-        elif _array_kind(entry):
+                self.values[key] = str(bool(entry)) if is_bool(entry) else str(entry)
+        elif array_kind(entry):
             if self.claim(key, path):
                 self.array(entry, key=key, path=path)
         elif self.claim(key, path):
@@ -148,7 +157,7 @@ class Walker:
         if not items:
             self.problem(path, "empty list: give at least one value or point")
             return
-        if all(_is_plain_number(v) for v in items):  # fast path for large histories
+        if all(is_plain_number(v) for v in items):  # fast path for large histories
             self.series.append(Series(key, values=items))
             return
         before = len(self.problems)
@@ -183,7 +192,7 @@ class Walker:
 
     def array(self, array: Any, *, key: str, path: str) -> None:
         """A NumPy array or a pandas Series, by its dtype and shape."""
-        kind = _array_kind(array)
+        kind = array_kind(array)
         ndim = getattr(array, "ndim", None)
         dtype_kind = getattr(getattr(array, "dtype", None), "kind", "O")
         if ndim == 0 and kind == "ndarray" and dtype_kind in "iuf":
@@ -200,7 +209,7 @@ class Walker:
             return
         values = array.tolist()
         if kind == "Series":
-            steps = _series_steps(array)
+            steps = series_steps(array)
             if steps is not None:
                 self.stepped(values, steps, key=key, path=path)
                 return
@@ -214,7 +223,7 @@ class Walker:
         before = len(self.problems)
         triples: list[_Triple] = []
         for step, value in zip(steps, values):
-            item_path = f"{path}[{_show(step)}]"
+            item_path = f"{path}[{show(step)}]"
             number = self.number(value, item_path)
             index = self.integer(step, f"{item_path}.step", minimum=_INT64_MIN)
             if number is not None and index is not None:
@@ -248,20 +257,20 @@ class Walker:
         """``value`` as a float, or None after recording why it is not one."""
         if type(value) is float:
             return value
-        if _is_plain_number(value):
+        if is_plain_number(value):
             return float(value)
-        if _array_kind(value) == "ndarray" and getattr(value, "ndim", None) == 0:
+        if array_kind(value) == "ndarray" and getattr(value, "ndim", None) == 0:
             value = value.item()  # a 0-d array inside a list
-        if _is_bool(value) or not isinstance(value, numbers.Real):
+        if is_bool(value) or not isinstance(value, numbers.Real):
             self.problem(path, f"expected a number, got {describe(value)}")
             return None
         try:
             converted = float(value)
         except OverflowError:
-            self.problem(path, f"number {_show(value)} does not fit a 64-bit float")
+            self.problem(path, f"number {show(value)} does not fit a 64-bit float")
             return None
         except Exception as exc:  # noqa: BLE001 - a __float__ of the user's own type failed
-            self.problem(path, f"float() of {describe(value)} failed: {_failure(exc)}")
+            self.problem(path, f"float() of {describe(value)} failed: {failure(exc)}")
             return None
         if type(converted) is not float:  # a float subclass: keep the plain value
             converted = float.__float__(converted)
@@ -271,78 +280,26 @@ class Walker:
         """``value`` as an int (integral floats count), or None after recording why not."""
         if type(value) is int and minimum <= value <= _INT64_MAX:  # fast path
             return value
-        if _is_bool(value):
+        if is_bool(value):
             self.problem(path, f"expected an integer, got {describe(value)}")
             return None
         try:
             if isinstance(value, numbers.Integral):
                 converted = int(value)
-            elif isinstance(value, numbers.Real) and _is_integral_float(value):
+            elif isinstance(value, numbers.Real) and is_integral_float(value):
                 converted = int(float(value))
             else:
                 self.problem(path, f"expected an integer, got {describe(value)}")
                 return None
         except Exception as exc:  # noqa: BLE001 - a __int__/__float__ of the user's own type failed
-            self.problem(path, f"int() of {describe(value)} failed: {_failure(exc)}")
+            self.problem(path, f"int() of {describe(value)} failed: {failure(exc)}")
             return None
         if not minimum <= converted <= _INT64_MAX:
             self.problem(
-                path, f"expected an integer from {minimum} to {_INT64_MAX}, got {_show(value)}"
+                path, f"expected an integer from {minimum} to {_INT64_MAX}, got {show(value)}"
             )
             return None
         return converted
-
-
-def _is_integral_float(value: Any) -> bool:
-    """1.0 and np.float64(3.0) are steps; 1.5, NaN and infinities are not."""
-    try:
-        number = float(value)
-    except Exception:  # noqa: BLE001 - any value that is no number
-        return False
-    return number.is_integer()
-
-
-def _is_bool(value: Any) -> bool:
-    """A Python or NumPy boolean (NumPy's is not a ``bool`` subclass)."""
-    kind = type(value)
-    return isinstance(value, bool) or (
-        kind.__name__ in ("bool_", "bool") and kind.__module__ == "numpy"
-    )
-
-
-def _is_text(value: Any) -> bool:
-    """What ``non_numeric`` routes: strings and booleans."""
-    return isinstance(value, str) or _is_bool(value)
-
-
-def _array_kind(value: Any) -> str | None:
-    """``"ndarray"`` or ``"Series"`` when ``value`` is one; imports neither library."""
-    name = type(value).__name__
-    if name == "ndarray":
-        numpy = sys.modules.get("numpy")
-        if numpy is not None and isinstance(value, numpy.ndarray):
-            return name
-    elif name == "Series":
-        pandas = sys.modules.get("pandas")
-        if pandas is not None and isinstance(value, pandas.Series):
-            return name
-    return None
-
-
-def _series_steps(series: Any) -> list[Any] | None:
-    """The steps a Series' index gives: its values when they are integers (a default
-    ``RangeIndex`` 0..n-1 gives none: its steps are implicit), else None."""
-    index = series.index
-    if getattr(index.dtype, "kind", "O") not in "iu":
-        return None
-    if type(index).__name__ == "RangeIndex" and index.start == 0 and index.step == 1:
-        return None
-    return index.tolist()
-
-
-def _failure(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _mapping_kind(mapping: Mapping[Any, Any]) -> str:
@@ -364,39 +321,5 @@ def _mapping_kind(mapping: Mapping[Any, Any]) -> str:
     return "group"
 
 
-def _is_plain_number(value: Any) -> bool:
-    kind = type(value)
-    return kind is float or (kind is int and -(2**1023) < value < 2**1023)
-
-
 def _keys(keys: Iterable[Any]) -> str:
-    return "[" + ", ".join(sorted(_show(key) for key in keys)) + "]"
-
-
-def _show(value: Any) -> str:
-    try:
-        text = repr(value)
-    except ValueError:  # ints beyond sys.get_int_max_str_digits()
-        return f"<{type(value).__name__} too large to show>"
-    except Exception:  # noqa: BLE001 - a broken or runaway __repr__
-        return f"<{type(value).__name__}>"
-    return text if len(text) <= _REPR_LIMIT else text[: _REPR_LIMIT - 3] + "..."
-
-
-#: What a pandas DataFrame should become: its accepted shapes.
-_DATAFRAME_HINT = (
-    "a pandas DataFrame (not accepted: give one column, df['loss'], a Series; or a "
-    "column per metric, df.to_dict('list'))"
-)
-
-
-def describe(value: Any) -> str:
-    """``'x'`` for scalars, the type for containers: short and unambiguous."""
-    if isinstance(value, (Mapping, list, tuple, set)):
-        return f"a {type(value).__name__}"
-    kind = type(value)
-    if kind.__name__ == "DataFrame" and kind.__module__.startswith("pandas"):
-        return _DATAFRAME_HINT
-    if value is None or isinstance(value, (str, bytes, bool, numbers.Number)):
-        return _show(value)
-    return f"{_show(value)} ({type(value).__name__})"
+    return "[" + ", ".join(sorted(show(key) for key in keys)) + "]"
