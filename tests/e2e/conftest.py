@@ -115,6 +115,42 @@ def run_kedro(
     return run_python(["-m", "kedro", *args], cwd=cwd or project, env=env)
 
 
+def metrics_in_process(
+    project: Path, *args: str, env: dict[str, str | None] | None = None
+) -> Completed:
+    """``kedro metrics *args`` run in this process with click's ``CliRunner`` (what
+    ``kedro`` would do, without the seconds of a new interpreter): the same command
+    objects, the project bootstrapped as Kedro's CLI does it, the environment of
+    ``subprocess_env``. What the command changes in the process (MLflow's request
+    variables, the retry budget) is put back afterwards."""
+    from click.testing import CliRunner
+    from kedro.framework.startup import bootstrap_project
+
+    from kedro_metrics.cli import commands
+    from kedro_metrics.process import state
+
+    wanted = subprocess_env(env)
+    changes: dict[str, str | None] = {name: None for name in os.environ if name not in wanted}
+    changes.update({k: v for k, v in wanted.items() if os.environ.get(k) != v})
+    changes.update({name: None for name in _SET_BY_COMMANDS if name not in wanted})
+    budget = state.retry_budget
+    cwd = Path.cwd()
+    try:
+        os.chdir(project)
+        metadata = bootstrap_project(project)
+        result = CliRunner().invoke(commands, ["metrics", *args], obj=metadata, env=changes)
+    finally:
+        os.chdir(cwd)
+        state.retry_budget = budget
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return Completed(("kedro", "metrics", *args), result.exit_code, result.stdout, result.stderr)
+
+
+#: Variables a command sets in its own process (store.configure_retries).
+_SET_BY_COMMANDS = ("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_TIMEOUT")
+
+
 def copy_project(parent: Path, source: Path = TEMPLATE) -> Path:
     """A fresh copy of a Kedro project tree in ``parent/project``."""
     target = parent / "project"

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from kedro_metrics.reading.formats import KFP_NAME
+from tests.e2e.conftest import metrics_in_process
 
 #: The example project (another package than the e2e project's).
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "example"
@@ -248,10 +249,14 @@ def machine_document(done: Any, first_line: str | None = None) -> str:
 
 @pytest.fixture(scope="module")
 def cli(three_runs, kedro):
-    """``cli("show", "--format", "json")`` runs ``kedro metrics show ...`` in the project."""
+    """``cli("show", "--format", "json")`` runs ``kedro metrics show ...`` in the project:
+    in this process (click's CliRunner), or as a real ``kedro`` subprocess with
+    ``real=True``, which one test per command uses to prove the entry point's wiring."""
 
-    def run(*args: str, env: dict[str, str | None] | None = None) -> Any:
-        return kedro(three_runs.project, "metrics", *args, env=env)
+    def run(*args: str, env: dict[str, str | None] | None = None, real: bool = False) -> Any:
+        if real:
+            return kedro(three_runs.project, "metrics", *args, env=env)
+        return metrics_in_process(three_runs.project, *args, env=env)
 
     return run
 
@@ -308,7 +313,9 @@ class TestRuns:
         """With a logging config on stderr, stdout parses as JSON whole (`| jq` works)."""
         config = tmp_path / "logging.yml"
         config.write_text(STDERR_LOGGING)
-        done = cli("runs", "--format", "json", env={"KEDRO_LOGGING_CONFIG": str(config)}).check()
+        done = cli(
+            "runs", "--format", "json", env={"KEDRO_LOGGING_CONFIG": str(config)}, real=True
+        ).check()
         assert json.loads(done.stdout) == self.expected(three_runs)
         assert "as logging configuration" in done.stderr
 
@@ -329,8 +336,8 @@ class TestShow:
         ]
 
     def test_latest_by_default(self, cli):
-        """Without RUN, the latest run (run 3)."""
-        assert as_json(cli("show", "--format", "json")) == self.expected(2)
+        """Without RUN, the latest run (run 3). (A real `kedro metrics show`.)"""
+        assert as_json(cli("show", "--format", "json", real=True)) == self.expected(2)
 
     def test_latest_n_and_name_glob(self, cli):
         """latest~1 with --name selects run 2's metrics matching the glob."""
@@ -361,7 +368,7 @@ class TestCompare:
 
     def test_default_is_latest_1_against_latest(self, cli, three_runs):
         """Without RUN: run 2 vs run 3; metrics missing from one run are null, change null."""
-        got = as_json(cli("compare", "--format", "json"))
+        got = as_json(cli("compare", "--format", "json", real=True))
         second, third = three_runs.ids[1], three_runs.ids[2]
         expected = [
             {"name": key, "values": {second: RUN_METRICS[1].get(key) and last(RUN_METRICS[1][key])[1],
@@ -450,6 +457,7 @@ class TestHistory:
                 "latest~1",
                 "--format",
                 "json",
+                real=True,
             )
         )
         assert got == self.expected(three_runs, 0, "a_metrics.curve") + self.expected(
@@ -480,7 +488,7 @@ class TestExport:
     def test_json(self, cli, three_runs):
         """One object: run fields, tags, metrics nested by group with value, step, history."""
         run = three_runs.run(1)
-        got = as_json(cli("export", "latest~1", "--format", "json"))
+        got = as_json(cli("export", "latest~1", "--format", "json", real=True))
         client = three_runs.store.client
         flat = {}
         for key, history in RUN_METRICS[1].items():
