@@ -81,10 +81,10 @@ def proxied(server, delay: float) -> LatencyProxy:
 @pytest.fixture(scope="module")
 def killed_mid_large_save(tmp_path_factory, new_project, kedro, mlflow_server):
     """`kill -9` of `kedro run` once 40 of the 200 batches of its one large save are
-    confirmed (a slow link: 0.2 s per request); then one plain `kedro metrics sync`."""
+    confirmed (a slow link: 0.05 s per request); then one plain `kedro metrics sync`."""
     project, experiment = project_with_experiment(tmp_path_factory.mktemp("kill9"), new_project)
     spool_dir = project / ".kedro_metrics" / "spool"
-    with proxied(mlflow_server, 0.2) as proxy:
+    with proxied(mlflow_server, 0.05) as proxy:
         env = {"MLFLOW_TRACKING_URI": proxy.url}
         run = BackgroundKedro(project, "run", "--pipelines", "large", env=env)
         deadline = time.monotonic() + 300
