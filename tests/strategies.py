@@ -390,3 +390,49 @@ def indexed_series(draw: st.DrawFn) -> Any:
 
 #: Text values ``non_numeric`` routes to tags or params: strings and booleans.
 text_values = st.one_of(st.text(max_size=10), st.booleans(), st.just(np.bool_(False)))
+
+
+# ------------------------------------------------------------------- tracking URIs
+
+#: The text a generated secret is made of: upper case, so that it never occurs in a
+#: generated scheme, host, path or query (all lower case).
+_SECRET_TEXT = st.text(alphabet="ABCDEFGHJKLMNPQRSTUVWXYZ23456789-._~%!$&'()*+,;=@", min_size=1)
+
+
+@st.composite
+def schemes(draw: st.DrawFn) -> str:
+    """A URI scheme as a user may type it: MLflow's, a database's or any other, each
+    letter upper or lower case at random."""
+    known = ["http", "https", "postgresql", "postgresql+psycopg2", "mysql+pymysql", "mssql"]
+    scheme = draw(
+        st.one_of(st.sampled_from(known), st.from_regex(r"[a-z][a-z0-9+.\-]{0,9}", fullmatch=True))
+    )
+    upper = draw(st.lists(st.booleans(), min_size=len(scheme), max_size=len(scheme)))
+    return "".join(c.upper() if up else c for c, up in zip(scheme, upper))
+
+
+@st.composite
+def user_infos(draw: st.DrawFn) -> tuple[str, str, str]:
+    """(user-info, the secret in it, how redaction shows it): a token as the user name
+    (``TOKEN``, ``TOKEN:``), or a user and a password (``user:PW``, ``:PW``); the
+    secret may hold ``@`` and percent escapes."""
+    secret = "S" + draw(_SECRET_TEXT).replace("@@", "@")
+    form = draw(st.sampled_from(["token", "token:", "user:password", ":password"]))
+    if form == "token":
+        return secret, secret, "***"
+    if form == "token:":
+        return f"{secret}:", secret, "***"
+    user = (
+        "" if form == ":password" else draw(st.from_regex(r"[a-z][a-z0-9._-]{0,7}", fullmatch=True))
+    )
+    return f"{user}:{secret}", secret, f"{user}:***"
+
+
+#: The part of a URI after its authority: a path, a query, a fragment (lower case).
+uri_tails = st.from_regex(
+    r"(/[a-z0-9._-]{0,8}){0,3}(\?[a-z0-9=&]{0,8})?(#[a-z]{0,4})?", fullmatch=True
+)
+#: A host and maybe a port.
+uri_hosts = st.from_regex(
+    r"([a-z][a-z0-9-]{0,10}(\.[a-z]{2,5}){0,2}|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?", fullmatch=True
+)

@@ -9,13 +9,14 @@ import contextlib
 import http.client
 import json
 import os
+import re
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
 from http import HTTPStatus
 from typing import TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote
 
 import mlflow
 from mlflow import MlflowClient
@@ -55,25 +56,48 @@ def resolve_uri(tracking_uri: str | None) -> str:
     return tracking_uri or mlflow.get_tracking_uri()
 
 
+#: A URI's scheme (any, in any case, or none) and its authority (RFC 3986).
+_AUTHORITY = re.compile(r"^(?P<scheme>[^:/?#]*:)?//(?P<authority>[^/?#]*)")
+
+
+def _user_info(uri: str) -> tuple[int, int, str, str | None] | None:
+    """Where the user-info of ``uri`` is (start, end), its user and its password (None
+    without a colon); None when the URI has no user-info. Whatever the scheme, and
+    however it is spelt: MLflow (and requests) read ``HTTP://user@host`` as http."""
+    found = _AUTHORITY.match(uri)
+    if found is None or "@" not in found["authority"]:
+        return None
+    user_info = found["authority"].rpartition("@")[0]
+    if not user_info:
+        return None
+    start = found.start("authority")
+    user, colon, password = user_info.partition(":")
+    return start, start + len(user_info), user, password if colon else None
+
+
 def redact(uri: str | None) -> str | None:
-    """``uri`` without the password of its user-info part (``https://user:***@host``);
-    a tracking server's user name without a password is a token (``https://***@host``)."""
+    """``uri`` without the secret of its user-info part, whatever its scheme: a
+    password becomes *** (``https://user:***@host``), a user name without a password
+    (a token) is replaced whole (``https://***@host``). The rest stays as written."""
     if not uri:
         return uri
-    parts = urlsplit(uri)
-    if parts.password is None and not _token_as_user(uri):
+    found = _user_info(uri)
+    if found is None:
         return uri
-    host = parts.netloc.rsplit("@", 1)[1]
-    user = "***" if parts.password is None else f"{parts.username or ''}:***"
-    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
+    start, end, user, password = found
+    shown = f"{user}:***" if password else "***"
+    return f"{uri[:start]}{shown}{uri[end:]}"
 
 
-def _token_as_user(uri: str) -> str | None:
-    """The user name of a tracking server URI that has no password: a token."""
-    parts = urlsplit(uri)
-    if is_server(uri) and parts.password is None and parts.username:
-        return parts.username
-    return None
+def _uri_secrets(uri: str) -> list[str]:
+    """The secret of the URI's user-info (its password, else its user name: a token),
+    as written and percent-decoded."""
+    found = _user_info(uri)
+    if found is None:
+        return []
+    _, _, user, password = found
+    secret = password or user
+    return [secret, unquote(secret)] if secret else []
 
 
 def client_for(tracking_uri: str | None) -> MlflowClient:
@@ -82,7 +106,7 @@ def client_for(tracking_uri: str | None) -> MlflowClient:
     with state.lock:
         client = state.clients.get(uri)
         if client is None:
-            if urlsplit(uri).username or urlsplit(uri).password:
+            if _user_info(uri) is not None:
                 # MLflow prints "View run ... at: <URI>" when a run ends: credentials
                 # and all. Its own switch turns those lines off.
                 os.environ["MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT"] = "true"
@@ -92,13 +116,18 @@ def client_for(tracking_uri: str | None) -> MlflowClient:
 
 def is_local(uri: str) -> bool:
     """True for a store on this machine (a sqlite file, a file store): no spool needed."""
-    scheme = uri.split(":", 1)[0] if ":" in uri else ""
+    scheme = _scheme(uri)
     return scheme in ("", "file", "sqlite") or len(scheme) == 1  # C:\\ on Windows
 
 
 def is_server(uri: str) -> bool:
-    """True for a tracking server reached over HTTP(S)."""
-    return uri.split(":", 1)[0] in ("http", "https")
+    """True for a tracking server reached over HTTP(S) (``HTTP://`` too, as MLflow)."""
+    return _scheme(uri) in ("http", "https")
+
+
+def _scheme(uri: str) -> str:
+    """The URI's scheme in lower case ("" for none): MLflow ignores its case."""
+    return uri.split(":", 1)[0].lower() if ":" in uri else ""
 
 
 def active_run_id() -> str | None:
@@ -281,9 +310,10 @@ def request_timeout(seconds: float) -> Iterator[None]:
 
 def _secrets(uri: str) -> list[str]:
     """The URI's password and MLflow's credential variables, where set."""
-    found = [urlsplit(uri).password, _token_as_user(uri)]
+    found = _uri_secrets(uri)
     found += [os.environ.get(n) for n in ("MLFLOW_TRACKING_PASSWORD", "MLFLOW_TRACKING_TOKEN")]
-    return [secret for secret in found if secret]
+    # the longest first: a secret that holds another is replaced whole
+    return sorted({secret for secret in found if secret}, key=len, reverse=True)
 
 
 def scrub(message: str, uri: str) -> str:

@@ -99,9 +99,10 @@ def in_flight(
 def not_created_yet(uri: str) -> bool:
     """A sqlite store whose file does not exist: it holds nothing, and reading it must
     not create it (MLflow would, tables and all, in the project)."""
-    if not uri.startswith("sqlite:///"):
+    prefix = "sqlite:///"
+    if uri[: len(prefix)].lower() != prefix:  # MLflow ignores the scheme's case
         return False
-    path = uri.removeprefix("sqlite:///").split("?", 1)[0]
+    path = uri[len(prefix) :].split("?", 1)[0]
     return bool(path) and not Path(path).exists()
 
 

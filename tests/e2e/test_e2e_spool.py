@@ -209,3 +209,59 @@ class TestTokenAsUserName:
         assert "http://***@127.0.0.1:" in run.stdout, run.output
         for text in (run.output, sync.output, *spooled):
             assert TOKEN not in text
+
+
+UPPER_TOKEN = "SECRETTOKEN"
+#: Everything at DEBUG, MLflow's own loggers and urllib3's included, to stderr.
+DEBUG_LOGGING = """\
+version: 1
+disable_existing_loggers: false
+handlers:
+  console:
+    class: logging.StreamHandler
+    stream: ext://sys.stderr
+    formatter: plain
+formatters:
+  plain:
+    format: "%(levelname)s %(name)s: %(message)s"
+root:
+  level: DEBUG
+  handlers: [console]
+"""
+
+
+@pytest.fixture(scope="module")
+def upper_case_scheme(tmp_path_factory, new_project, kedro, python):
+    """`HTTP://SECRETTOKEN@127.0.0.1:<dead port>` (MLflow reads the scheme as http), the
+    DEBUG log of everything on: a `kedro run`, a failing sync, `kedro metrics runs`."""
+    from tests.servers import free_port
+
+    project = new_project(tmp_path_factory.mktemp("upper-case-scheme"))
+    (project / "conf" / "local" / "metrics.yml").write_text("retry_seconds: 1\n")
+    (project / "conf" / "logging.yml").write_text(DEBUG_LOGGING)
+    env = {
+        "MLFLOW_TRACKING_URI": f"HTTP://{UPPER_TOKEN}@127.0.0.1:{free_port()}",
+        "MLFLOW_LOGGING_LEVEL": "DEBUG",
+        "KEDRO_LOGGING_CONFIG": str(project / "conf" / "logging.yml"),
+    }
+    run = kedro(project, "run", "--pipelines", "small", env=env)
+    sync = kedro(project, "metrics", "sync", env=env)
+    runs = python(["-m", "kedro", "metrics", "runs"], cwd=project, env=env, timeout=120)
+    spooled = [p.read_text() for p in (project / ".kedro_metrics" / "spool").glob("*.jsonl")]
+    return run, sync, runs, spooled
+
+
+class TestTokenAsUserNameWithAnUpperCaseScheme:
+    def test_the_token_is_in_no_output_no_log_and_no_spool_file(self, upper_case_scheme):
+        """The run is spooled, sync and `runs` fail naming `HTTP://***@127.0.0.1:<port>`;
+        the token is in none of their stdout and stderr (DEBUG logs included) nor in
+        the spool file."""
+        run, sync, runs, spooled = upper_case_scheme
+        run.check()
+        assert "DEBUG" in run.stderr, run.output  # the DEBUG log was on
+        assert len(spooled) == 1 and '"tracking_uri":"HTTP://***@127.0.0.1:' in spooled[0]
+        assert sync.returncode != 0, sync.output
+        assert runs.returncode != 0, runs.output
+        assert "HTTP://***@127.0.0.1:" in runs.stderr, runs.output
+        for text in (run.output, sync.output, runs.output, *spooled):
+            assert UPPER_TOKEN not in text

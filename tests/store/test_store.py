@@ -64,7 +64,8 @@ class TestKeyProblem:
 
 
 class TestRedact:
-    """store.redact hides the password of a URI and nothing else."""
+    """store.redact hides the secret of a URI's user-info and nothing else (every
+    scheme and user-info form: tests/store/test_redact.py)."""
 
     @pytest.mark.parametrize(
         ("uri", "expected"),
@@ -96,7 +97,6 @@ class TestRedact:
         "uri",
         [
             "http://127.0.0.1:5000",
-            "postgresql://postgres@127.0.0.1:5432/test",
             "databricks",
             "file:///tmp/mlruns",
             "sqlite:////tmp/some dir/mlflow.db",
@@ -106,7 +106,7 @@ class TestRedact:
         ],
     )
     def test_leaves_uris_without_a_password_unchanged(self, uri):
-        """URIs without a password (including sqlite paths) come back unchanged."""
+        """URIs without user-info (including sqlite paths with "@") come back unchanged."""
         assert store.redact(uri) == uri
 
 
