@@ -28,7 +28,7 @@ _INTERFACE = {
         "PARAM_VALUE_LIMIT", "STANDARD_TAG_NAMES", "first_steps", "log_params",
         "log_values", "read_values", "run_started_here",
     ),
-    "probe": ("answers", "within"),
+    "probe": ("answers", "unhealthy", "within"),
     "read": (
         "checked_status", "experiment_id", "experiment_ids", "get_run",
         "latest_run_holding", "metric_keys", "read_histories", "read_history",
@@ -49,8 +49,9 @@ __all__ = [  # the interface above, sorted (a test checks they agree)
     "experiment_id", "experiment_ids", "first_steps", "flush", "get_run", "is_local",
     "is_server", "key_problem", "latest_run_holding", "log_params", "log_points",
     "log_values", "metric_keys", "pending_writes", "read_histories", "read_history",
-    "read_points", "read_values", "redact", "request_timeout", "resolve_uri", "run_started_here",
-    "search_runs", "start_run", "submit_points", "where", "within",
+    "read_points", "read_values", "redact", "request_timeout", "resolve_uri",
+    "run_started_here", "search_runs", "start_run", "submit_points", "unhealthy", "where",
+    "within",
 ]  # fmt: skip
 
 

@@ -140,9 +140,22 @@ def active_run_id() -> str | None:
 
 _UNREACHABLE_HINT = (
     "Check that the server is running and reachable, or set MLFLOW_TRACKING_URI / "
-    "metrics.yml `tracking_uri` to one that is. MLflow retried with backoff first "
-    "(MLFLOW_HTTP_REQUEST_MAX_RETRIES, MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR)."
+    "metrics.yml `tracking_uri` to one that is."
 )
+_MLFLOW_RETRIED = (
+    " MLflow retried with backoff first (MLFLOW_HTTP_REQUEST_MAX_RETRIES, "
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR)."
+)
+
+
+def _retried(uri: str) -> str:
+    """Who retried a failed request: the process's retry budget, or MLflow."""
+    seconds = retry_budget().seconds
+    if seconds is None or not is_server(uri):
+        return _MLFLOW_RETRIED
+    return (
+        f" It was retried with backoff for up to {seconds:g} s first (metrics.yml `retry_seconds`)."
+    )
 
 
 @contextlib.contextmanager
@@ -163,7 +176,7 @@ def tracking_error(uri: str, action: str, exc: Exception) -> TrackingError:
     when a retry could fix it later (the spool keeps the points meanwhile)."""
     detail = scrub(exc.message if isinstance(exc, MlflowException) else str(exc), uri)
     unreachable = isinstance(exc, OSError) or "Max retries exceeded" in detail
-    hint = f" {_UNREACHABLE_HINT}" if unreachable else ""
+    hint = f" {_UNREACHABLE_HINT}{_retried(uri)}" if unreachable else ""
     kind = StoreUnavailableError if retryable(exc) else TrackingError
     return kind(f"Could not {action} at MLflow tracking URI {redact(uri)}: {detail}{hint}")
 

@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from http import HTTPStatus
 from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,10 +25,18 @@ _REQUEST_TIMEOUT = 3.0
 
 def answers(tracking_uri: str, *, within: float | None = None) -> bool:
     """True when the store can be asked: a local store always; a tracking server when
-    its ``/health`` answers (any HTTP status counts: it is up) within ``within`` seconds
-    (default ``PROBE_BUDGET_SECONDS``), retried with backoff."""
+    its ``/health`` answers without a 5xx within ``within`` seconds (default
+    ``PROBE_BUDGET_SECONDS``), retried with backoff."""
+    return unhealthy(tracking_uri, within=within) is None
+
+
+def unhealthy(tracking_uri: str, *, within: float | None = None) -> str | None:
+    """Why the store cannot be asked (``"answered 503 (Service Unavailable)"``, ``"no
+    connection"``), or None when it can: a local store always can; a tracking server
+    when its ``/health`` answers without a 5xx (a 4xx is an answer: the server is
+    up, if only to refuse) within ``within`` seconds, retried with backoff."""
     if not is_server(tracking_uri):
-        return True
+        return None
     within = PROBE_BUDGET_SECONDS if within is None else within
     url = health_url(tracking_uri)
     deadline = time.monotonic() + within
@@ -36,15 +45,24 @@ def answers(tracking_uri: str, *, within: float | None = None) -> bool:
         timeout = max(0.1, min(_REQUEST_TIMEOUT, deadline - time.monotonic()))
         try:
             with urllib.request.urlopen(url, timeout=timeout):  # noqa: S310 - http(s) only
-                return True
-        except urllib.error.HTTPError:
-            return True  # the server answered, if only to refuse
-        except (OSError, ValueError):
-            pass
+                return None
+        except urllib.error.HTTPError as exc:
+            if exc.code < HTTPStatus.INTERNAL_SERVER_ERROR:
+                return None
+            why = f"answered {exc.code} ({_reason(exc.code)})"
+        except (OSError, ValueError) as exc:
+            why = f"gave no answer ({type(exc).__name__})"
         if time.monotonic() + delay >= deadline:
-            return False
+            return why
         time.sleep(delay)
         delay = min(delay * 2, 4.0)
+
+
+def _reason(code: int) -> str:
+    try:
+        return HTTPStatus(code).phrase
+    except ValueError:
+        return "a server error"
 
 
 def health_url(tracking_uri: str) -> str:

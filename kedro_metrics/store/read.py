@@ -21,13 +21,11 @@ from kedro_metrics import records
 from kedro_metrics.errors import RunReferenceError
 from kedro_metrics.points import MetricPoint, belongs_to
 from kedro_metrics.store.client import (
-    cause,
     client_for,
     is_server,
     redact,
     resolve_uri,
-    tracking_error,
-    translated_errors,
+    with_retries,
 )
 from kedro_metrics.store.write import IN_FLIGHT
 
@@ -55,8 +53,8 @@ def read_points(tracking_uri: str | None, run_id: str, prefix: str) -> list[Metr
 def metric_keys(tracking_uri: str | None, run_id: str) -> list[str]:
     """The metric keys a run holds, in one request."""
     uri = resolve_uri(tracking_uri)
-    with translated_errors(uri, f"read run {run_id}"):
-        return sorted(client_for(uri).get_run(run_id).data.metrics)
+    run = with_retries(uri, f"read run {run_id}", lambda: client_for(uri).get_run(run_id))
+    return sorted(run.data.metrics)
 
 
 def read_history(tracking_uri: str | None, run_id: str, key: str) -> list[MetricPoint]:
@@ -67,8 +65,11 @@ def read_history(tracking_uri: str | None, run_id: str, key: str) -> list[Metric
     """
     uri = resolve_uri(tracking_uri)
     store = client_for(uri)._tracking_client.store
-    with translated_errors(uri, f"read metric {key!r} of run {run_id}"):
-        history = store.get_metric_history(run_id=run_id, metric_key=key)
+    history = with_retries(
+        uri,
+        f"read metric {key!r} of run {run_id}",
+        lambda: store.get_metric_history(run_id=run_id, metric_key=key),
+    )
     return [MetricPoint(m.key, m.value, m.step, m.timestamp) for m in history]
 
 
@@ -111,8 +112,9 @@ def experiment_id(tracking_uri: str | None, name: str) -> str | None:
     uri = resolve_uri(tracking_uri)
     if not_created_yet(uri):
         return None
-    with translated_errors(uri, f"find experiment {name!r}"):
-        experiment = client_for(uri).get_experiment_by_name(name)
+    experiment = with_retries(
+        uri, f"find experiment {name!r}", lambda: client_for(uri).get_experiment_by_name(name)
+    )
     return experiment.experiment_id if experiment else None
 
 
@@ -121,8 +123,8 @@ def experiment_ids(tracking_uri: str | None) -> list[str]:
     uri = resolve_uri(tracking_uri)
     if not_created_yet(uri):
         return []
-    with translated_errors(uri, "list experiments"):
-        return [e.experiment_id for e in _all_pages(client_for(uri).search_experiments)]
+    found = _all_pages(uri, "list experiments", client_for(uri).search_experiments)
+    return [e.experiment_id for e in found]
 
 
 def search_runs(  # noqa: PLR0913
@@ -162,15 +164,17 @@ def get_run(tracking_uri: str | None, run_id: str) -> records.Run | None:
     if not_created_yet(uri):
         return None
     client = client_for(uri)
-    try:
-        run = client.get_run(run_id)
-    except MlflowException as exc:
-        if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-            return None
-        raise tracking_error(uri, f"read run {run_id}", exc) from cause(uri, exc)
-    except OSError as exc:
-        raise tracking_error(uri, f"read run {run_id}", exc) from cause(uri, exc)
-    return _to_runs(uri, [run])[0]
+
+    def find() -> Any:
+        try:
+            return client.get_run(run_id)
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return None
+            raise
+
+    run = with_retries(uri, f"read run {run_id}", find)
+    return None if run is None else _to_runs(uri, [run])[0]
 
 
 def latest_run_holding(
@@ -186,11 +190,13 @@ def latest_run_holding(
     client = client_for(uri)
     token, page = None, _FIRST_PAGE
     while True:
-        with translated_errors(uri, f"search the runs of experiment {experiment!r}"):
-            batch = client.search_runs(
+        batch = with_retries(
+            uri, f"search the runs of experiment {experiment!r}",
+            lambda token=token, page=page: client.search_runs(
                 [found], max_results=page, order_by=_NEWEST_FIRST, page_token=token,
                 run_view_type=ViewType.ACTIVE_ONLY,
-            )  # fmt: skip
+            ),
+        )  # fmt: skip
         for run in batch:
             if any(holds(key) for key in run.data.metrics):
                 return _to_runs(uri, [run])[0]
@@ -236,10 +242,13 @@ def _search(uri: str, ids: list[str], filter_string: str, limit: int | None) -> 
     token = None
     while limit is None or len(found) < limit:
         page = SEARCH_PAGE if limit is None else min(SEARCH_PAGE, limit - len(found))
-        with translated_errors(uri, "search runs"):
-            batch = client.search_runs(
+        batch = with_retries(
+            uri,
+            "search runs",
+            lambda page=page, token=token: client.search_runs(
                 ids, filter_string, ViewType.ACTIVE_ONLY, page, _NEWEST_FIRST, token
-            )
+            ),
+        )
         found.extend(batch)
         token = batch.token
         if not token:
@@ -247,10 +256,12 @@ def _search(uri: str, ids: list[str], filter_string: str, limit: int | None) -> 
     return _to_runs(uri, found)
 
 
-def _all_pages(search: Callable[..., Any]) -> list[Any]:
+def _all_pages(uri: str, action: str, search: Callable[..., Any]) -> list[Any]:
     found, token = [], None
     while True:
-        batch = search(max_results=SEARCH_PAGE, page_token=token)
+        batch = with_retries(
+            uri, action, lambda token=token: search(max_results=SEARCH_PAGE, page_token=token)
+        )
         found.extend(batch)
         token = batch.token
         if not token:
@@ -263,8 +274,11 @@ def _to_runs(uri: str, runs: Iterable[Any]) -> list[records.Run]:
     names: dict[str, str] = {}
     client = client_for(uri)
     for experiment in {run.info.experiment_id for run in runs}:
-        with translated_errors(uri, f"read experiment {experiment}"):
-            names[experiment] = client.get_experiment(experiment).name
+        names[experiment] = with_retries(
+            uri,
+            f"read experiment {experiment}",
+            lambda experiment=experiment: client.get_experiment(experiment).name,
+        )
     return [_to_run(run, names[run.info.experiment_id]) for run in runs]
 
 

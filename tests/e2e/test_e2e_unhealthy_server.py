@@ -1,0 +1,78 @@
+"""`kedro metrics` reading commands against a tracking server that is up but answers
+503: a 5xx /health is not healthy, and the reading requests themselves get the retry
+budget (metrics.yml `retry_seconds`) as every other request does, not MLflow's own
+minutes of retries. Each command fails with one clear line.
+
+The subprocess time-out (90 s) is far above the budget (1 s) and far below what
+MLflow's own retries take (~250 s): a command that waits for those fails the test.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.status_server import StatusServer
+
+pytestmark = pytest.mark.e2e
+
+COMMANDS = {
+    "runs": ["runs"],
+    "show": ["show"],
+    "compare": ["compare"],
+    "history": ["history", "model_metrics.loss"],
+    "export": ["export"],
+}
+#: Far below MLflow's own retries, far above the budget: a bound, not a measurement.
+TIMEOUT = 90
+
+
+def reading(python, project, url, command):
+    env = {"MLFLOW_TRACKING_URI": url}
+    return python(
+        ["-m", "kedro", "metrics", *COMMANDS[command]], cwd=project, env=env, timeout=TIMEOUT
+    )
+
+
+@pytest.fixture(scope="module")
+def unhealthy_project(tmp_path_factory, new_project):
+    project = new_project(tmp_path_factory.mktemp("unhealthy"))
+    (project / "conf" / "local" / "metrics.yml").write_text("retry_seconds: 1\n")
+    return project
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_a_server_answering_503_to_everything_is_not_healthy(python, unhealthy_project, command):
+    """Its /health answers 503: the command asks it again within the budget, never
+    sends a reading request, and fails naming the server and the answer."""
+    with StatusServer(503) as server:
+        result = reading(python, unhealthy_project, server.url, command)
+        paths = server.paths()
+    assert result.returncode == 1, result.output
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: The MLflow tracking server {server.url} is not healthy: its /health "
+        "answered 503 (Service Unavailable) for the whole retry budget (1 s, metrics.yml "
+        "`retry_seconds`). Start it, or point metrics.yml `tracking_uri` / "
+        "MLFLOW_TRACKING_URI at one that runs."
+    ), result.output
+    assert len(paths) >= 2 and set(paths) == {"/health"}, paths
+
+
+@pytest.mark.parametrize("command", ["runs", "show"])
+def test_reading_requests_answered_503_get_the_retry_budget(python, unhealthy_project, command):
+    """/health says OK but every API request answers 503 (its database is down): the
+    reading request is retried within the budget, then the command fails in one line
+    saying so."""
+    with StatusServer(503, health=200) as server:
+        result = reading(python, unhealthy_project, server.url, command)
+        paths = server.paths()
+    assert result.returncode == 1, result.output
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        f"Error: Could not find experiment 'e2e_project' at MLflow tracking URI {server.url}: "
+    ), result.output
+    assert "too many 503 error responses" in last, result.output
+    assert last.endswith(
+        "It was retried with backoff for up to 1 s first (metrics.yml `retry_seconds`)."
+    ), result.output
+    api = [path for path in paths if path.startswith("/api/")]
+    assert len(api) >= 2 and len(set(api)) == 1, paths
