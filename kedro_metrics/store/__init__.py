@@ -35,7 +35,7 @@ _INTERFACE = {
         "read_points", "search_runs", "where",
     ),
     "runs": (
-        "SPOOL_ID_TAG", "check_run", "create_spooled_run", "end_run",
+        "SESSION_TAG", "SPOOL_ID_TAG", "check_run", "create_spooled_run", "end_run",
         "ensure_experiment", "start_run",
     ),
     "write": ("IN_FLIGHT", "batches", "flush", "log_points", "pending_writes", "submit_points"),
@@ -43,7 +43,8 @@ _INTERFACE = {
 _SUBMODULE = {name: module for module, names in _INTERFACE.items() for name in names}
 
 __all__ = [  # the interface above, sorted (a test checks they agree)
-    "IN_FLIGHT", "NO_RUN_HELP", "PARAM_VALUE_LIMIT", "SPOOL_ID_TAG", "STANDARD_TAG_NAMES",
+    "IN_FLIGHT", "NO_RUN_HELP", "PARAM_VALUE_LIMIT", "SESSION_TAG", "SPOOL_ID_TAG",
+    "STANDARD_TAG_NAMES",
     "active_run_id", "answers", "batches", "check_run", "checked_status", "client_for",
     "configure_retries", "create_spooled_run", "end_run", "ensure_experiment",
     "experiment_id", "experiment_ids", "first_steps", "flush", "get_run", "is_local",

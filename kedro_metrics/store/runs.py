@@ -38,16 +38,60 @@ def ensure_experiment(tracking_uri: str | None, name: str) -> str:
     return with_retries(uri, f"find or create experiment {name!r}", find_or_create)
 
 
+#: The tag naming a run's Kedro session: one ``kedro run``, one run. It is what makes
+#: creating a run safe to retry.
+SESSION_TAG = "kedro.session_id"
+
+
 def start_run(
     tracking_uri: str | None, experiment_id: str, run_name: str, tags: dict[str, str]
 ) -> str:
-    """Create a RUNNING run and return its id."""
+    """Create a RUNNING run and return its id.
+
+    Creating a run is not idempotent: an answer lost or later than the time-out may
+    hide a run the server did create. So a retry first looks for the run of this
+    Kedro session (its ``kedro.session_id`` tag) and takes it; and when a retry was
+    needed, another run of the session found afterwards (a create still under way
+    when we looked) is deleted: it holds nothing.
+    """
     uri = resolve_uri(tracking_uri)
     client = client_for(uri)
-    run = with_retries(
-        uri, "start a run", lambda: client.create_run(experiment_id, run_name=run_name, tags=tags)
+    session = tags.get(SESSION_TAG)
+    attempts = [0]
+
+    def create() -> Any:
+        attempts[0] += 1
+        if attempts[0] > 1 and session:
+            made = _runs_of_session(client, experiment_id, session)
+            if made:
+                return made[0]
+        return client.create_run(experiment_id, run_name=run_name, tags=tags)
+
+    run_id = with_retries(uri, "start a run", create).info.run_id
+    if attempts[0] > 1 and session:
+        with_retries(
+            uri, f"remove duplicate runs of session {session}",
+            lambda: _delete_other_runs(client, experiment_id, session, keep=run_id),
+        )  # fmt: skip
+    return run_id
+
+
+def _runs_of_session(client: Any, experiment_id: str, session: str) -> list[Any]:
+    """The active runs tagged with Kedro session ``session``, oldest first."""
+    quoted = session.replace("\\", "\\\\").replace("'", "\\'")
+    return client.search_runs(
+        [experiment_id],
+        filter_string=f"tags.`{SESSION_TAG}` = '{quoted}'",
+        order_by=["attributes.start_time ASC"],
     )
-    return run.info.run_id
+
+
+def _delete_other_runs(client: Any, experiment_id: str, session: str, *, keep: str) -> None:
+    """Delete the runs of ``session`` other than ``keep`` (empty runs a retried create
+    left behind)."""
+    for run in _runs_of_session(client, experiment_id, session):
+        if run.info.run_id != keep:
+            client.delete_run(run.info.run_id)
 
 
 #: The tag of a run ``kedro metrics sync`` created from a spooled (offline) run.
@@ -63,8 +107,9 @@ def create_spooled_run(  # noqa: PLR0913
     spool_id: str,
 ) -> str:
     """The run of a spooled (offline) run: found by its ``kedro_metrics.spool_id``
-    tag when an earlier sync created it, else created RUNNING with its original
-    start time. Returns its id."""
+    tag when an earlier sync created it; else the run of its Kedro session that the
+    server created although ``kedro run`` never heard so (adopted, and tagged); else
+    created RUNNING with its original start time. Returns its id."""
     uri = resolve_uri(tracking_uri)
     client = client_for(uri)
     experiment_id = ensure_experiment(uri, experiment)
@@ -80,6 +125,18 @@ def create_spooled_run(  # noqa: PLR0913
     found = with_retries(uri, f"find the run of spool {spool_id}", find)
     if found:
         return found[0].info.run_id
+    session = tags.get(SESSION_TAG)
+    if session:  # created by the server although ``kedro run`` never heard so: adopt it
+        orphans = with_retries(
+            uri, f"find the run of session {session}",
+            lambda: _runs_of_session(client, experiment_id, session),
+        )  # fmt: skip
+        if orphans:
+            run_id = orphans[0].info.run_id
+            with_retries(
+                uri, f"tag run {run_id}", lambda: client.set_tag(run_id, SPOOL_ID_TAG, spool_id)
+            )
+            return run_id
     run = with_retries(
         uri,
         "create a spooled run",
