@@ -9,6 +9,8 @@ the next fault of the list given, in order:
 - ``"drop_after"``: forward, let the server answer, close without a byte of the answer;
 - ``"truncate"``: forward, send half the answer, close;
 - ``"stall"``: never answer (until the proxy stops): a server that hangs;
+- ``"hold"``: forward, let the server answer, and keep the answer until ``release()``
+  (``holding`` is set meanwhile): a response that takes as long as the test wants;
 - ``"pass"``: forward untouched (to spoil only later requests).
 
 Every other request passes untouched. ``injected`` lists the faults applied.
@@ -27,7 +29,7 @@ from urllib.parse import urlsplit
 #: The faults a retry can fix.
 FAULTS = ("503", "drop_before", "drop_after", "truncate")
 #: Every fault the proxy knows.
-ALL_FAULTS = (*FAULTS, "stall", "pass")
+ALL_FAULTS = (*FAULTS, "stall", "hold", "pass")
 _SERVICE_UNAVAILABLE = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\n"
     b"Content-Length: 11\r\nConnection: close\r\n\r\nunavailable"
@@ -48,6 +50,9 @@ class FaultProxy:
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         self._stopped = threading.Event()
+        #: Set while a "hold" answer waits for ``release()``.
+        self.holding = threading.Event()
+        self._released = threading.Event()
         self._thread = threading.Thread(target=self._accept, daemon=True)
 
     def heal(self) -> None:
@@ -55,12 +60,17 @@ class FaultProxy:
         with self._lock:
             self._faults.clear()
 
+    def release(self) -> None:
+        """Send the answers that "hold" keeps, and keep no later one."""
+        self._released.set()
+
     def __enter__(self) -> FaultProxy:
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stopped.set()
+        self._released.set()
         self._listener.close()
         self._thread.join(5)
 
@@ -111,6 +121,9 @@ class FaultProxy:
                 if fault == "truncate":
                     client.sendall(response[: len(response) // 2])
                     return
+                if fault == "hold":
+                    self.holding.set()
+                    self._released.wait()
                 client.sendall(response)
         if upstream is not None:
             upstream.close()

@@ -26,6 +26,7 @@ from kedro_metrics.hook.catalog_binding import (
     bind_datasets,
     pipeline_datasets,
 )
+from kedro_metrics.hook.interrupts import InterruptHandlers
 from kedro_metrics.hook.kubeflow_file import KubeflowFile
 from kedro_metrics.hook.tracked_run import (
     TrackedRun,
@@ -90,18 +91,22 @@ class MetricsHook:
             return
         state.sessions_tracked.add(session_id)
         self._session_id = session_id
+        interrupts = InterruptHandlers()
         try:
             # Everything that can fail on the user's configuration comes first: a
             # settings or catalog error must not leave an empty run behind.
             settings = project.settings_for_context(self._context)
             datasets = pipeline_datasets(catalog, pipeline)
-            self._run = open_run(settings, self._context, run_params)
+            # Before the run exists: a signal while it is created ends it KILLED.
+            interrupts.install()
+            self._run = open_run(settings, self._context, run_params, interrupts)
+            self._run.watch_interrupts(interrupts)
             if settings.config.log_params and self._run.run_id:
                 log_run_params(self._run, self._context.params)
             bound = bind_datasets(datasets, self._run)
-            self._run.watch_interrupts()
             self._kubeflow_file = KubeflowFile.for_run(settings, [datasets[n] for n in bound])
         except Exception:
+            interrupts.restore()
             self._finish(failed=True)
             raise
 

@@ -73,11 +73,14 @@ class TrackedRun:
         finally:
             self._end("KILLED")
 
-    def watch_interrupts(self) -> None:
-        """Install SIGINT/SIGTERM handlers for the pipeline's lifetime (main thread only)."""
+    def watch_interrupts(self, handlers: InterruptHandlers) -> None:
+        """``handlers`` (installed before the run was created) end this run KILLED for
+        the pipeline's lifetime when the plugin owns it; otherwise they go."""
         if self.owned:
-            self.interrupts = InterruptHandlers(self.interrupted)
-            self.interrupts.install()
+            self.interrupts = handlers
+            handlers.on_interrupt = self.interrupted
+        else:
+            handlers.restore()
 
     def _stop_watching(self) -> None:
         handlers, self.interrupts = self.interrupts, None
@@ -96,9 +99,15 @@ def flush_pending_writes(timeout: float | None = None) -> None:
 
 
 def open_run(
-    project_settings: project.ProjectSettings, context: KedroContext, run_params: dict[str, Any]
+    project_settings: project.ProjectSettings,
+    context: KedroContext,
+    run_params: dict[str, Any],
+    interrupts: InterruptHandlers | None = None,
 ) -> TrackedRun:
-    """The run of this ``kedro run``: decided by ``run_source.decide``, then built."""
+    """The run of this ``kedro run``: decided by ``run_source.decide``, then built.
+    ``interrupts`` (installed already) end the run KILLED from the moment it exists:
+    a signal while the store creates it waits until it does."""
+    interrupts = interrupts or InterruptHandlers()
     settings = project_settings.config
     pipelines = run_params.get("pipeline_names") or ["__default__"]
     uri = project_settings.tracking_uri
@@ -113,7 +122,7 @@ def open_run(
     if decision.sync_first:
         sync_earlier_runs(directory, uri)
     if decision.owned:
-        return _start_run(project_settings, context, run_params, decision, directory)
+        return _start_run(project_settings, context, run_params, decision, directory, interrupts)
     if decision.source is RunSource.ACTIVE:
         uri = store.resolve_uri(None)  # the active run lives in MLflow's current store
     policy = delivery.for_run(
@@ -129,12 +138,13 @@ def open_run(
     return TrackedRun(uri, owned=False, policy=policy)
 
 
-def _start_run(
+def _start_run(  # noqa: PLR0913
     project_settings: project.ProjectSettings,
     context: KedroContext,
     run_params: dict[str, Any],
     decision: RunDecision,
     directory: str,
+    interrupts: InterruptHandlers,
 ) -> TrackedRun:
     """A run started here: created in the store, or spooled whole (offline, or a
     remote store that cannot be reached, unless ``on_tracking_error: raise``)."""
@@ -169,6 +179,7 @@ def _start_run(
         settings, tracking_uri=uri, run_id=None, spool_directory=directory, owner=True
     )
     if decision.offline:
+        spooled_run.watch_interrupts(interrupts)
         delivery.open_spool(spooled_run.policy)  # the run itself is spooled
         logger.info(
             "kedro-metrics: offline mode: the run and its metrics are spooled in %s; "
@@ -176,11 +187,17 @@ def _start_run(
         )  # fmt: skip
         return spooled_run
     try:
-        run_id = store.start_run(uri, store.ensure_experiment(uri, experiment), name, tags)
-        store.run_started_here(uri, run_id)
+        experiment_id = store.ensure_experiment(uri, experiment)
+        with interrupts.deferred():  # the store may create it although we never hear so
+            run_id = store.start_run(uri, experiment_id, name, tags)
+            run = TrackedRun(uri, owned=True, policy=online.with_run(run_id))
+            run.watch_interrupts(interrupts)  # a signal pending since ends it KILLED
+            store.run_started_here(uri, run_id)
+            delivery.open_spool(run.policy)  # if this process dies, sync ends it KILLED
     except TrackingError as exc:
         if not online.keeps_going:
             raise
+        spooled_run.watch_interrupts(interrupts)
         delivery.open_spool(spooled_run.policy)
         logger.warning(
             "kedro-metrics: could not start a run (%s); the run and its metrics are spooled "
@@ -192,8 +209,6 @@ def _start_run(
         "kedro-metrics: started MLflow run %s in experiment %r at %s.",
         run_id, experiment, store.redact(uri),
     )  # fmt: skip
-    run = TrackedRun(uri, owned=True, policy=online.with_run(run_id))
-    delivery.open_spool(run.policy)  # if this process dies, sync ends the run KILLED
     return run
 
 

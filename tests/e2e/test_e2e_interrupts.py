@@ -70,3 +70,53 @@ class TestCatalogError:
         assert result.returncode != 0, result.output
         assert "prefx" in result.stdout + result.stderr
         assert store_at(project / "mlflow.db").runs() == []
+
+
+@pytest.fixture(scope="module")
+def interrupted_while_created(tmp_path_factory, new_project, mlflow_server):
+    """`kedro run` whose `runs/create` the server has answered but a proxy holds back;
+    the signal comes then, and only after it the answer. Per signal: the result, the
+    experiment's runs (deleted ones included) and the spool files left."""
+    import uuid
+
+    from mlflow import MlflowClient
+    from mlflow.entities import ViewType
+
+    from tests.fault_proxy import FaultProxy
+
+    results = {}
+    client = MlflowClient(tracking_uri=mlflow_server.url)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        project = new_project(tmp_path_factory.mktemp(f"creating-{signum.name}"))
+        experiment = f"interrupted-create-{uuid.uuid4().hex[:8]}"
+        (project / "conf" / "local" / "metrics.yml").write_text(f"experiment: {experiment}\n")
+        with FaultProxy(mlflow_server.url, ["hold"], path_part="runs/create") as proxy:
+            env = {"MLFLOW_TRACKING_URI": proxy.url}
+            run = BackgroundKedro(project, "run", "--pipelines", "small", env=env)
+            assert proxy.holding.wait(120), run.finish().output
+            run.signal(signum, group=signum == signal.SIGINT)
+            proxy.release()
+            result = run.finish()
+        found = client.get_experiment_by_name(experiment)
+        runs = client.search_runs([found.experiment_id], run_view_type=ViewType.ALL)
+        spooled = sorted((project / ".kedro_metrics" / "spool").glob("*.jsonl"))
+        results[signum.name] = result, runs, spooled
+    return results
+
+
+@pytest.mark.server
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+class TestInterruptWhileTheRunIsCreated:
+    def test_the_created_run_ends_killed(self, interrupted_while_created, signal_name):
+        """The signal waits until the run exists, then ends it: one run, KILLED, with
+        an end time; nothing left in the spool; SIGTERM exits with status 143."""
+        result, runs, spooled = interrupted_while_created[signal_name]
+        if signal_name == "SIGTERM":
+            assert result.returncode == 143, result.output
+        else:
+            assert result.returncode != 0, result.output
+        assert [(r.info.status, r.info.lifecycle_stage) for r in runs] == [("KILLED", "active")], (
+            result.output
+        )
+        assert runs[0].info.end_time is not None
+        assert spooled == []
