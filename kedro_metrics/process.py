@@ -49,7 +49,7 @@ class ProcessState:
     spool_writers: dict[tuple[str, str], Any] = field(default_factory=dict)
     #: Runs whose spool writer this process closed: later saves get a late file.
     closed_spools: set[tuple[str, str]] = field(default_factory=set)
-    #: Spooled runs already warned about (one warning per run, delivery).
+    #: Warnings already given: one per run and kind (spooled, unspooled, lost; delivery).
     warned_spools: set[str] = field(default_factory=set)
     #: Datasets that already said tracking is off for their pipeline (delivery).
     said_disabled: set[str] = field(default_factory=set)
