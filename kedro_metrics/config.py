@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from kedro_metrics.errors import ConfigError
+from kedro_metrics.meaning import Declarations
 
 DEFAULT_SQLITE_NAME = "mlflow.db"
 #: metrics.yml ``retry_seconds`` default: the most one process waits on a failing store.
@@ -105,6 +106,8 @@ class MetricsConfig:
     sync_on_start: bool = True
     #: "online" (default) or "offline": nothing reaches the store until `kedro metrics sync`.
     mode: str = "online"
+    #: What metrics mean: globs of MLflow keys to direction, format and summary.
+    metrics: Declarations = field(default_factory=Declarations)
 
     @classmethod
     def parse(cls, data: Mapping[str, Any] | None, *, source: str) -> MetricsConfig:
@@ -151,6 +154,7 @@ class MetricsConfig:
                     key="tags",
                 )
         kubeflow = KubeflowConfig.parse(data.pop("kubeflow", None), source=source)
+        declarations = Declarations.parse(data.pop("metrics", None), source=source)
         pipelines = data.pop("disabled_pipelines", None) or ()
         if not all(isinstance(p, str) for p in pipelines):
             raise ConfigError(
@@ -163,6 +167,7 @@ class MetricsConfig:
             tags={str(k): str(v) for k, v in tags.items()},
             disabled_pipelines=tuple(pipelines),
             kubeflow=kubeflow,
+            metrics=declarations,
         )
 
     def tracks(self, pipeline_names: list[str] | tuple[str, ...] | None) -> bool:
@@ -199,12 +204,22 @@ _TEMPLATE = """\
 # end of the pipeline (and on error), so nothing is lost.
 # async_logging: false
 
-# Kubeflow Pipelines v1 (docs/kubeflow.md): metrics whose key matches a glob are shown
-# as PERCENTAGE (the value is never scaled); with metrics_file, every `kedro run`
-# writes the last value of its metrics there, also when a node fails.
+# Kubeflow Pipelines v1 (docs/kubeflow.md): metrics whose key matches a glob, or
+# declared `format: percent` under `metrics:`, are shown as PERCENTAGE (the value is
+# never scaled; `percentage` is the older spelling of `format: percent`); with
+# metrics_file, every `kedro run` writes the last value of its metrics there, also
+# when a node fails.
 # kubeflow:
 #   percentage: ["*accuracy*"]
 #   metrics_file: /mlpipeline-metrics.json
+
+# What metrics mean (docs/meaning.md): the first glob matching a key, in file order,
+# gives its direction (max: higher is better, min), its format (percent, raw or a
+# Python format spec such as .4f) and the summaries logged at the run's end as
+# <key>.<summary> (min, max, mean, best, first, last).
+# metrics:
+#   "*loss*": {{direction: min, format: ".4f", summary: [min, last]}}
+#   "*accuracy*": {{direction: max, format: percent}}
 
 # Log the run's Kedro parameters (--params included) as MLflow params.
 # log_params: true

@@ -78,6 +78,11 @@ class ExportError(KedroMetricsError, ValueError):
     """Metrics cannot be rendered in a format (e.g. two keys map to one Kubeflow name)."""
 
 
+class FilterError(KedroMetricsError, ValueError):
+    """A ``--where`` / ``where=`` expression or a ``--sort`` key is malformed; the
+    message quotes it and names the bad part."""
+
+
 class ConfigError(KedroMetricsError, ValueError):
     """metrics.yml is invalid; the message names the key and the file."""
 

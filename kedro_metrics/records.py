@@ -18,12 +18,14 @@ from __future__ import annotations
 import fnmatch
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import cached_property
 from typing import Any
 
 from kedro_metrics.errors import RunReferenceError
+from kedro_metrics.meaning import UNDECLARED, Meaning, summary_keys
 from kedro_metrics.points import MetricPoint, ordered
 
 #: The keys of a metric record, in order (also the CSV columns of get_metrics).
@@ -63,8 +65,20 @@ class Run:
     experiment: str
     experiment_id: str
     tags: Mapping[str, str] = field(default_factory=dict)
+    params: Mapping[str, str] = field(default_factory=dict)
     #: The last point of each metric (the one MLflow reports as its value), by key.
     latest: Mapping[str, MetricPoint] = field(default_factory=dict)
+
+    @cached_property
+    def summary_keys(self) -> frozenset[str]:
+        """The keys the hook logged as summaries of other keys (its summaries tag)."""
+        return summary_keys(self.tags)
+
+    @cached_property
+    def metrics(self) -> Mapping[str, MetricPoint]:
+        """``latest`` without the summary keys: the metrics a reader lists as rows."""
+        hidden = self.summary_keys
+        return {key: point for key, point in self.latest.items() if key not in hidden}
 
     @property
     def pipeline(self) -> str | None:
@@ -84,6 +98,11 @@ class Run:
     def runs_pipeline(self, pipeline: str) -> bool:
         """True when ``pipeline`` is one of the run's pipelines."""
         return pipeline in (self.pipeline or "").split(",")
+
+
+def newest(runs: Iterable[Run]) -> Run:
+    """The run that started last (where one answer spans runs, it decides)."""
+    return max(runs, key=lambda run: run.start_time or 0)
 
 
 # Times ---------------------------------------------------------------------------
@@ -117,7 +136,15 @@ def record(run: Run, point: MetricPoint) -> dict[str, Any]:
 
 def last_value_records(runs: Iterable[Run], names: str | None = None) -> list[dict[str, Any]]:
     """One record per metric per run: the metric's last point, names sorted per run."""
-    return [record(run, run.latest[key]) for run in runs for key in matching(run.latest, names)]
+    return [record(run, run.latest[key]) for run in runs for key in selected(run, names)]
+
+
+def selected(run: Run, pattern: str | None) -> list[str]:
+    """The metric keys of ``run`` that ``pattern`` selects, sorted; a summary key
+    only by its exact name."""
+    if pattern in run.summary_keys and pattern in run.latest:
+        return [pattern]
+    return matching(run.metrics, pattern)
 
 
 def history_records(run: Run, history: Iterable[MetricPoint]) -> list[dict[str, Any]]:
@@ -223,9 +250,13 @@ def deepest_latest(references: Iterable[RunReference]) -> int:
 
 
 def compare(
-    runs: Sequence[Run], *, names: str | None = None, only_changed: bool = False
+    runs: Sequence[Run],
+    *,
+    names: str | None = None,
+    only_changed: bool = False,
+    meaning: Callable[[str], Meaning] | None = None,
 ) -> list[dict[str, Any]]:
-    """A row per metric: ``{name, values, change, change_pct}``.
+    """A row per metric: ``{name, values, change, change_pct, better}``.
 
     ``values`` maps each run id (in ``runs`` order) to its last value, or None when
     the run lacks the metric. ``change`` is the last run's value minus the first
@@ -233,7 +264,7 @@ def compare(
     either is missing, or the first is 0). ``only_changed`` keeps rows whose
     values differ or are missing somewhere (DVC's ``metrics diff``).
     """
-    keys = matching({key for run in runs for key in run.latest}, names)
+    keys = matching({key for run in runs for key in run.metrics}, names)
     rows = []
     for key in keys:
         values = {
@@ -242,9 +273,33 @@ def compare(
         first, last = (values[runs[0].run_id], values[runs[-1].run_id]) if runs else (None, None)
         change = None if first is None or last is None else last - first
         change_pct = None if change is None or first == 0 else change / abs(first) * 100
-        row = {"name": key, "values": values, "change": change, "change_pct": change_pct}
+        better = (meaning or _undeclared)(key).better(change)
+        row = {
+            "name": key, "values": values, "change": change, "change_pct": change_pct,
+            "better": better,
+        }  # fmt: skip
         if not only_changed or _changed(values.values()):
             rows.append(row)
+    return rows
+
+
+def _undeclared(key: str) -> Meaning:
+    return UNDECLARED
+
+
+def compare_params(runs: Sequence[Run]) -> list[dict[str, Any]]:
+    """``compare --params``: a row per parameter whose value differs between the runs
+    (or is missing in one), named ``params.<name>``: values as strings, a missing
+    one None; ``change``, ``change_pct`` and ``better`` None."""
+    names = sorted({name for run in runs for name in run.params})
+    rows = []
+    for name in names:
+        values = {run.run_id: run.params.get(name) for run in runs}
+        if len(set(values.values())) > 1:
+            rows.append({
+                "name": f"params.{name}", "values": values, "change": None,
+                "change_pct": None, "better": None,
+            })  # fmt: skip
     return rows
 
 

@@ -436,3 +436,23 @@ uri_tails = st.from_regex(
 uri_hosts = st.from_regex(
     r"([a-z][a-z0-9-]{0,10}(\.[a-z]{2,5}){0,2}|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?", fullmatch=True
 )
+
+
+# ------------------------------------------------------------- filter expressions
+
+#: A metric key as ``--where`` takes it: MLflow's key characters (no operator
+#: character), trimmed, neither ``status`` nor starting with ``params.``/``tags.``.
+filter_metric_keys = st.from_regex(r"[A-Za-z0-9_./ -]{1,40}", fullmatch=True).filter(
+    lambda key: (
+        key == key.strip() and key.lower() != "status" and not key.startswith(("params.", "tags."))
+    )
+)
+
+#: A param or tag value MLflow's filter can hold verbatim: at most one kind of quote,
+#: no final backslash (control characters left out).
+filter_text_values = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=20
+).filter(lambda value: not ("'" in value and '"' in value) and not value.endswith("\\"))
+
+#: A finite float, as a metric condition compares with.
+finite_floats = st.floats(allow_nan=False, allow_infinity=False)

@@ -114,22 +114,43 @@ _name_option = click.option(
 )
 @click.option("--pipeline", default=None, help="Only runs of this pipeline.")
 @click.option("--status", default=None, help="Only runs with this status (FINISHED, FAILED, ...).")
+@click.option(
+    "--where", "where", multiple=True, metavar="EXPR",
+    help="Only runs where KEY OP VALUE holds (repeatable, all must hold), e.g. "
+    "'model_metrics.accuracy > 0.9', 'params.lr = 0.1', 'status = FINISHED'.",
+)  # fmt: skip
+@click.option(
+    "--sort", default=None, metavar="KEY[:asc|:desc]",
+    help="Order by a metric: best first when it has a direction, else descending.",
+)  # fmt: skip
 @_format_option
 @click.pass_obj
 def runs(  # noqa: PLR0913
     metadata: ProjectMetadata, env: str | None, limit: int, pipeline: str | None,
-    status: str | None, fmt: str,
+    status: str | None, where: tuple[str, ...], sort: str | None, fmt: str,
 ) -> None:  # fmt: skip
-    """List the project's runs, newest first."""
+    """List the project's runs, newest first (or by --sort), filtered by --where."""
     with reading(fmt) as out:
-        from kedro_metrics.reading import formats, query
+        from kedro_metrics.reading import formats, query, tables
 
+        conditions, order = query.parse_filters(where, sort)
         scope, _ = _scope(metadata, env)
-        found = query.find_runs(scope, pipeline=pipeline, status=status, limit=limit)
+        found = query.find_runs(
+            scope, pipeline=pipeline, status=status, limit=limit, where=conditions, sort=order
+        )
+        keys = formats.value_keys(conditions, order)
+        meaning = scope.meaning(found[0]) if found else scope.meaning_of_none()
+        document = formats.runs_document(found, keys)
         out.emit(
-            formats.runs_document(found), formats.RUNS_COLUMNS, formats.runs_table(found),
-            title=f"Runs of {scope.where}", empty=f"No runs in {scope.where}.",
+            formats.runs_csv_rows(document) if out.fmt == "csv" else document,
+            formats.runs_columns(keys),
+            tables.runs_table(found, keys, meaning),
+            title=f"Runs of {scope.where}", empty=f"No runs in {scope.where}{_matching(where)}.",
         )  # fmt: skip
+
+
+def _matching(where: tuple[str, ...]) -> str:
+    return f" where {' and '.join(where)}" if where else ""
 
 
 @metrics.command()
@@ -139,14 +160,17 @@ def runs(  # noqa: PLR0913
 @_format_option
 @click.pass_obj
 def show(metadata: ProjectMetadata, run: str, env: str | None, name: str | None, fmt: str) -> None:
-    """Show the metrics of RUN (default: latest): last value, its step, number of points."""
+    """Show the metrics of RUN (default: latest): last value, its step, number of
+    points, the best value (by the key's direction) and its declared summaries."""
     with reading(fmt) as out:
-        from kedro_metrics.reading import formats, query
+        from kedro_metrics.reading import formats, query, tables
 
         scope, _ = _scope(metadata, env)
         found, document = query.show_run(scope, run, name)
+        csv_rows = formats.show_csv_rows(document) if out.fmt == "csv" else document
         out.emit(
-            document, formats.SHOW_COLUMNS, formats.show_table(document),
+            csv_rows, formats.show_columns(document),
+            tables.show_table(document, scope.meaning(found)),
             title=_run_title(found), empty=f"Run {found.run_id} has no metric matching {name or '*'!r}.",
         )  # fmt: skip
 
@@ -158,27 +182,35 @@ def show(metadata: ProjectMetadata, run: str, env: str | None, name: str | None,
 @click.option(
     "--only-changed", is_flag=True, help="Only metrics that differ or are missing somewhere."
 )
+@click.option(
+    "--params", "with_params", is_flag=True,
+    help="Also the parameters that differ between the runs, as rows params.<name>.",
+)  # fmt: skip
 @_format_option
 @click.pass_obj
 def compare(  # noqa: PLR0913
     metadata: ProjectMetadata, run_refs: tuple[str, ...], env: str | None, name: str | None,
-    only_changed: bool, fmt: str,
+    only_changed: bool, with_params: bool, fmt: str,
 ) -> None:  # fmt: skip
     """Compare the last values of runs (default: latest~1 latest), with the change
-    of the last run against the first."""
+    of the last run against the first, green when better and red when worse by the
+    key's direction."""
     with reading(fmt) as out:
         from kedro_metrics import records
-        from kedro_metrics.reading import formats, query
+        from kedro_metrics.reading import formats, query, tables
 
         scope, _ = _scope(metadata, env)
         found = query.find_runs(scope, run=list(run_refs or ("latest~1", "latest")))
-        rows = records.compare(found, names=name, only_changed=only_changed)
+        meaning = scope.meaning(records.newest(found)) if found else scope.meaning_of_none()
+        rows = records.compare(found, names=name, only_changed=only_changed, meaning=meaning)
+        if with_params:
+            rows += records.compare_params(found)
         ids = list(dict.fromkeys(run.run_id for run in found))
         if out.fmt == "csv":
-            out.emit(formats.compare_csv_rows(rows, ids), ["name", *ids, "change", "change_pct"])
+            out.emit(formats.compare_csv_rows(rows, ids), formats.compare_columns(ids))
         else:
             out.emit(
-                rows, (), formats.compare_table(rows, found),
+                rows, (), tables.compare_table(rows, found, meaning),
                 title=" vs ".join(f"{r.short_id} ({r.run_name})" for r in found),
                 empty="No metric to compare." if not only_changed else "No metric changed.",
             )  # fmt: skip
@@ -207,11 +239,11 @@ def history(  # noqa: PLR0913
 ) -> None:  # fmt: skip
     """Every point of metric NAME (a key or a glob), per run."""
     with reading(fmt) as out:
-        from kedro_metrics.reading import formats
+        from kedro_metrics.reading import tables
         from kedro_metrics.records import RECORD_FIELDS
 
         points = _history_points(metadata, env, name, run_refs)
-        out.emit(points, RECORD_FIELDS, formats.records_table(points), title=f"History of {name}")
+        out.emit(points, RECORD_FIELDS, tables.records_table(points), title=f"History of {name}")
         if plot_file:
             write_plot(points, plot_file, title=name)
 
@@ -297,7 +329,7 @@ def export(
         scope, settings = _scope(metadata, env)
         (found,) = query.find_runs(scope, run=run)
         if fmt == "kubeflow":
-            values = {key: point.value for key, point in found.latest.items()}
+            values = {key: point.value for key, point in found.metrics.items()}
             skipped = formats.not_finite(values)
             if skipped:
                 click.echo(
@@ -305,7 +337,11 @@ def export(
                     err=True,
                 )
             out.emit(
-                formats.kubeflow_metrics(values, percentage=settings.config.kubeflow.percentage)
+                formats.kubeflow_metrics(
+                    values,
+                    percentage=settings.config.kubeflow.percentage,
+                    meaning=scope.meaning(found),
+                )
             )
         elif fmt == "json":
             out.emit(formats.export_document(found, query.run_histories(scope, found)))

@@ -26,6 +26,13 @@ class MetricsCliError(KedroCliError):
         click.secho(f"Error: {self.format_message()}", fg="red", err=True)
 
 
+class MetricsUsageError(MetricsCliError):
+    """A malformed option value (a ``--where`` expression, a ``--sort`` key): exit 2,
+    as click's own usage errors."""
+
+    exit_code = 2
+
+
 class Output:
     """Where a reading command writes its document: stdout (or ``--output``)."""
 
@@ -38,7 +45,7 @@ class Output:
         self,
         document: Any,
         columns: Any = (),
-        table: tuple[list[str], list[list[str]]] | None = None,
+        table: tuple[list[str], list[list[Any]]] | None = None,
         *,
         title: str | None = None,
         empty: str | None = None,
@@ -58,10 +65,13 @@ class Output:
             self._stdout.flush()
 
     def _table(
-        self, headers: list[str], rows: list[list[str]], *, title: str | None, empty: str | None
+        self, headers: list[str], rows: list[list[Any]], *, title: str | None, empty: str | None
     ) -> None:
+        """Cells are text (never read as rich markup) or (text, style): colour shows
+        only in a colour terminal, as rich detects it (``NO_COLOR`` honoured)."""
         from rich.console import Console
         from rich.table import Table
+        from rich.text import Text
 
         console = Console(file=self._stdout)
         if not rows:
@@ -69,7 +79,7 @@ class Output:
             return
         table = Table(*headers)
         for row in rows:
-            table.add_row(*row)
+            table.add_row(*(Text(*cell) if isinstance(cell, tuple) else Text(cell) for cell in row))
         if title:
             console.print(title, soft_wrap=True, highlight=False)
         console.print(table)
@@ -80,7 +90,7 @@ def reading(fmt: str, *, output: str | None = None) -> Iterator[Output]:
     """Run a reading command: kedro-metrics errors become one-line CLI errors, and
     for JSON/CSV everything but the document (Kedro's rich log handler, warnings,
     prints) goes to stderr, so ``... --format json | jq`` works."""
-    from kedro_metrics.errors import KedroMetricsError
+    from kedro_metrics.errors import FilterError, KedroMetricsError
 
     real_stdout = sys.stdout
     try:
@@ -89,6 +99,8 @@ def reading(fmt: str, *, output: str | None = None) -> Iterator[Output]:
         else:
             with _logs_to_stderr(real_stdout), contextlib.redirect_stdout(sys.stderr):
                 yield Output(fmt, real_stdout, output)
+    except FilterError as exc:
+        raise MetricsUsageError(str(exc)) from None
     except KedroMetricsError as exc:
         raise MetricsCliError(str(exc)) from None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from kedro_metrics.hook.tracked_run import TrackedRun
+from kedro_metrics.meaning import Declarations
 
 if TYPE_CHECKING:
     from kedro.io import CatalogProtocol
@@ -30,6 +31,15 @@ def bind_datasets(datasets: dict[str, Any], run: TrackedRun) -> list[str]:
             dataset.bind_to_run(name, tracking_uri=run.tracking_uri, policy=run.policy)
             bound.append(name)
     return bound
+
+
+def declared_meaning(datasets: list[Any], project_wide: Declarations) -> Declarations:
+    """The catalog entries' ``metrics:`` (each for its own keys, in catalog-name order),
+    then metrics.yml's: the first glob that matches a key wins."""
+    catalog = Declarations()
+    for dataset in datasets:
+        catalog = catalog.then(dataset.declarations)
+    return catalog.then(project_wide)
 
 
 def bind_catalog_names(catalog: CatalogProtocol, conf_catalog: dict[str, Any]) -> list[str]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from kedro_metrics import project, store
 from kedro_metrics.hook.tracked_run import TrackedRun
+from kedro_metrics.meaning import RunMeaning
 from kedro_metrics.reading import formats
 
 logger = logging.getLogger(__name__)
@@ -44,13 +45,17 @@ class KubeflowFile:
             return
         try:
             found = store.get_run(run.tracking_uri, run.run_id)
-            latest = found.latest if found else {}
+            latest = found.metrics if found else {}
             values = {
                 key: point.value
                 for key, point in latest.items()
                 if any(dataset.holds_key(key) for dataset in self.datasets)
             }
-            document = formats.kubeflow_metrics(values, percentage=self.percentage)
+            document = formats.kubeflow_metrics(
+                values,
+                percentage=self.percentage,
+                meaning=RunMeaning.of(found.tags if found else {}, run.declarations),
+            )
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.path.write_text(formats.to_json(document))
         except Exception as exc:

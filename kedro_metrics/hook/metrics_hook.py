@@ -24,6 +24,7 @@ from kedro_metrics import project
 from kedro_metrics.hook.catalog_binding import (
     bind_catalog_names,
     bind_datasets,
+    declared_meaning,
     pipeline_datasets,
 )
 from kedro_metrics.hook.interrupts import InterruptHandlers
@@ -104,6 +105,9 @@ class MetricsHook:
             if settings.config.log_params and self._run.run_id:
                 log_run_params(self._run, self._context.params)
             bound = bind_datasets(datasets, self._run)
+            self._run.declarations = declared_meaning(
+                [datasets[name] for name in bound], settings.config.metrics
+            )
             self._kubeflow_file = KubeflowFile.for_run(settings, [datasets[n] for n in bound])
         except Exception:
             interrupts.restore()

@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +23,8 @@ from kedro_metrics import config, delivery, project, run_context, store
 from kedro_metrics.delivery import DeliveryPolicy
 from kedro_metrics.errors import KedroMetricsError, StoreUnavailableError, TrackingError
 from kedro_metrics.hook.interrupts import InterruptHandlers
+from kedro_metrics.hook.run_meaning import record_meaning
+from kedro_metrics.meaning import Declarations
 from kedro_metrics.run_source import RunDecision, RunSource, decide
 from kedro_metrics.version import __version__
 
@@ -45,6 +47,8 @@ class TrackedRun:
     owned: bool
     policy: DeliveryPolicy
     interrupts: InterruptHandlers | None = None
+    #: What the run's metrics mean: the catalog entries' declarations, then metrics.yml's.
+    declarations: Declarations = field(default_factory=Declarations)
 
     @property
     def run_id(self) -> str | None:
@@ -88,6 +92,8 @@ class TrackedRun:
             handlers.restore()
 
     def _end(self, status: str) -> None:
+        if self.run_id and self.policy.enabled and not self.policy.offline:
+            record_meaning(self.tracking_uri, self.run_id, self.declarations)
         delivery.finish_run(self.tracking_uri, self.policy, owned=self.owned, status=status)
 
 

@@ -8,8 +8,14 @@ from typing import Any, ClassVar
 
 from kedro.io import DatasetError
 
-from kedro_metrics import points, store
+from kedro_metrics import meaning, points, project, store, summaries
 from kedro_metrics.io.run_dataset import NOTHING_SAVED, MlflowRunDataset
+from kedro_metrics.meaning import Declarations
+
+#: ``MlflowMetricDataSet`` load modes: ``points.select``'s and ``best``.
+LOAD_MODES = ("last", "best", "history", "values")
+#: Where a catalog entry's ``metrics:`` errors say the settings are.
+_ENTRY = "the catalog entry of {}"
 
 
 class MlflowMetricsDataSet(MlflowRunDataset):
@@ -73,6 +79,7 @@ class MlflowMetricsDataSet(MlflowRunDataset):
         async_logging: bool | None = None,
         steps: str = "given",
         non_numeric: str = "error",
+        metrics: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ):
         """Create the dataset.
@@ -97,6 +104,10 @@ class MlflowMetricsDataSet(MlflowRunDataset):
             non_numeric: ``error`` (default): strings and booleans are refused.
                 ``tag`` or ``param``: they go to the run as tags or params under
                 the same prefixed name, and ``load`` returns them as strings.
+            metrics: What this dataset's metrics mean: globs over the names without
+                the prefix to ``direction``, ``format`` and ``summary`` (see
+                docs/meaning.md), e.g. ``{"loss": {"direction": "min"}}``. They win
+                over metrics.yml's ``metrics:``.
             metadata: Free-form metadata, ignored by the dataset (Kedro convention).
         """
         super().__init__(
@@ -109,6 +120,15 @@ class MlflowMetricsDataSet(MlflowRunDataset):
             non_numeric=non_numeric,
         )
         self._prefix = prefix
+        self._declared = self._checked_declarations(
+            lambda: Declarations.parse(metrics, source=_ENTRY.format(type(self).__name__))
+        )
+
+    @property
+    def declarations(self) -> Declarations:
+        if self._prefix is None:
+            return Declarations()
+        return self._declared.under(self._prefix)
 
     def bind_name(self, name: str) -> None:
         super().bind_name(name)
@@ -203,6 +223,7 @@ class MlflowMetricDataSet(MlflowRunDataset):
         load_args: dict[str, Any] | None = None,
         async_logging: bool | None = None,
         steps: str = "given",
+        metrics: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ):
         """Create the dataset.
@@ -211,10 +232,14 @@ class MlflowMetricDataSet(MlflowRunDataset):
             key: The full MLflow metric key. Default: the catalog name (set by the hook).
             run_id: As for ``MlflowMetricsDataSet``.
             tracking_uri: As for ``MlflowMetricsDataSet``.
-            load_args: ``mode``: ``last`` (default), ``history`` or ``values``;
-                ``timestamps``: add timestamps to ``history`` points.
+            load_args: ``mode``: ``last`` (default), ``best`` (the best point's value
+                by the key's direction), ``history`` or ``values``; ``timestamps``:
+                add timestamps to ``history`` points.
             async_logging: As for ``MlflowMetricsDataSet``.
             steps: As for ``MlflowMetricsDataSet`` (``continue`` appends).
+            metrics: What the metric means: ``direction``, ``format``, ``summary``
+                (see docs/meaning.md), e.g. ``{"direction": "min"}``. Wins over
+                metrics.yml's ``metrics:``.
             metadata: Free-form metadata, ignored by the dataset.
         """
         super().__init__(
@@ -226,12 +251,26 @@ class MlflowMetricDataSet(MlflowRunDataset):
             steps=steps,
         )
         mode = self._load_args.get("mode", "last")
-        if mode not in points.LOAD_MODES:
+        if mode not in LOAD_MODES:
             raise DatasetError(
                 f"MlflowMetricDataSet load_args 'mode' must be one of "
-                f"{', '.join(points.LOAD_MODES)}; got {mode!r}."
+                f"{', '.join(LOAD_MODES)}; got {mode!r}."
             )
         self._key = key
+        source = _ENTRY.format(type(self).__name__)
+        self._meaning = self._checked_declarations(
+            lambda: (
+                None
+                if metrics is None
+                else meaning.parse_meaning(metrics, glob=key or "its key", source=source)
+            )
+        )
+
+    @property
+    def declarations(self) -> Declarations:
+        if not self._key or self._meaning is None:
+            return Declarations()
+        return Declarations(((self._key, self._meaning),))
 
     def bind_name(self, name: str) -> None:
         super().bind_name(name)
@@ -262,11 +301,28 @@ class MlflowMetricDataSet(MlflowRunDataset):
             history = store.read_history(where.tracking_uri, where.run_id, self.key)
         if not history:
             raise DatasetError(f"{self._label}: run {where.run_id} has no metric {self.key!r}.")
-        return points.select(
-            history,
-            self._load_args.get("mode", "last"),
-            timestamps=self._load_args.get("timestamps", False),
-        )
+        mode = self._load_args.get("mode", "last")
+        if mode == "best":
+            return self._best(history, where)
+        return points.select(history, mode, timestamps=self._load_args.get("timestamps", False))
+
+    def _best(self, history: list[points.MetricPoint], where: Any) -> float:
+        """The best point's value by the key's direction: this entry's ``metrics:``,
+        else what the run recorded, else the project's metrics.yml."""
+        direction = self._meaning.direction if self._meaning else None
+        if direction is None:
+            with self._store_errors():
+                run = store.get_run(where.tracking_uri, where.run_id)
+            settings = project.current_settings()
+            current = settings.config.metrics if settings else Declarations()
+            direction = meaning.RunMeaning.of(run.tags if run else {}, current)(self.key).direction
+        if direction is None:
+            raise DatasetError(
+                f"{self._label}: load mode 'best' needs the direction of {self.key!r}: "
+                "declare it in the catalog entry (metrics: {direction: min}) or in "
+                "metrics.yml's metrics: (docs/meaning.md)."
+            )
+        return summaries.summary_point(points.ordered(history), "best", direction=direction).value
 
     def holds_key(self, key: str) -> bool:
         return key == self.key

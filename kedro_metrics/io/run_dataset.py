@@ -15,11 +15,13 @@ from kedro.io import AbstractDataset, DatasetError
 from kedro_metrics import delivery, points, project, store
 from kedro_metrics.delivery import DeliveryPolicy
 from kedro_metrics.errors import (
+    ConfigError,
     MetricsValidationError,
     NoRunError,
     TrackingError,
 )
 from kedro_metrics.io.preview import PreviewSource, preview_of
+from kedro_metrics.meaning import Declarations
 from kedro_metrics.reading.figures import PlotlyPreview
 
 logger = logging.getLogger(__name__)
@@ -121,6 +123,19 @@ class MlflowRunDataset(AbstractDataset):
         self._name: str | None = None
         self._bound_uri: str | None = None
         self._policy: DeliveryPolicy | None = None
+
+    @property
+    def declarations(self) -> Declarations:
+        """What this dataset's catalog entry declares (``metrics:``) for its own keys,
+        as globs over full MLflow keys; empty before the dataset has a name."""
+        raise NotImplementedError
+
+    def _checked_declarations(self, parse: Any) -> Any:
+        """``parse()`` (the entry's ``metrics:`` settings), a ConfigError as DatasetError."""
+        try:
+            return parse()
+        except ConfigError as exc:
+            raise DatasetError(str(exc)) from None
 
     def bind_name(self, name: str) -> None:
         """Called by the hook as soon as the catalog exists: the catalog name, which

@@ -14,13 +14,17 @@ import io
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from kedro_metrics.errors import ExportError
+from kedro_metrics.meaning import PERCENT, Meaning
 from kedro_metrics.points import MetricPoint, ordered
 from kedro_metrics.records import Run, iso_utc, matches_any, nest
+from kedro_metrics.summaries import summary_point
+
+if TYPE_CHECKING:
+    from kedro_metrics.filters import Condition, Sort
 
 #: Kubeflow Pipelines' rule for metric names.
 KFP_NAME = re.compile(r"^[a-zA-Z]([-_a-zA-Z0-9]{0,62}[a-zA-Z0-9])?$")
@@ -30,14 +34,17 @@ RUNS_COLUMNS = (
     "run_id", "run_name", "status", "start_time", "end_time", "duration_s", "pipeline", "metrics",
 )  # fmt: skip
 SHOW_COLUMNS = ("name", "value", "step", "points")
+#: The summaries ``show`` adds as fields when declared (``best`` has its own field).
+SHOW_SUMMARIES = ("min", "max", "mean", "first", "last")
 
 
 # Documents ------------------------------------------------------------------------
 
 
-def runs_document(runs: Iterable[Run]) -> list[dict[str, Any]]:
+def runs_document(runs: Iterable[Run], keys: Sequence[str] = ()) -> list[dict[str, Any]]:
     """``runs``: ``{run_id, run_name, status, start_time, end_time, duration_s,
-    pipeline, metrics}`` per run (``metrics``: how many metric keys)."""
+    pipeline, metrics, values}`` per run (``metrics``: how many metric keys;
+    ``values``: the last value of each of ``keys``, null when the run lacks it)."""
     return [
         {
             "run_id": run.run_id,
@@ -47,24 +54,79 @@ def runs_document(runs: Iterable[Run]) -> list[dict[str, Any]]:
             "end_time": iso_utc(run.end_time),
             "duration_s": run.duration_s(),
             "pipeline": run.pipeline,
-            "metrics": len(run.latest),
+            "metrics": len(run.metrics),
+            "values": {key: run.latest[key].value if key in run.latest else None for key in keys},
         }
         for run in runs
     ]
 
 
+def runs_columns(keys: Sequence[str]) -> list[str]:
+    """The CSV columns of ``runs``: one per run field, then one per key of ``values``."""
+    return [*RUNS_COLUMNS, *keys]
+
+
+def runs_csv_rows(document: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``runs`` rows flattened for CSV: each of ``values`` a column of its own."""
+    return [{**row, **row["values"]} for row in document]
+
+
+def value_keys(conditions: Iterable[Condition], sort: Sort | None) -> list[str]:
+    """The metric keys ``--where`` and ``--sort`` name, in order, once each."""
+    keys = [c.key for c in conditions if c.kind == "metric"]
+    return list(dict.fromkeys([*keys, *([sort.key] if sort else [])]))
+
+
 def show_document(
-    run: Run, point_counts: Mapping[str, int], names: Sequence[str]
+    run: Run,
+    histories: Mapping[str, Sequence[MetricPoint]],
+    names: Sequence[str],
+    meaning: Callable[[str], Meaning],
 ) -> list[dict[str, Any]]:
-    """``show``: ``{name, value, step, points}`` per metric, in ``names`` order."""
-    return [
-        {
+    """``show``: ``{name, value, step, points, best}`` per metric, in ``names`` order,
+    plus one field per summary declared for any of them (``min``, ``max``, ``mean``,
+    ``first``, ``last``), computed from the history. ``best`` is ``{value, step}``
+    for a key with a direction, else null; a summary a key does not declare is null."""
+    declared = {name for key in names for name in meaning(key).summary}
+    columns = [name for name in SHOW_SUMMARIES if name in declared]
+    document = []
+    for key in names:
+        shown = meaning(key)
+        points = ordered(histories[key])
+        row: dict[str, Any] = {
             "name": key,
             "value": run.latest[key].value,
             "step": run.latest[key].step,
-            "points": point_counts[key],
+            "points": len(points),
+            "best": None,
         }
-        for key in names
+        if shown.direction and points:
+            best = summary_point(points, "best", direction=shown.direction)
+            row["best"] = {"value": best.value, "step": best.step}
+        for name in columns:
+            wanted = name in shown.summary and points
+            row[name] = (
+                summary_point(points, name, direction=shown.direction).value if wanted else None
+            )
+        document.append(row)
+    return document
+
+
+def show_columns(document: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The CSV columns of a ``show`` document: ``best`` as ``best`` and ``best_step``."""
+    extra = [c for c in (document[0] if document else {}) if c not in (*SHOW_COLUMNS, "best")]
+    return [*SHOW_COLUMNS, "best", "best_step", *extra]
+
+
+def show_csv_rows(document: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """``show`` rows flattened for CSV (``best`` -> ``best``, ``best_step``)."""
+    return [
+        {
+            **row,
+            "best": (row["best"] or {}).get("value"),
+            "best_step": (row["best"] or {}).get("step"),
+        }
+        for row in document
     ]
 
 
@@ -97,12 +159,17 @@ def compare_csv_rows(
     rows: Iterable[Mapping[str, Any]], run_ids: Sequence[str]
 ) -> list[dict[str, Any]]:
     """Compare rows flattened for CSV: ``name``, one column per run id, ``change``,
-    ``change_pct``."""
+    ``change_pct``, ``better`` (``true``/``false``, empty when unknown)."""
     return [
         {"name": row["name"], **{rid: row["values"][rid] for rid in run_ids},
-         "change": row["change"], "change_pct": row["change_pct"]}
+         "change": row["change"], "change_pct": row["change_pct"],
+         "better": None if row["better"] is None else str(row["better"]).lower()}
         for row in rows
     ]  # fmt: skip
+
+
+def compare_columns(run_ids: Sequence[str]) -> list[str]:
+    return ["name", *run_ids, "change", "change_pct", "better"]
 
 
 # Kubeflow Pipelines -----------------------------------------------------------------
@@ -119,13 +186,16 @@ def kfp_name(key: str) -> str:
 
 
 def kubeflow_metrics(
-    values: Mapping[str, float], *, percentage: Iterable[str] = ()
+    values: Mapping[str, float],
+    *,
+    percentage: Iterable[str] = (),
+    meaning: Callable[[str], Meaning] | None = None,
 ) -> dict[str, Any]:
     """The Kubeflow Pipelines v1 metrics file: ``{"metrics": [{"name", "numberValue",
     "format"}]}``, one entry per finite value, sorted by name.
 
-    ``format`` is ``PERCENTAGE`` for keys matching a ``percentage`` glob, else
-    ``RAW``; ``numberValue`` is never scaled. NaN and infinities (no JSON number)
+    ``format`` is ``PERCENTAGE`` for keys matching a ``percentage`` glob or whose
+    ``meaning`` is ``format: percent``, else ``RAW``; ``numberValue`` is never scaled. NaN and infinities (no JSON number)
     are left out: see ``not_finite``.
 
     Raises:
@@ -146,12 +216,16 @@ def kubeflow_metrics(
         {
             "name": name,
             "numberValue": values[key],
-            "format": "PERCENTAGE" if matches_any(key, globs) else "RAW",
+            "format": "PERCENTAGE" if _percentage(key, globs, meaning) else "RAW",
         }
         for name, key in sorted(owners.items())
         if math.isfinite(values[key])
     ]
     return {"metrics": entries}
+
+
+def _percentage(key: str, globs: list[str], meaning: Callable[[str], Meaning] | None) -> bool:
+    return matches_any(key, globs) or (meaning is not None and meaning(key).format == PERCENT)
 
 
 def not_finite(values: Mapping[str, float]) -> list[str]:
@@ -189,83 +263,3 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_json_safe(item) for item in value]
     return value
-
-
-# Tables (text cells; the CLI draws them) ---------------------------------------------
-
-
-def number(value: float | None) -> str:
-    """A value for a table cell: 6 significant digits, "-" when missing."""
-    return "-" if value is None else f"{value:.6g}"
-
-
-def local_time(epoch_ms: int | None) -> str:
-    """Epoch milliseconds in the local time zone, to the second."""
-    if epoch_ms is None:
-        return "-"
-    return datetime.fromtimestamp(epoch_ms / 1000).astimezone().strftime("%Y-%m-%d %H:%M:%S")
-
-
-#: Seconds in a minute, minutes in an hour.
-_SIXTY = 60
-
-
-def duration(seconds: float | None) -> str:
-    """``4.2 s``, ``3 min 05 s``, ``2 h 01 min``; "-" while running."""
-    if seconds is None:
-        return "-"
-    if seconds < _SIXTY:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(round(seconds), _SIXTY)
-    if minutes < _SIXTY:
-        return f"{minutes} min {secs:02d} s"
-    hours, minutes = divmod(minutes, _SIXTY)
-    return f"{hours} h {minutes:02d} min"
-
-
-def runs_table(runs: Sequence[Run]) -> tuple[list[str], list[list[str]]]:
-    headers = ["run", "name", "status", "start", "duration", "pipeline", "metrics"]
-    rows = [
-        [run.short_id, run.run_name, run.status, local_time(run.start_time),
-         duration(run.duration_s()), run.pipeline or "-", str(len(run.latest))]
-        for run in runs
-    ]  # fmt: skip
-    return headers, rows
-
-
-def show_table(document: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    headers = ["name", "value", "step", "points"]
-    rows = [[d["name"], number(d["value"]), str(d["step"]), str(d["points"])] for d in document]
-    return headers, rows
-
-
-def compare_table(
-    rows: Sequence[Mapping[str, Any]], runs: Sequence[Run]
-) -> tuple[list[str], list[list[str]]]:
-    headers = ["name", *(run.short_id for run in runs), "change", "change %"]
-    cells = [
-        [row["name"], *(number(row["values"][run.run_id]) for run in runs),
-         _signed(row["change"]), _signed(row["change_pct"])]
-        for row in rows
-    ]  # fmt: skip
-    return headers, cells
-
-
-def records_table(found: Sequence[Mapping[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    headers = ["run", "run name", "name", "step", "value", "created at"]
-    rows = [
-        [
-            r["run_id"][:8],
-            r["run_name"],
-            r["name"],
-            str(r["step"]),
-            number(r["value"]),
-            r["created_at"],
-        ]
-        for r in found
-    ]
-    return headers, rows
-
-
-def _signed(value: float | None) -> str:
-    return "-" if value is None else f"{value:+.6g}"

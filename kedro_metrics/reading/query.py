@@ -10,25 +10,41 @@ every experiment.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kedro_metrics import project, records, store
-from kedro_metrics.points import MetricPoint
+from kedro_metrics import filters, project, records, store
+from kedro_metrics.errors import FilterError
+from kedro_metrics.meaning import Declarations, Meaning, RunMeaning
+from kedro_metrics.points import MetricPoint, ordered
 from kedro_metrics.reading import formats
 from kedro_metrics.records import RECORD_FIELDS, Run
+from kedro_metrics.summaries import summary_point
 
 __all__ = ["RECORD_FIELDS", "Scope", "get_metrics", "resolve_runs", "scope_for"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class Scope:
-    """Where runs are looked for: a tracking URI and an experiment (None: all)."""
+    """Where runs are looked for: a tracking URI and an experiment (None: all), and
+    what the project declares its metrics mean (for runs that recorded nothing)."""
 
     tracking_uri: str
     experiment: str | None
+    declarations: Declarations = Declarations()
+
+    def meaning(self, run: Run) -> RunMeaning:
+        """The meaning of ``run``'s keys: what it recorded, then the project's."""
+        return RunMeaning.of(run.tags, self.declarations)
+
+    def meaning_of_none(self) -> RunMeaning:
+        """The project's meaning alone (no run read)."""
+        return RunMeaning({}, self.declarations)
 
     @property
     def where(self) -> str:
@@ -49,7 +65,11 @@ def scope_for(
     if settings is None and (tracking_uri is None or experiment is None):
         settings = project.current_settings(project_path)
     if settings is not None:
-        return Scope(tracking_uri or settings.tracking_uri, experiment or settings.experiment)
+        return Scope(
+            tracking_uri or settings.tracking_uri,
+            experiment or settings.experiment,
+            settings.config.metrics,
+        )
     return Scope(
         store.resolve_uri(tracking_uri),
         experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or None,
@@ -66,6 +86,9 @@ def get_metrics(  # noqa: PLR0913
     tracking_uri: str | None = None,
     project_path: str | os.PathLike[str] | None = None,
     history: bool = False,
+    value: str = "last",
+    where: str | Sequence[str] | None = None,
+    sort: str | None = None,
     as_frame: bool = False,
 ) -> Any:
     """Metric records of the matching runs; every filter given must hold.
@@ -81,7 +104,16 @@ def get_metrics(  # noqa: PLR0913
         status: Runs with this MLflow status (``FINISHED``, ``FAILED``, ...).
         tracking_uri: The MLflow store. Default: the project's, else MLflow's current.
         project_path: The Kedro project whose settings give URI and experiment.
-        history: False: the last value of each metric of each run. True: every point.
+        history: False: one value of each metric of each run (see ``value``).
+            True: every point.
+        value: Which point of each metric: ``last`` (default, as MLflow reports it),
+            ``best`` (by the key's direction, docs/meaning.md), ``min``, ``max``,
+            ``mean`` or ``first``. Every choice but ``last`` reads the histories.
+        where: Conditions every run must meet, ``KEY OP VALUE`` (``"model_metrics.
+            accuracy > 0.9"``, ``"params.lr = 0.1"``, ``"status = FINISHED"``), as
+            ``kedro metrics runs --where``; the store's own search filters them.
+        sort: Runs by a metric key, best first when it has a direction, else
+            descending; ``KEY:asc`` / ``KEY:desc`` to force the order.
         as_frame: Return a pandas DataFrame with the same columns.
 
     Returns:
@@ -98,11 +130,21 @@ def get_metrics(  # noqa: PLR0913
     Raises:
         RunReferenceError: a reference in ``run`` names no run or several, or
             ``status`` is not an MLflow run status.
+        FilterError (a ValueError): a malformed ``where`` or ``sort``; ``value``
+            unknown, or ``best`` of an exact name without a direction.
         TrackingError: the store could not be read.
     """
+    conditions, order = parse_filters(where, sort)
+    if value not in VALUES:
+        raise FilterError(f"value must be one of {', '.join(VALUES)}; got {value!r}.")
     scope = scope_for(tracking_uri=tracking_uri, experiment=experiment, project_path=project_path)
-    runs = find_runs(scope, run=run, pipeline=pipeline, status=status)
-    found = all_points(scope, runs, name) if history else records.last_value_records(runs, name)
+    runs = find_runs(scope, run=run, pipeline=pipeline, status=status, where=conditions, sort=order)
+    if history:
+        found = all_points(scope, runs, name)
+    elif value == "last":
+        found = records.last_value_records(runs, name)
+    else:
+        found = chosen_value_records(scope, runs, name, value)
     if not as_frame:
         return found
     import pandas as pd
@@ -126,34 +168,127 @@ def resolve_runs(
     return _resolve(Scope(store.resolve_uri(tracking_uri), experiment), references)
 
 
-def find_runs(
+def find_runs(  # noqa: PLR0913 - the filters of a run search, keyword-only
     scope: Scope,
     *,
     run: str | Sequence[str] | None = None,
     pipeline: str | None = None,
     status: str | None = None,
     limit: int | None = None,
+    where: Sequence[filters.Condition] = (),
+    sort: filters.Sort | None = None,
 ) -> list[Run]:
     """Runs named by ``run`` (references), else every run of the scope, newest
-    first; kept when they match ``pipeline`` and ``status``."""
+    first (or by ``sort``); kept when they match ``pipeline``, ``status`` and every
+    condition of ``where`` (the store's search filters them: one request per 1,000
+    runs, plus one for the newest run's meaning when ``sort`` follows a direction)."""
     wanted = store.checked_status(status) if status else None  # a typo fails, runs or not
     if run is not None:
-        return [
+        named = [
             found
             for found in _resolve(scope, run)
             if (wanted is None or found.status == wanted)
             and (pipeline is None or found.runs_pipeline(pipeline))
         ]
+        return _filtered(scope, named, where, sort)
     ids = _experiment_ids(scope)
     if not ids:
         return []
-    return store.search_runs(scope.tracking_uri, ids, status=status, pipeline=pipeline, limit=limit)
+    filter_string = filters.to_filter_string(where)
+    order_by = None if sort is None else filters.order_by(sort, _direction(scope, ids, sort, where))
+    return store.search_runs(
+        scope.tracking_uri, ids, status=status, pipeline=pipeline, limit=limit,
+        filter_string=filter_string, order_by=order_by,
+    )  # fmt: skip
+
+
+def parse_filters(
+    where: str | Sequence[str] | None, sort: str | None
+) -> tuple[list[filters.Condition], filters.Sort | None]:
+    """``where`` (one expression or several) and ``sort`` parsed; FilterError if malformed."""
+    texts = [where] if isinstance(where, str) else list(where or ())
+    return [filters.parse_condition(t) for t in texts], (
+        None if sort is None else filters.parse_sort(sort)
+    )
+
+
+def _direction(
+    scope: Scope, ids: list[str], sort: filters.Sort, where: Sequence[filters.Condition]
+) -> str | None:
+    """The sort key's direction as the newest run searched means it (one request of
+    one run: what it recorded, else what the project declares); not needed for a
+    forced order."""
+    if sort.order is not None:
+        return None
+    where_string = filters.to_filter_string(where)
+    newest = store.search_runs(scope.tracking_uri, ids, limit=1, filter_string=where_string)
+    meaning = scope.meaning(newest[0]) if newest else scope.meaning_of_none()
+    return meaning(sort.key).direction
+
+
+def _filtered(
+    scope: Scope, runs: list[Run], where: Sequence[filters.Condition], sort: filters.Sort | None
+) -> list[Run]:
+    """Runs given by reference, kept when they meet ``where`` (one search of those
+    ids), in the order ``sort`` gives."""
+    if not runs or (not where and sort is None):
+        return runs
+    ids = sorted({r.experiment_id for r in runs})
+    listed = ", ".join(f"'{r.run_id}'" for r in runs)
+    conditions = filters.to_filter_string(where)
+    in_runs = f"attributes.run_id IN ({listed})"
+    filter_string = f"{conditions} AND {in_runs}" if conditions else in_runs
+    order_by = None if sort is None else filters.order_by(sort, _direction(scope, ids, sort, where))
+    return store.search_runs(
+        scope.tracking_uri, ids, filter_string=filter_string, order_by=order_by
+    )
+
+
+#: ``get_metrics(value=...)``.
+VALUES = ("last", "best", "min", "max", "mean", "first")
+
+
+def chosen_value_records(
+    scope: Scope, runs: Sequence[Run], name: str | None, value: str
+) -> list[dict[str, Any]]:
+    """One record per metric per run: the point ``value`` picks from its history
+    (one request per (run, metric), in flight). ``best`` needs a direction: an exact
+    name without one raises, a glob leaves such keys out with one warning."""
+    pairs = []
+    undirected = []
+    for run in runs:
+        meaning = scope.meaning(run)
+        for key in records.selected(run, name):
+            if value == "best" and meaning(key).direction is None:
+                undirected.append(key)
+            else:
+                pairs.append((run, key, meaning(key)))
+    if undirected and name in undirected:
+        raise FilterError(
+            f"value='best' needs the direction of {name!r}: declare it in metrics.yml "
+            "(metrics: {KEY: {direction: max}}, docs/meaning.md) or ask for another value."
+        )
+    if undirected:
+        logger.warning(
+            "kedro-metrics: left out of value='best' (no direction declared): %s",
+            ", ".join(sorted(set(undirected))),
+        )
+    histories = store.read_histories(scope.tracking_uri, [(r.run_id, k) for r, k, _ in pairs])
+    return [
+        records.record(run, _chosen(histories[run.run_id, key], value, meaning))
+        for run, key, meaning in pairs
+        if histories[run.run_id, key]
+    ]
+
+
+def _chosen(history: Sequence[MetricPoint], value: str, meaning: Meaning) -> MetricPoint:
+    return summary_point(ordered(history), value, direction=meaning.direction)
 
 
 def all_points(scope: Scope, runs: Sequence[Run], name: str | None) -> list[dict[str, Any]]:
     """The records of every point of every matching metric of ``runs``: one request
     per (run, metric), several in flight."""
-    pairs = [(run.run_id, key) for run in runs for key in records.matching(run.latest, name)]
+    pairs = [(run.run_id, key) for run in runs for key in records.matching(run.metrics, name)]
     histories = store.read_histories(scope.tracking_uri, pairs)
     by_id = {run.run_id: run for run in runs}
     return [
@@ -202,17 +337,18 @@ def _experiment_ids(scope: Scope) -> list[str]:
 
 
 def show_run(scope: Scope, reference: str, name: str | None) -> tuple[Run, list[dict[str, Any]]]:
-    """``kedro metrics show``: the run, and per matching metric its last value, step
-    and number of points (one history request per metric, in flight)."""
+    """``kedro metrics show``: the run, and per matching metric its last value, step,
+    number of points, best value and declared summaries (one history request per
+    metric, in flight)."""
     (run,) = find_runs(scope, run=reference)
-    names = records.matching(run.latest, name)
+    names = records.matching(run.metrics, name)
     histories = store.read_histories(scope.tracking_uri, [(run.run_id, key) for key in names])
-    counts = {key: len(histories[run.run_id, key]) for key in names}
-    return run, formats.show_document(run, counts, names)
+    by_key = {key: histories[run.run_id, key] for key in names}
+    return run, formats.show_document(run, by_key, names, scope.meaning(run))
 
 
 def run_histories(scope: Scope, run: Run) -> dict[str, list[MetricPoint]]:
     """Every metric's history of ``run``, by key (one request each, in flight)."""
-    keys = sorted(run.latest)
+    keys = sorted(run.metrics)
     histories = store.read_histories(scope.tracking_uri, [(run.run_id, key) for key in keys])
     return {key: histories[run.run_id, key] for key in keys}

@@ -25,8 +25,8 @@ _INTERFACE = {
         "is_server", "key_problem", "redact", "request_timeout", "resolve_uri",
     ),
     "context": (
-        "PARAM_VALUE_LIMIT", "STANDARD_TAG_NAMES", "first_steps", "log_params",
-        "log_values", "read_values", "run_started_here",
+        "PARAM_VALUE_LIMIT", "STANDARD_TAG_NAMES", "TAG_VALUE_LIMIT", "first_steps",
+        "log_metrics_and_tags", "log_params", "log_values", "read_values", "run_started_here",
     ),
     "probe": ("answers", "unhealthy", "within"),
     "read": (
@@ -44,11 +44,11 @@ _SUBMODULE = {name: module for module, names in _INTERFACE.items() for name in n
 
 __all__ = [  # the interface above, sorted (a test checks they agree)
     "IN_FLIGHT", "NO_RUN_HELP", "PARAM_VALUE_LIMIT", "SESSION_TAG", "SPOOL_ID_TAG",
-    "STANDARD_TAG_NAMES",
+    "STANDARD_TAG_NAMES", "TAG_VALUE_LIMIT",
     "active_run_id", "answers", "batches", "check_run", "checked_status", "client_for",
     "configure_retries", "create_spooled_run", "end_run", "ensure_experiment",
     "experiment_id", "experiment_ids", "first_steps", "flush", "get_run", "is_local",
-    "is_server", "key_problem", "latest_run_holding", "log_params", "log_points",
+    "is_server", "key_problem", "latest_run_holding", "log_metrics_and_tags", "log_params", "log_points",
     "log_values", "metric_keys", "pending_writes", "read_histories", "read_history",
     "read_points", "read_values", "redact", "request_timeout", "resolve_uri",
     "run_started_here", "search_runs", "start_run", "submit_points", "unhealthy", "where",

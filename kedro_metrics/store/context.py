@@ -9,11 +9,16 @@ import multiprocessing
 import threading
 from collections.abc import Iterable, Mapping
 
-from mlflow.entities import Param, RunTag
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.utils import mlflow_tags
-from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH, MAX_PARAMS_TAGS_PER_BATCH
+from mlflow.utils.validation import (
+    MAX_METRICS_PER_BATCH,
+    MAX_PARAM_VAL_LENGTH,
+    MAX_PARAMS_TAGS_PER_BATCH,
+    MAX_TAG_VAL_LENGTH,
+)
 
-from kedro_metrics.points import ValidatedMetrics, belongs_to
+from kedro_metrics.points import MetricPoint, ValidatedMetrics, belongs_to
 from kedro_metrics.process import state
 from kedro_metrics.run_context import StandardTagNames
 from kedro_metrics.store.client import (
@@ -33,6 +38,8 @@ STANDARD_TAG_NAMES = StandardTagNames(
 )
 #: MLflow's longest param value; longer ones are cut (with a warning) before logging.
 PARAM_VALUE_LIMIT = MAX_PARAM_VAL_LENGTH
+#: MLflow's longest tag value.
+TAG_VALUE_LIMIT = MAX_TAG_VAL_LENGTH
 
 
 def log_params(
@@ -69,6 +76,30 @@ def log_values(
 ) -> None:
     """Log tags and params, 100 per ``log_batch`` request."""
     _log_batches(resolve_uri(tracking_uri), run_id, tags=tags or {}, params=params or {})
+
+
+def log_metrics_and_tags(
+    tracking_uri: str | None, run_id: str, points: list[MetricPoint], tags: Mapping[str, str]
+) -> None:
+    """Log a few metrics and tags together: one ``log_batch`` request while they fit
+    in one (1,000 metrics, 100 tags), more only beyond that."""
+    uri = resolve_uri(tracking_uri)
+    client = client_for(uri)
+    metrics = [Metric(p.key, p.value, p.timestamp, p.step) for p in points]
+    entries = [RunTag(k, v) for k, v in tags.items()]
+    while metrics or entries:
+        batch, metrics = metrics[:MAX_METRICS_PER_BATCH], metrics[MAX_METRICS_PER_BATCH:]
+        batch_tags, entries = (
+            entries[:MAX_PARAMS_TAGS_PER_BATCH],
+            entries[MAX_PARAMS_TAGS_PER_BATCH:],
+        )
+        with_retries(
+            uri,
+            f"log summaries and tags to run {run_id}",
+            lambda batch=batch, batch_tags=batch_tags: client.log_batch(
+                run_id, metrics=batch, tags=batch_tags
+            ),
+        )
 
 
 def _log_batches(

@@ -19,6 +19,7 @@ from mlflow.exceptions import MlflowException
 
 from kedro_metrics import records
 from kedro_metrics.errors import RunReferenceError
+from kedro_metrics.meaning import summary_keys
 from kedro_metrics.points import MetricPoint, belongs_to
 from kedro_metrics.store.client import (
     client_for,
@@ -42,10 +43,13 @@ _FIRST_PAGE = 50
 
 
 def read_points(tracking_uri: str | None, run_id: str, prefix: str) -> list[MetricPoint]:
-    """Every point of every metric under ``prefix``: 1 request + 1 per metric key,
-    the histories read several at a time against a tracking server."""
+    """Every point of every metric under ``prefix`` (not the summaries the hook
+    logged): 1 request + 1 per metric key, the histories read several at a time
+    against a tracking server."""
     uri = resolve_uri(tracking_uri)
-    keys = [key for key in metric_keys(uri, run_id) if belongs_to(key, prefix)]
+    run = with_retries(uri, f"read run {run_id}", lambda: client_for(uri).get_run(run_id))
+    summaries = summary_keys(run.data.tags)
+    keys = sorted(k for k in run.data.metrics if belongs_to(k, prefix) and k not in summaries)
     histories = read_histories(uri, [(run_id, key) for key in keys])
     return [point for key in keys for point in histories[run_id, key]]
 
@@ -135,9 +139,13 @@ def search_runs(  # noqa: PLR0913
     pipeline: str | None = None,
     run_id_prefix: str | None = None,
     limit: int | None = None,
+    filter_string: str = "",
+    order_by: Sequence[str] | None = None,
 ) -> list[records.Run]:
-    """Runs of the experiments, newest first by start time, each with the last
-    point of every metric: one request per page of ``SEARCH_PAGE`` runs.
+    """Runs of the experiments, newest first by start time (or by ``order_by``,
+    MLflow's clauses), each with the last point of every metric: one request per
+    page of ``SEARCH_PAGE`` runs. ``filter_string`` (MLflow's search syntax, see
+    ``filters``) is ANDed with the filters below.
 
     ``pipeline`` keeps runs tagged with that pipeline (one of a comma-separated
     list); ``run_id_prefix`` keeps run ids starting with it; ``limit`` stops early
@@ -152,9 +160,12 @@ def search_runs(  # noqa: PLR0913
         filters.append(f"tags.`{records.PIPELINE_TAG}` LIKE '%{_quoted(pipeline)}%'")
     if run_id_prefix is not None:
         filters.append(f"attributes.run_id LIKE '{_quoted(run_id_prefix)}%'")
+    if filter_string:
+        filters.append(filter_string)
+    order = list(order_by or _NEWEST_FIRST)
     if pipeline is None:
-        return _search(uri, list(experiment_ids), " AND ".join(filters), limit)
-    runs = _search(uri, list(experiment_ids), " AND ".join(filters), None)
+        return _search(uri, list(experiment_ids), " AND ".join(filters), limit, order)
+    runs = _search(uri, list(experiment_ids), " AND ".join(filters), None, order)
     return [run for run in runs if run.runs_pipeline(pipeline)][:limit]
 
 
@@ -236,7 +247,9 @@ def _quoted(text: str) -> str:
     return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
-def _search(uri: str, ids: list[str], filter_string: str, limit: int | None) -> list[records.Run]:
+def _search(
+    uri: str, ids: list[str], filter_string: str, limit: int | None, order_by: list[str]
+) -> list[records.Run]:
     client = client_for(uri)
     found: list[Any] = []
     token = None
@@ -246,7 +259,7 @@ def _search(uri: str, ids: list[str], filter_string: str, limit: int | None) -> 
             uri,
             "search runs",
             lambda page=page, token=token: client.search_runs(
-                ids, filter_string, ViewType.ACTIVE_ONLY, page, _NEWEST_FIRST, token
+                ids, filter_string, ViewType.ACTIVE_ONLY, page, order_by, token
             ),
         )
         found.extend(batch)
@@ -296,5 +309,6 @@ def _to_run(run: Any, experiment: str) -> records.Run:
         experiment=experiment,
         experiment_id=info.experiment_id,
         tags=dict(run.data.tags),
+        params=dict(run.data.params),
         latest=latest,
     )

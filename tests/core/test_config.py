@@ -21,7 +21,7 @@ SOURCE = "conf/local/metrics.yml"
 KEYS = (
     "tracking_uri", "experiment", "run_name", "tags", "disabled_pipelines", "async_logging",
     "kubeflow", "log_params",
-    "spool_dir", "retry_seconds", "on_tracking_error", "sync_on_start", "mode",
+    "spool_dir", "retry_seconds", "on_tracking_error", "sync_on_start", "mode", "metrics",
 )  # fmt: skip
 
 

@@ -203,11 +203,41 @@ class TestCompare:
         last = run(ID_C, 2, acc=0.75, loss=1.0, zero=1.0, new=3.0)
         rows = records.compare([first, last])
         assert rows == [
-            {"name": "acc", "values": {ID_A: 0.5, ID_C: 0.75}, "change": 0.25, "change_pct": 50.0},
-            {"name": "gone", "values": {ID_A: 1.0, ID_C: None}, "change": None, "change_pct": None},
-            {"name": "loss", "values": {ID_A: 2.0, ID_C: 1.0}, "change": -1.0, "change_pct": -50.0},
-            {"name": "new", "values": {ID_A: None, ID_C: 3.0}, "change": None, "change_pct": None},
-            {"name": "zero", "values": {ID_A: 0.0, ID_C: 1.0}, "change": 1.0, "change_pct": None},
+            {
+                "name": "acc",
+                "values": {ID_A: 0.5, ID_C: 0.75},
+                "change": 0.25,
+                "change_pct": 50.0,
+                "better": None,
+            },
+            {
+                "name": "gone",
+                "values": {ID_A: 1.0, ID_C: None},
+                "change": None,
+                "change_pct": None,
+                "better": None,
+            },
+            {
+                "name": "loss",
+                "values": {ID_A: 2.0, ID_C: 1.0},
+                "change": -1.0,
+                "change_pct": -50.0,
+                "better": None,
+            },
+            {
+                "name": "new",
+                "values": {ID_A: None, ID_C: 3.0},
+                "change": None,
+                "change_pct": None,
+                "better": None,
+            },
+            {
+                "name": "zero",
+                "values": {ID_A: 0.0, ID_C: 1.0},
+                "change": 1.0,
+                "change_pct": None,
+                "better": None,
+            },
         ]
 
     def test_only_changed_keeps_missing_and_different(self):
@@ -231,6 +261,7 @@ class TestCompare:
                 "values": {ID_A: 1.0, ID_B: 5.0, ID_C: 1.0},
                 "change": 0.0,
                 "change_pct": 0.0,
+                "better": None,
             }
         ]
 

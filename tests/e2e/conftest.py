@@ -122,7 +122,8 @@ def metrics_in_process(
     ``kedro`` would do, without the seconds of a new interpreter): the same command
     objects, the project bootstrapped as Kedro's CLI does it, the environment of
     ``subprocess_env``. What the command changes in the process (MLflow's request
-    variables, the retry budget) is put back afterwards."""
+    variables, the retry budget, the bootstrapped project) is put back afterwards."""
+    import kedro.framework.project as kedro_project
     from click.testing import CliRunner
     from kedro.framework.startup import bootstrap_project
 
@@ -133,7 +134,8 @@ def metrics_in_process(
     changes: dict[str, str | None] = {name: None for name in os.environ if name not in wanted}
     changes.update({k: v for k, v in wanted.items() if os.environ.get(k) != v})
     changes.update({name: None for name in _SET_BY_COMMANDS if name not in wanted})
-    budget = state.retry_budget
+    budget, context = state.retry_budget, state.last_context
+    package, path = kedro_project.PACKAGE_NAME, list(sys.path)
     cwd = Path.cwd()
     try:
         os.chdir(project)
@@ -141,7 +143,9 @@ def metrics_in_process(
         result = CliRunner().invoke(commands, ["metrics", *args], obj=metadata, env=changes)
     finally:
         os.chdir(cwd)
-        state.retry_budget = budget
+        state.retry_budget, state.last_context = budget, context
+        # the process is in no project afterwards, as before (readers look for one)
+        kedro_project.PACKAGE_NAME, sys.path[:] = package, path
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return Completed(("kedro", "metrics", *args), result.exit_code, result.stdout, result.stderr)

@@ -281,7 +281,7 @@ class TestRuns:
                 "start_time": iso(info.start_time), "end_time": iso(info.end_time),
                 "duration_s": (info.end_time - info.start_time) / 1000,
                 "pipeline": "small" if index == 2 else "__default__",
-                "metrics": len(RUN_METRICS[index]),
+                "metrics": len(RUN_METRICS[index]), "values": {},
             })  # fmt: skip
         return rows
 
@@ -293,7 +293,10 @@ class TestRuns:
         """--format csv: a header with the JSON names and a row per run."""
         header = "run_id,run_name,status,start_time,end_time,duration_s,pipeline,metrics"
         rows = as_csv(cli("runs", "--format", "csv"), header)
-        assert rows == [{k: str(v) for k, v in row.items()} for row in self.expected(three_runs)]
+        assert rows == [
+            {k: str(v) for k, v in row.items() if k != "values"}
+            for row in self.expected(three_runs)
+        ]
 
     def test_filters_and_limit(self, cli, three_runs):
         """--pipeline, --status and --limit narrow the list."""
@@ -330,6 +333,7 @@ class TestShow:
                 "value": last(history)[1],
                 "step": last(history)[0],
                 "points": len(history),
+                "best": None,
             }
             for key, history in sorted(RUN_METRICS[index].items())
             if key.startswith(prefix)
@@ -345,14 +349,16 @@ class TestShow:
         assert got == self.expected(1, "model_metrics.")
 
     def test_prefix_reference_and_csv(self, cli, three_runs):
-        """A unique id prefix names run 1; CSV has name,value,step,points."""
+        """A unique id prefix names run 1; CSV has name,value,step,points,best,best_step
+        (empty: nothing declares a direction here)."""
         rows = as_csv(
             cli("show", three_runs.ids[0][:8], "--name", "a_metrics.*", "--format", "csv"),
-            "name,value,step,points",
+            "name,value,step,points,best,best_step",
         )
+        none = {"best": "", "best_step": ""}
         assert rows == [
-            {"name": "a_metrics.curve", "value": "0.5", "step": "1", "points": "2"},
-            {"name": "a_metrics.score", "value": "0.0", "step": "0", "points": "1"},
+            {"name": "a_metrics.curve", "value": "0.5", "step": "1", "points": "2", **none},
+            {"name": "a_metrics.score", "value": "0.0", "step": "0", "points": "1", **none},
         ]
 
     def test_table(self, cli, three_runs):
@@ -373,7 +379,7 @@ class TestCompare:
         expected = [
             {"name": key, "values": {second: RUN_METRICS[1].get(key) and last(RUN_METRICS[1][key])[1],
                                      third: RUN_METRICS[2].get(key) and last(RUN_METRICS[2][key])[1]},
-             "change": None, "change_pct": None}
+             "change": None, "change_pct": None, "better": None}
             for key in sorted({*RUN_METRICS[1], *RUN_METRICS[2]})
         ]  # fmt: skip
         assert got == expected
@@ -388,19 +394,21 @@ class TestCompare:
                 "values": {first: 0.5, second: 5.5},
                 "change": 5.0,
                 "change_pct": 1000.0,
+                "better": None,
             },
             {
                 "name": "a_metrics.score",
                 "values": {first: 0.0, second: 5.0},
                 "change": 5.0,
                 "change_pct": None,
+                "better": None,
             },
         ]
 
     def test_csv_has_a_column_per_run(self, cli, three_runs):
         """CSV columns: name, one per run id, change, change_pct; missing is empty."""
         first, third = three_runs.ids[0], three_runs.ids[2]
-        header = f"name,{first},{third},change,change_pct"
+        header = f"name,{first},{third},change,change_pct,better"
         rows = as_csv(
             cli("compare", first, "latest", "--name", "*answer", "--format", "csv"), header
         )
@@ -411,6 +419,7 @@ class TestCompare:
                 third: "42.0",
                 "change": "",
                 "change_pct": "",
+                "better": "",
             }
         ]
 

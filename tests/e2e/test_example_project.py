@@ -32,6 +32,9 @@ def load_nodes(project: Path) -> ModuleType:
     return module
 
 
+LOSSES = ("model_metrics.loss", "train_scores.log_loss", "test_scores.log_loss")
+
+
 def recompute(project: Path) -> dict[str, list[tuple[int, float]]]:
     """What the pipeline should log, computed in-process from the same nodes and params."""
     nodes = load_nodes(project)
@@ -48,6 +51,11 @@ def recompute(project: Path) -> dict[str, list[tuple[int, float]]]:
         for name, value in metrics.items():
             values = value if isinstance(value, list) else [value]
             expected[f"{prefix}.{name}"] = [(step, float(v)) for step, v in enumerate(values)]
+    # conf/base/metrics.yml: "*loss*" summaries min and last, at their source steps
+    for key in [key for key in expected if "loss" in key]:
+        points = expected[key]
+        expected[f"{key}.min"] = [min(points, key=lambda p: (p[1], p[0]))]
+        expected[f"{key}.last"] = [points[-1]]
     return expected
 
 
@@ -69,9 +77,11 @@ class TestExampleProject:
         assert run.info.experiment_id == store.experiments()["metrics_example"]
 
     def test_logs_exactly_the_documented_keys(self, example_run):
-        """Loss curve, final scores, and one prefix per split from the "{split}_scores" factory."""
+        """Loss curve, final scores, one prefix per split from the "{split}_scores" factory,
+        and the summaries metrics.yml declares for the losses."""
         *_, metrics = example_run
         assert set(metrics) == {
+            *(f"{key}.{name}" for key in LOSSES for name in ("min", "last")),
             "model_metrics.loss",
             "model_metrics.accuracy",
             "model_metrics.precision",

@@ -751,7 +751,7 @@ class TestSingleMetric:
         with pytest.raises(DatasetError) as caught:
             MlflowMetricDataSet(key="k", tracking_uri=store_uri, load_args={"mode": mode})
         assert repr(mode) in str(caught.value)
-        assert "last, history, values" in str(caught.value)
+        assert "last, best, history, values" in str(caught.value)
 
     def test_without_a_key_is_a_dataset_error(self, make):
         """No key (and no hook to set it): save and load raise a DatasetError asking for one."""

@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kedro_metrics.errors import ExportError
+from kedro_metrics.meaning import UNDECLARED, Meaning
 from kedro_metrics.points import MetricPoint
 from kedro_metrics.reading import formats
 from kedro_metrics.records import Run
@@ -46,8 +47,22 @@ class TestDocuments:
                 "duration_s": 2.5,
                 "pipeline": "__default__",
                 "metrics": 2,
+                "values": {},
             }
         ]
+
+    def test_runs_document_values_of_the_keys_asked(self):
+        """runs: ``values`` holds the last value of each key --where/--sort name, null
+        when the run lacks it; CSV gives each its own column."""
+        (row,) = formats.runs_document([RUN], ["m.acc", "m.missing"])
+        assert row["values"] == {"m.acc": 0.875, "m.missing": None}
+        columns = formats.runs_columns(["m.acc", "m.missing"])
+        assert columns[-3:] == ["metrics", "m.acc", "m.missing"]
+        assert (
+            formats.to_csv(formats.runs_csv_rows([row]), columns)
+            .splitlines()[1]
+            .endswith(",2,0.875,")
+        )
 
     def test_running_run_has_no_end(self):
         """A run without end time has end_time and duration_s null."""
@@ -56,9 +71,39 @@ class TestDocuments:
         assert (row["end_time"], row["duration_s"], row["pipeline"]) == (None, None, None)
 
     def test_show_document(self):
-        """show: name, last value, its step, number of points."""
-        got = formats.show_document(RUN, {"m.acc": 3, "m.per_class.cat.recall": 1}, ["m.acc"])
-        assert got == [{"name": "m.acc", "value": 0.875, "step": 0, "points": 3}]
+        """show: name, last value, its step, number of points, best (null without a
+        direction); no summary field when none is declared."""
+        histories = {"m.acc": [MetricPoint("m.acc", v, 0, t) for v, t in ((0.5, 1), (0.875, 10))]}
+        got = formats.show_document(RUN, histories, ["m.acc"], lambda key: UNDECLARED)
+        assert got == [{"name": "m.acc", "value": 0.875, "step": 0, "points": 2, "best": None}]
+
+    def test_show_document_best_and_declared_summaries(self):
+        """show: best is {value, step} by the direction; one field per summary declared
+        for any key shown, null for keys that do not declare it; CSV splits best."""
+        loss = [MetricPoint("m.loss", v, s, s) for s, v in enumerate((0.75, 0.25, 0.5))]
+        run_ = Run("r" * 32, "x", "FINISHED", 1, 2, "e", "1", latest={
+            "m.loss": loss[-1], "m.acc": MetricPoint("m.acc", 0.875, 0, 10)})  # fmt: skip
+        meanings = {
+            "m.loss": Meaning(direction="min", summary=("last", "min")),
+            "m.acc": Meaning(direction="max"),
+        }
+        got = formats.show_document(
+            run_, {"m.loss": loss, "m.acc": [run_.latest["m.acc"]]}, ["m.acc", "m.loss"],
+            lambda key: meanings[key],
+        )  # fmt: skip
+        assert got == [
+            {"name": "m.acc", "value": 0.875, "step": 0, "points": 1,
+             "best": {"value": 0.875, "step": 0}, "min": None, "last": None},
+            {"name": "m.loss", "value": 0.5, "step": 2, "points": 3,
+             "best": {"value": 0.25, "step": 1}, "min": 0.25, "last": 0.5},
+        ]  # fmt: skip
+        columns = formats.show_columns(got)
+        assert columns == ["name", "value", "step", "points", "best", "best_step", "min", "last"]
+        assert formats.to_csv(formats.show_csv_rows(got), columns) == (
+            "name,value,step,points,best,best_step,min,last\n"
+            "m.acc,0.875,0,1,0.875,0,,\n"
+            "m.loss,0.5,2,3,0.25,1,0.25,0.5\n"
+        )
 
     def test_export_document_nests_groups(self):
         """export json: run fields, sorted tags, metrics nested with value, step, history."""
@@ -97,13 +142,17 @@ class TestDocuments:
         }
 
     def test_compare_csv_rows(self):
-        """compare csv: name, a column per run id, change, change_pct."""
+        """compare csv: name, a column per run id, change, change_pct, better (true,
+        false or empty)."""
         rows = [
-            {"name": "a", "values": {"r1": 1.0, "r2": None}, "change": None, "change_pct": None}
-        ]
+            {"name": "a", "values": {"r1": 1.0, "r2": None}, "change": None,
+             "change_pct": None, "better": None},
+            {"name": "b", "values": {"r1": 1.0, "r2": 2.0}, "change": 1.0,
+             "change_pct": 100.0, "better": False},
+        ]  # fmt: skip
         flat = formats.compare_csv_rows(rows, ["r1", "r2"])
-        assert formats.to_csv(flat, ["name", "r1", "r2", "change", "change_pct"]) == (
-            "name,r1,r2,change,change_pct\na,1.0,,,\n"
+        assert formats.to_csv(flat, formats.compare_columns(["r1", "r2"])) == (
+            "name,r1,r2,change,change_pct,better\na,1.0,,,,\nb,1.0,2.0,1.0,100.0,false\n"
         )
 
 
@@ -168,23 +217,3 @@ class TestKubeflow:
             formats.kubeflow_metrics({"model.acc": 1.0, "model/acc": 2.0})
         message = str(caught.value)
         assert "'model.acc'" in message and "'model/acc'" in message and "'model-acc'" in message
-
-
-class TestTableCells:
-    """Table cells: numbers, durations and times for people."""
-
-    @pytest.mark.parametrize(
-        ("seconds", "text"),
-        [(None, "-"), (4.24, "4.2 s"), (185, "3 min 05 s"), (7260, "2 h 01 min")],
-    )
-    def test_duration(self, seconds, text):
-        """Seconds under a minute, then minutes, then hours."""
-        assert formats.duration(seconds) == text
-
-    def test_number(self):
-        """6 significant digits; missing is -."""
-        assert (formats.number(0.875), formats.number(40.0), formats.number(None)) == (
-            "0.875",
-            "40",
-            "-",
-        )

@@ -194,6 +194,36 @@ class TestGetMetricsHistory:
         ]
 
 
+class TestGetMetricsValue:
+    """value=: the point each metric's history gives (min, max, mean, first, best)."""
+
+    def test_min_max_first_mean(self, seeded):
+        """Each record is the chosen point, with its own step and timestamp."""
+        for value, point in [("min", (0.5, 0, 1)), ("max", (0.625, 1, 2)), ("first", (0.5, 0, 1))]:
+            assert metrics(seeded, "model.acc", run="latest~2", value=value) == [
+                seeded.record("first", "model.acc", *point)
+            ]
+        (mean,) = metrics(seeded, "model.acc", run="latest~2", value="mean")
+        assert (mean["value"], mean["step"]) == (0.5625, 1)
+
+    def test_best_needs_a_direction(self, seeded, caplog):
+        """An exact name without a direction raises; a glob leaves such keys out, warned."""
+        from kedro_metrics.errors import FilterError
+
+        with pytest.raises(FilterError, match="value='best' needs the direction of 'model.acc'"):
+            metrics(seeded, "model.acc", value="best")
+        assert metrics(seeded, "model.*", value="best") == []
+        assert (
+            "left out of value='best' (no direction declared): model.acc, model.loss" in caplog.text
+        )
+
+    def test_unknown_value(self, seeded):
+        with pytest.raises(
+            ValueError, match="value must be one of last, best, min, max, mean, first"
+        ):
+            metrics(seeded, value="median")
+
+
 class TestGetMetricsFrame:
     """as_frame=True: a pandas DataFrame with the record columns."""
 

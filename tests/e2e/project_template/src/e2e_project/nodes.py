@@ -130,3 +130,16 @@ def after_outage(token: str) -> dict:
 def large_history(points: int) -> dict:
     """large_metrics: one history of ``points`` steps (value = step / 2), one save."""
     return {"curve": [step / 2 for step in range(points)]}
+
+
+# pipeline "meaning" ------------------------------------------------------------------
+
+
+def quality_scores(quality: float) -> dict:
+    """scored_metrics: an accuracy, an f1 (declared in the catalog) and a loss curve
+    whose best point is not its last: [1.0, 1 - quality, 1.25 - quality]."""
+    return {
+        "accuracy": quality,
+        "f1": quality - 0.125,
+        "loss": [1.0, 1.0 - quality, 1.25 - quality],
+    }

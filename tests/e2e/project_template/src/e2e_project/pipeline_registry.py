@@ -74,6 +74,9 @@ def register_pipelines() -> dict[str, Pipeline]:
         ]
     )
     labelled = pipeline([node(nodes.labelled, None, "labelled_metrics", name="labelled")])
+    meaning = pipeline(
+        [node(nodes.quality_scores, "params:quality", "scored_metrics", name="quality_scores")]
+    )
     return {
         "__default__": prefixes,
         "prefixes": prefixes,
@@ -84,4 +87,5 @@ def register_pipelines() -> dict[str, Pipeline]:
         "interruptible": interruptible,
         "outage": outage,
         "large": large,
+        "meaning": meaning,
     }
