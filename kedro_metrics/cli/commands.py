@@ -242,10 +242,11 @@ def history(  # noqa: PLR0913
         from kedro_metrics.reading import tables
         from kedro_metrics.records import RECORD_FIELDS
 
-        points = _history_points(metadata, env, name, run_refs)
-        out.emit(points, RECORD_FIELDS, tables.records_table(points), title=f"History of {name}")
+        points, meaning = _history_points(metadata, env, name, run_refs)
+        table = tables.records_table(points, meaning)
+        out.emit(points, RECORD_FIELDS, table, title=f"History of {name}")
         if plot_file:
-            write_plot(points, plot_file, title=name)
+            write_plot(points, plot_file, title=name, meaning=meaning)
 
 
 @metrics.command()
@@ -266,13 +267,16 @@ def plot(
 ) -> None:
     """Draw the metrics matching NAME_GLOB to a PNG: a panel per metric, a line per run."""
     with reading("table"):
-        write_plot(_history_points(metadata, env, name_glob, run_refs), output, title=name_glob)
+        points, meaning = _history_points(metadata, env, name_glob, run_refs)
+        write_plot(points, output, title=name_glob, meaning=meaning)
 
 
 def _history_points(
     metadata: ProjectMetadata, env: str | None, name: str, run_refs: tuple[str, ...]
-) -> list[dict[str, Any]]:
-    """Every point of the metrics ``name`` matches in the runs (default: latest)."""
+) -> tuple[list[dict[str, Any]], Any]:
+    """Every point of the metrics ``name`` matches in the runs (default: latest), and
+    their meaning (the newest run's, then the project's)."""
+    from kedro_metrics import records
     from kedro_metrics.reading import query
 
     scope, _ = _scope(metadata, env)
@@ -281,10 +285,10 @@ def _history_points(
     if not points:
         runs_named = ", ".join(run.run_id for run in found)
         raise MetricsCliError(f"No metric matches {name!r} in run(s) {runs_named}.")
-    return points
+    return points, scope.meaning(records.newest(found))
 
 
-def write_plot(records: list[dict[str, Any]], output: str, *, title: str) -> None:
+def write_plot(records: list[dict[str, Any]], output: str, *, title: str, meaning: Any) -> None:
     """Draw ``records`` (metric records with every point) into the PNG ``output``:
     ``figures`` decides the panels and series, ``render`` draws them (matplotlib is
     imported only here)."""
@@ -292,7 +296,7 @@ def write_plot(records: list[dict[str, Any]], output: str, *, title: str) -> Non
     from kedro_metrics.reading.render import write_png
 
     Path(output).parent.mkdir(parents=True, exist_ok=True)
-    write_png(build_figure(records, title=title), output)
+    write_png(build_figure(records, title=title, meaning=meaning), output)
     click.echo(f"Wrote {output}")
 
 

@@ -109,4 +109,5 @@ def _preview(
     shown = figures.select_names(found, prefix, names)
     if not shown:
         return figures.empty_preview(f"{title}: no metric matches preview_args names {names}")
-    return figures.plotly_preview(shown, title=title, prefix=prefix)
+    meaning = query.run_meaning(uri, found[0]["run_id"], settings)
+    return figures.plotly_preview(shown, title=title, prefix=prefix, meaning=meaning)

@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NewType
 
+from kedro_metrics.meaning import PERCENT, RAW, UNDECLARED, Meaning
 from kedro_metrics.records import SHORT_ID
 
 #: The return type of the datasets' ``preview()``: Kedro-Viz reads its name from the
@@ -75,6 +76,8 @@ class Panel:
     missing: tuple[str, ...] = ()
     x_label: str = STEP_LABEL
     y_label: str = VALUE_LABEL
+    #: The metric's declared format: the value axis's ticks show it.
+    value_format: str = RAW
 
     @property
     def title(self) -> str:
@@ -114,8 +117,14 @@ class Figure:
         )
 
 
-def build_figure(records: Iterable[Mapping[str, Any]], *, title: str | None = None) -> Figure:
-    """The figure of ``records``: a panel per metric name (sorted), a series per run.
+def build_figure(
+    records: Iterable[Mapping[str, Any]],
+    *,
+    title: str | None = None,
+    meaning: Callable[[str], Meaning] | None = None,
+) -> Figure:
+    """The figure of ``records``: a panel per metric name (sorted), a series per run,
+    the value axis in the metric's declared format (``meaning``).
 
     Runs keep the order in which the records first name them; a run whose name is
     shared by another run of the figure is labelled ``name (short id)``. A run that
@@ -134,7 +143,8 @@ def build_figure(records: Iterable[Mapping[str, Any]], *, title: str | None = No
             _series(labels[run_id], run_id, by_run[run_id]) for run_id in labels if run_id in by_run
         )
         missing = tuple(label for run_id, label in labels.items() if run_id not in by_run)
-        panels.append(Panel(metric, series, missing))
+        shown = (meaning or _undeclared)(metric).format
+        panels.append(Panel(metric, series, missing, value_format=shown))
     legend = tuple(labels.values())
     return Figure(title if title is not None else ", ".join(legend), tuple(panels), legend)
 
@@ -176,21 +186,28 @@ def _step_order(rec: Mapping[str, Any]) -> tuple[int, int]:
 
 
 def plotly_preview(
-    records: Iterable[Mapping[str, Any]], *, title: str, prefix: str = ""
+    records: Iterable[Mapping[str, Any]],
+    *,
+    title: str,
+    prefix: str = "",
+    meaning: Callable[[str], Meaning] | None = None,
 ) -> PlotlyPreview:
     """A Plotly figure (plain JSON) of one run's metrics under ``prefix``.
 
     Each metric with two or more points is a line trace (x = steps, y = values);
     the metrics with a single point make one bar chart of their values, beside the
     lines. Trace and bar names drop ``prefix + "."``. NaN and infinities become
-    ``null`` (JSON has no such numbers; Plotly leaves a gap). No metric at all gives
-    ``empty_preview(title)``.
+    ``null`` (JSON has no such numbers; Plotly leaves a gap). A value axis whose
+    metrics share one declared format (``meaning``) shows it in its ticks
+    (``tickformat``). No metric at all gives ``empty_preview(title)``.
     """
     by_name: dict[str, list[Mapping[str, Any]]] = {}
     for rec in records:
         by_name.setdefault(short_name(rec["name"], prefix), []).append(rec)
     if not by_name:
         return empty_preview(title)
+    meaning_of = meaning or _undeclared
+    formats = {name: meaning_of(recs[0]["name"]).format for name, recs in by_name.items()}
     lines, singles = [], []
     for name in sorted(by_name):
         ordered = sorted(by_name[name], key=_step_order)
@@ -220,7 +237,30 @@ def plotly_preview(
             }
         )
     layout = _layout(title, lines=bool(lines), bars=bool(singles))
+    axes = [
+        ("yaxis", [t["name"] for t in lines]),
+        ("yaxis2" if lines else "yaxis", [n for n, _ in singles]),
+    ]
+    for axis, names in axes:
+        tick = tickformat({formats[name] for name in names})
+        if names and tick:
+            layout[axis]["tickformat"] = tick
     return PlotlyPreview({"data": data, "layout": layout})
+
+
+def tickformat(shared: set[str]) -> str | None:
+    """Plotly's (d3's) tick format for an axis whose metrics have the formats
+    ``shared``: one declared format, or None (several, or raw)."""
+    if len(shared) != 1:
+        return None
+    (shown,) = shared
+    if shown == RAW:
+        return None
+    return ".2%" if shown == PERCENT else shown
+
+
+def _undeclared(key: str) -> Meaning:
+    return UNDECLARED
 
 
 def _layout(title: str, *, lines: bool, bars: bool) -> dict[str, Any]:

@@ -336,6 +336,16 @@ def _experiment_ids(scope: Scope) -> list[str]:
     return [found] if found is not None else []
 
 
+def run_meaning(
+    tracking_uri: str | None, run_id: str, settings: project.ProjectSettings | None
+) -> RunMeaning:
+    """The meaning of one run's keys (one request): what it recorded, then what the
+    project's metrics.yml declares."""
+    found = store.get_run(tracking_uri, run_id)
+    current = settings.config.metrics if settings else Declarations()
+    return RunMeaning.of(found.tags if found else {}, current)
+
+
 def show_run(scope: Scope, reference: str, name: str | None) -> tuple[Run, list[dict[str, Any]]]:
     """``kedro metrics show``: the run, and per matching metric its last value, step,
     number of points, best value and declared summaries (one history request per

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from kedro_metrics.meaning import RAW, Meaning
 from kedro_metrics.reading.figures import DPI, Figure, Panel
 
 #: Histories up to this many points show a dot at each point; longer ones a plain line.
@@ -66,6 +67,11 @@ def _draw_panel(ax, panel: Panel, colours: dict[str, str]) -> None:
     ax.set_title(panel.title)
     ax.set_xlabel(panel.x_label)
     ax.set_ylabel(panel.y_label)
+    if panel.value_format != RAW:
+        from matplotlib.ticker import FuncFormatter
+
+        shown = Meaning(format=panel.value_format)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: shown.show(value)))
     ax.grid(alpha=0.3)
     steps = {step for series in panel.series for step in series.steps}
     if len(steps) == 1:

@@ -217,6 +217,30 @@ class TestCompare:
             ["scored_metrics.loss", "0.5000", "0.3750", "-0.1250", "-25"],
         ]
 
+    def test_colour_only_in_a_colour_terminal(self, runs):
+        """Green for better, red for worse where rich sees a colour terminal; none with
+        NO_COLOR, nor when stdout is not a terminal."""
+        args = ("compare", "latest~2", "latest~1", "--name", "*loss")
+        coloured = metrics_in_process(runs.project, *args, env={"FORCE_COLOR": "1"}).stdout
+        assert "\x1b[32m-0.1250" in coloured  # green: a lower loss is better
+        worse = metrics_in_process(
+            runs.project, "compare", "--name", "*loss", env={"FORCE_COLOR": "1"}
+        )
+        assert "\x1b[31m+0.2500" in worse.stdout  # red: 0.375 -> 0.625
+        plain = metrics_in_process(runs.project, *args, env={"FORCE_COLOR": "1", "NO_COLOR": "1"})
+        assert "\x1b[3" not in plain.stdout and "-0.1250" in plain.stdout
+        assert "\x1b[" not in metrics_in_process(runs.project, *args).stdout
+
+    def test_history_and_export_leave_summaries_out(self, runs):
+        export = json_of(metrics_in_process(runs.project, "export", "--format", "json"))
+        assert sorted(export["metrics"]["scored_metrics"]) == ["accuracy", "f1", "loss"]
+        history = json_of(
+            metrics_in_process(runs.project, "history", "scored_metrics.*", "--format", "json")
+        )
+        assert {r["name"] for r in history} == {
+            "scored_metrics.accuracy", "scored_metrics.f1", "scored_metrics.loss",
+        }  # fmt: skip
+
 
 class TestRunsWhereSort:
     """runs --where/--sort: the store's search filters and orders; values in JSON."""

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from kedro_metrics.meaning import UNDECLARED, Meaning
 from kedro_metrics.reading.figures import (
     MIN_INCHES,
     Figure,
@@ -24,6 +25,7 @@ from kedro_metrics.reading.figures import (
     run_labels,
     select_names,
     short_name,
+    tickformat,
 )
 from tests import strategies
 
@@ -391,3 +393,31 @@ class TestNames:
     def test_json_number(self, value, expected):
         """Finite numbers as floats, the rest as None."""
         assert json_number(value) == expected
+
+
+class TestDeclaredFormats:
+    """Plots and previews show the value axis in the metrics' declared format."""
+
+    MEANINGS = {"m.acc": Meaning(format="percent"), "m.loss": Meaning(format=".3f")}
+
+    def meaning(self, key):
+        return self.MEANINGS.get(key, UNDECLARED)
+
+    def test_panels_carry_the_format(self):
+        records = [rec("m.acc", 0.5, 0), rec("m.loss", 0.9, 0), rec("m.x", 1.0, 0)]
+        figure = build_figure(records, meaning=self.meaning)
+        assert [(p.metric, p.value_format) for p in figure.panels] == [
+            ("m.acc", "percent"), ("m.loss", ".3f"), ("m.x", "raw"),
+        ]  # fmt: skip
+
+    def test_preview_axes_take_one_shared_format(self):
+        """Lines on one axis, bars on the other: each gets a tickformat only when all
+        its metrics share one declared format."""
+        records = [rec("m.loss", 0.9, 0), rec("m.loss", 0.5, 1), rec("m.acc", 0.5, 0)]
+        preview = plotly_preview(records, title="t", prefix="m", meaning=self.meaning)
+        assert preview["layout"]["yaxis"]["tickformat"] == ".3f"
+        assert preview["layout"]["yaxis2"]["tickformat"] == ".2%"
+        mixed = [rec("m.loss", 0.9, 0), rec("m.acc", 0.5, 0)]
+        layout = plotly_preview(mixed, title="t", prefix="m", meaning=self.meaning)["layout"]
+        assert "tickformat" not in layout["yaxis"]
+        assert tickformat({"raw"}) is None and tickformat({"percent", ".3f"}) is None

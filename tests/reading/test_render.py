@@ -53,3 +53,13 @@ class TestDraw:
         render.write_png(build_figure(RECORDS), tmp_path / "m.png")
         assert matplotlib.get_backend() == before
         assert (tmp_path / "m.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    def test_value_ticks_in_each_metric_s_format(self):
+        """A percent metric's value axis reads 50.00%; a raw one keeps matplotlib's ticks."""
+        from kedro_metrics.meaning import UNDECLARED, Meaning
+
+        meanings = {"m.acc": Meaning(direction="max", format="percent")}
+        figure = render.draw(build_figure(RECORDS, meaning=lambda k: meanings.get(k, UNDECLARED)))
+        acc, loss = figure.axes[:2]
+        assert acc.yaxis.get_major_formatter()(0.5, 0) == "50.00%"
+        assert type(loss.yaxis.get_major_formatter()).__name__ == "ScalarFormatter"
