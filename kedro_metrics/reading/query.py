@@ -198,8 +198,13 @@ def find_runs(  # noqa: PLR0913 - the filters of a run search, keyword-only
     order_by = None if sort is None else filters.order_by(sort, _direction(scope, ids, sort, where))
     return store.search_runs(
         scope.tracking_uri, ids, status=status, pipeline=pipeline, limit=limit,
-        filter_string=filter_string, order_by=order_by,
+        filter_string=filter_string, order_by=order_by, experiment_names=_names(scope, ids),
     )  # fmt: skip
+
+
+def _names(scope: Scope, ids: list[str]) -> dict[str, str]:
+    """The experiment names the scope already knows (its one experiment), by id."""
+    return {ids[0]: scope.experiment} if scope.experiment is not None and len(ids) == 1 else {}
 
 
 def parse_filters(
@@ -221,7 +226,10 @@ def _direction(
     if sort.order is not None:
         return None
     where_string = filters.to_filter_string(where)
-    newest = store.search_runs(scope.tracking_uri, ids, limit=1, filter_string=where_string)
+    newest = store.search_runs(
+        scope.tracking_uri, ids, limit=1, filter_string=where_string,
+        experiment_names=_names(scope, ids),
+    )  # fmt: skip
     meaning = scope.meaning(newest[0]) if newest else scope.meaning_of_none()
     return meaning(sort.key).direction
 

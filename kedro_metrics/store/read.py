@@ -9,7 +9,7 @@ Costs, in requests to the store:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
@@ -141,11 +141,13 @@ def search_runs(  # noqa: PLR0913
     limit: int | None = None,
     filter_string: str = "",
     order_by: Sequence[str] | None = None,
+    experiment_names: Mapping[str, str] | None = None,
 ) -> list[records.Run]:
     """Runs of the experiments, newest first by start time (or by ``order_by``,
     MLflow's clauses), each with the last point of every metric: one request per
     page of ``SEARCH_PAGE`` runs. ``filter_string`` (MLflow's search syntax, see
-    ``filters``) is ANDed with the filters below.
+    ``filters``) is ANDed with the filters below. ``experiment_names`` (id -> name,
+    when the caller knows them) saves the request per experiment that names them.
 
     ``pipeline`` keeps runs tagged with that pipeline (one of a comma-separated
     list); ``run_id_prefix`` keeps run ids starting with it; ``limit`` stops early
@@ -163,9 +165,10 @@ def search_runs(  # noqa: PLR0913
     if filter_string:
         filters.append(filter_string)
     order = list(order_by or _NEWEST_FIRST)
+    known = dict(experiment_names or {})
     if pipeline is None:
-        return _search(uri, list(experiment_ids), " AND ".join(filters), limit, order)
-    runs = _search(uri, list(experiment_ids), " AND ".join(filters), None, order)
+        return _search(uri, list(experiment_ids), " AND ".join(filters), limit, order, known)
+    runs = _search(uri, list(experiment_ids), " AND ".join(filters), None, order, known)
     return [run for run in runs if run.runs_pipeline(pipeline)][:limit]
 
 
@@ -247,8 +250,13 @@ def _quoted(text: str) -> str:
     return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
-def _search(
-    uri: str, ids: list[str], filter_string: str, limit: int | None, order_by: list[str]
+def _search(  # noqa: PLR0913
+    uri: str,
+    ids: list[str],
+    filter_string: str,
+    limit: int | None,
+    order_by: list[str],
+    known: dict[str, str],
 ) -> list[records.Run]:
     client = client_for(uri)
     found: list[Any] = []
@@ -266,7 +274,7 @@ def _search(
         token = batch.token
         if not token:
             break
-    return _to_runs(uri, found)
+    return _to_runs(uri, found, known)
 
 
 def _all_pages(uri: str, action: str, search: Callable[..., Any]) -> list[Any]:
@@ -281,12 +289,15 @@ def _all_pages(uri: str, action: str, search: Callable[..., Any]) -> list[Any]:
             return found
 
 
-def _to_runs(uri: str, runs: Iterable[Any]) -> list[records.Run]:
-    """MLflow runs -> ``records.Run``, with one request per distinct experiment."""
+def _to_runs(
+    uri: str, runs: Iterable[Any], known: Mapping[str, str] | None = None
+) -> list[records.Run]:
+    """MLflow runs -> ``records.Run``, with one request per distinct experiment whose
+    name is not ``known``."""
     runs = list(runs)
-    names: dict[str, str] = {}
+    names: dict[str, str] = dict(known or {})
     client = client_for(uri)
-    for experiment in {run.info.experiment_id for run in runs}:
+    for experiment in {run.info.experiment_id for run in runs} - set(names):
         names[experiment] = with_retries(
             uri,
             f"read experiment {experiment}",

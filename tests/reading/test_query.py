@@ -224,6 +224,28 @@ class TestGetMetricsValue:
             metrics(seeded, value="median")
 
 
+class TestGetMetricsWhereSort:
+    """where= and sort= filter and order in the store's search, also runs given by reference."""
+
+    def test_where_and_sort(self, seeded):
+        got = metrics(seeded, "model.acc", where="model.acc > 0.6", sort="model.acc:asc")
+        assert [(r["run_name"], r["value"]) for r in got] == [
+            ("first", 0.625), ("second", 0.75), ("third", 0.875),
+        ]  # fmt: skip
+
+    def test_references_are_kept_when_they_meet_where(self, seeded):
+        got = metrics(seeded, "model.acc", run=["latest~2", "latest"], where=["model.acc > 0.7"])
+        assert [r["run_name"] for r in got] == ["third"]
+        ordered = metrics(seeded, "model.acc", run=["latest", "latest~2"], sort="model.acc:asc")
+        assert [r["run_name"] for r in ordered] == ["first", "third"]
+
+    def test_params_tags_and_status(self, seeded):
+        got = metrics(
+            seeded, "model.acc", where=["tags.kedro.pipeline = train", "status != FINISHED"]
+        )
+        assert [r["run_name"] for r in got] == ["second"]
+
+
 class TestGetMetricsFrame:
     """as_frame=True: a pandas DataFrame with the record columns."""
 
