@@ -52,10 +52,12 @@ class StoreUnavailableError(TrackingError):
 class PartialWriteError(TrackingError):
     """A save failed after MLflow confirmed some of its points."""
 
-    def __init__(self, message: str, *, written: int, total: int):
+    def __init__(self, message: str, *, written: int, total: int, uncertain: int = 0):
         super().__init__(message)
         self.written = written
         self.total = total
+        #: Points sent whose answer was lost or cut: MLflow may hold them.
+        self.uncertain = uncertain
 
 
 def store_refused(exc: BaseException) -> bool:

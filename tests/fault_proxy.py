@@ -8,6 +8,8 @@ the next fault of the list given, in order:
 - ``"drop_before"``: close the connection without forwarding;
 - ``"drop_after"``: forward, let the server answer, close without a byte of the answer;
 - ``"truncate"``: forward, send half the answer, close;
+- ``"cut_body"``: forward, send the answer's head whole and half of its body, close
+  (the client reads a status and headers, then an incomplete body);
 - ``"stall"``: never answer (until the proxy stops): a server that hangs;
 - ``"hold"``: forward, let the server answer, and keep the answer until ``release()``
   (``holding`` is set meanwhile): a response that takes as long as the test wants;
@@ -27,7 +29,7 @@ import threading
 from urllib.parse import urlsplit
 
 #: The faults a retry can fix.
-FAULTS = ("503", "drop_before", "drop_after", "truncate")
+FAULTS = ("503", "drop_before", "drop_after", "truncate", "cut_body")
 #: Every fault the proxy knows.
 ALL_FAULTS = (*FAULTS, "stall", "hold", "pass")
 _SERVICE_UNAVAILABLE = (
@@ -120,6 +122,12 @@ class FaultProxy:
                     return
                 if fault == "truncate":
                     client.sendall(response[: len(response) // 2])
+                    return
+                if fault == "cut_body":
+                    head, _, body = response.partition(b"\r\n\r\n")
+                    client.sendall(
+                        head + b"\r\n\r\n" + body[: len(body) // 2 if len(body) > 2 else 0]
+                    )
                     return
                 if fault == "hold":
                     self.holding.set()

@@ -140,7 +140,8 @@ def _send_unspooled(
         written = exc.written if isinstance(exc, PartialWriteError) else 0
         _report_lost(
             policy, len(points) - written,
-            f"{written:,} of {len(points):,} were written before MLflow failed ({exc}), and "
+            f"{written:,} of {len(points):,} were confirmed before MLflow failed "
+            f"({exc.__cause__ or exc if isinstance(exc, PartialWriteError) else exc}), and "
             f"the spool could not keep the rest ({spool_error})",
         )  # fmt: skip
         return
@@ -207,18 +208,29 @@ def _report_spooled(exc: Exception, total: int, policy: DeliveryPolicy) -> None:
     """The points MLflow did not take are in the spool: raise (``raises``), else warn
     once per run and let the pipeline go on."""
     target = _spool_of(policy)
-    written = exc.written if isinstance(exc, PartialWriteError) else 0
+    partial = isinstance(exc, PartialWriteError)
+    written = exc.written if partial else 0
+    uncertain = exc.uncertain if partial else (total if store.answer_lost(exc) else 0)
+    reason = exc.__cause__ if partial and exc.__cause__ is not None else exc
     rest = total - written
     where = f"the spool ({target.directory}); `{SYNC_COMMAND}` delivers them"
+    maybe = (
+        f" ({uncertain:,} of them were sent and their answer lost: MLflow may hold them, "
+        "and delivering them again stores nothing twice)"
+        if uncertain
+        else ""
+    )
     if policy.raises:
         raise TrackingError(
-            f"{written:,} of {total:,} points were written before the failure; the other "
-            f"{rest:,} were not written (they are kept in {where}). {exc}"
+            f"{written:,} of {total:,} points were confirmed before the failure; the other "
+            f"{rest:,} are not confirmed{maybe} (they are kept in {where}). {reason}"
         ) from None
-    done = f"{written:,} of {total:,} points were written before the failure; the rest are"
+    done = f"{written:,} of {total:,} points were confirmed before the failure; the rest{maybe} are"
     if not written:
-        done = f"MLflow did not take the {total:,} point(s) of a save; they are"
-    _warn_once(target.spool_id, f"kedro-metrics: {done} in {where}. The pipeline goes on. ({exc})")
+        done = f"MLflow did not confirm the {total:,} point(s) of a save{maybe}; they are"
+    _warn_once(
+        target.spool_id, f"kedro-metrics: {done} in {where}. The pipeline goes on. ({reason})"
+    )
 
 
 def _log_values(

@@ -21,7 +21,7 @@ from typing import Any
 
 _INTERFACE = {
     "client": (
-        "NO_RUN_HELP", "active_run_id", "configure_retries", "client_for", "is_local",
+        "NO_RUN_HELP", "active_run_id", "answer_lost", "configure_retries", "client_for", "is_local",
         "is_server", "key_problem", "redact", "request_timeout", "resolve_uri",
     ),
     "context": (
@@ -45,7 +45,7 @@ _SUBMODULE = {name: module for module, names in _INTERFACE.items() for name in n
 __all__ = [  # the interface above, sorted (a test checks they agree)
     "IN_FLIGHT", "NO_RUN_HELP", "PARAM_VALUE_LIMIT", "SESSION_TAG", "SPOOL_ID_TAG",
     "STANDARD_TAG_NAMES", "TAG_VALUE_LIMIT",
-    "active_run_id", "answers", "batches", "check_run", "checked_status", "client_for",
+    "active_run_id", "answer_lost", "answers", "batches", "check_run", "checked_status", "client_for",
     "configure_retries", "create_spooled_run", "end_run", "ensure_experiment",
     "experiment_id", "experiment_ids", "first_steps", "flush", "get_run", "is_local",
     "is_server", "key_problem", "latest_run_holding", "log_metrics_and_tags", "log_params", "log_points",

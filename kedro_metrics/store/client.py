@@ -27,6 +27,7 @@ from mlflow.utils.validation import (
     _validate_metric_name,
 )
 
+from kedro_metrics.config import DEFAULT_RETRY_SECONDS
 from kedro_metrics.errors import StoreUnavailableError, TrackingError
 from kedro_metrics.process import after_fork, state
 
@@ -219,7 +220,8 @@ class RetryBudget:
 
     def __init__(self, seconds: float | None = None):
         #: None until ``configure_retries`` (the hook, ``sync``): until then one
-        #: attempt per request, with MLflow's own retries (a notebook, a script).
+        #: attempt per request with MLflow's own retries (a notebook, a script), and
+        #: ours only for an answer lost or cut short, which MLflow does not retry.
         self.seconds = seconds
         self._spent = 0.0
         self._lock = threading.Lock()
@@ -235,7 +237,7 @@ class RetryBudget:
 
     def call(self, uri: str, action: str, call: Callable[[], T]) -> T:
         if self.seconds is None:
-            return call()
+            return _retry_lost_answers(call)
         if self.exhausted:
             raise StoreUnavailableError(
                 f"Could not {action} at MLflow tracking URI {redact(uri)}: the store kept "
@@ -260,6 +262,35 @@ class RetryBudget:
             with self._lock:
                 self._spent += pause
             delay = min(delay * 2, 4.0)
+
+
+def _retry_lost_answers(call: Callable[[], T]) -> T:
+    """``call``, sent again while its answer is lost or cut short, for up to
+    ``DEFAULT_RETRY_SECONDS`` (MLflow's own retries cover refused connections and
+    5xx answers, not a response that breaks off; a resent batch stores nothing twice)."""
+    deadline = time.monotonic() + DEFAULT_RETRY_SECONDS
+    delay = 0.25
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            if not answer_lost(exc) or time.monotonic() + delay > deadline:
+                raise
+        time.sleep(delay)
+        delay = min(delay * 2, 4.0)
+
+
+#: How requests and urllib3 say a response broke off after the request was sent.
+_LOST_ANSWER = ("IncompleteRead", "Connection broken", "RemoteDisconnected", "Connection aborted")
+
+
+def answer_lost(exc: BaseException) -> bool:
+    """Was the request sent and its answer lost or cut short? Then the server may have
+    done what was asked (a batch may be stored): resending it is safe, and a message
+    must not call it unwritten."""
+    if isinstance(exc, (http.client.IncompleteRead, http.client.RemoteDisconnected)):
+        return True
+    return any(sign in str(exc) for sign in _LOST_ANSWER)
 
 
 def retry_budget() -> RetryBudget:

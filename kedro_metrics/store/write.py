@@ -21,6 +21,7 @@ from kedro_metrics.errors import PartialWriteError, TrackingError
 from kedro_metrics.points import MetricPoint
 from kedro_metrics.process import state
 from kedro_metrics.store.client import (
+    answer_lost,
     client_for,
     is_server,
     resolve_uri,
@@ -63,12 +64,19 @@ def log_points(  # noqa: PLR0913
     uri = resolve_uri(tracking_uri)
     client = client_for(uri)
     confirmed = [0]
+    uncertain = [0]  # points of batches whose answer was lost: MLflow may hold them
     lock = threading.Lock()
 
     def send(first: int, batch: list[Metric]) -> int:
-        with_retries(
-            uri, f"log metrics to run {run_id}", lambda: client.log_batch(run_id, metrics=batch)
-        )
+        try:
+            with_retries(
+                uri, f"log metrics to run {run_id}", lambda: client.log_batch(run_id, metrics=batch)
+            )
+        except TrackingError as exc:
+            if answer_lost(exc):
+                with lock:
+                    uncertain[0] += len(batch)
+            raise
         with lock:
             confirmed[0] += len(batch)
         if on_batch is not None:
@@ -84,10 +92,17 @@ def log_points(  # noqa: PLR0913
         if not confirmed[0]:
             raise
         of = f" of {total:,}" if total is not None else ""
+        maybe = (
+            f" ({uncertain[0]:,} more were sent and their answer lost: MLflow may hold "
+            "them; sending them again stores nothing twice)"
+            if uncertain[0]
+            else ""
+        )
         raise PartialWriteError(
-            f"{confirmed[0]:,}{of} points were written before the failure: {exc}",
+            f"{confirmed[0]:,}{of} points were confirmed before the failure{maybe}: {exc}",
             written=confirmed[0],
             total=total if total is not None else -1,
+            uncertain=uncertain[0],
         ) from exc
 
 

@@ -95,7 +95,7 @@ class TestSave:
         warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
         assert len(warnings) == 1, warnings
         assert warnings[0].startswith(
-            f"kedro-metrics: MLflow did not take the 5 point(s) of a save; they are in the spool "
+            f"kedro-metrics: MLflow did not confirm the 5 point(s) of a save; they are in the spool "
             f"({target.directory}); `kedro metrics sync` delivers them. The pipeline goes on."
         )
         assert pending_in_files(target) == [[(1, 0, POINTS), (2, 0, POINTS[:2])]]
@@ -108,7 +108,7 @@ class TestSave:
         with pytest.raises(TrackingError) as raised:
             delivery.send_points(dead, POINTS, policy=policy, total=len(POINTS), asynchronous=False)
         assert str(raised.value).startswith(
-            f"0 of 5 points were written before the failure; the other 5 were not written "
+            f"0 of 5 points were confirmed before the failure; the other 5 are not confirmed "
             f"(they are kept in the spool ({target.directory}); `kedro metrics sync` delivers them)."
         )
         assert pending_in_files(target) == [[(1, 0, POINTS)]]
@@ -147,8 +147,8 @@ class TestSave:
                     ]
         where = f"the spool ({target.directory}); `kedro metrics sync` delivers them"
         expected = {
-            "spool": f"kedro-metrics: 1,000 of 2,000 points were written before the failure; the rest are in {where}. The pipeline goes on.",
-            "raise": f"1,000 of 2,000 points were written before the failure; the other 1,000 were not written (they are kept in {where}).",
+            "spool": f"kedro-metrics: 1,000 of 2,000 points were confirmed before the failure; the rest are in {where}. The pipeline goes on.",
+            "raise": f"1,000 of 2,000 points were confirmed before the failure; the other 1,000 are not confirmed (they are kept in {where}).",
         }[mode]
         assert message.startswith(expected), message
         assert len(client.get_metric_history(run_id, "m.curve")) == 1000
@@ -184,3 +184,55 @@ class TestSave:
             store.flush()
         assert pending_in_files(target) == [[]]
         spool.close_writer(target, remove=False)
+
+
+class TestCutAnswers:
+    """A log_batch whose answer breaks off after its headers (IncompleteRead): MLflow
+    stored the batch; it is sent again, and no message calls it unwritten."""
+
+    def new_run(self, client):
+        experiment = client.create_experiment(f"cut-{uuid.uuid4().hex[:8]}")
+        return client.create_run(experiment).info.run_id
+
+    def test_outside_kedro_run_a_cut_answer_is_retried(self, mlflow_server):
+        """No retry budget configured (a script): MLflow does not retry a broken
+        response, we do; every point lands exactly once."""
+        from mlflow import MlflowClient
+
+        assert store_client.retry_budget().seconds is None
+        client = MlflowClient(tracking_uri=mlflow_server.url)
+        run_id = self.new_run(client)
+        points = [
+            MetricPoint("m.cut", float(step), step, 1_700_000_000_000) for step in range(5000)
+        ]
+        with FaultProxy(mlflow_server.url, ["pass", "cut_body"]) as proxy:
+            assert store.log_points(proxy.url, run_id, points, total=5000) == 5000
+            assert proxy.injected == ["pass", "cut_body"]
+        history = client.get_metric_history(run_id, "m.cut")
+        assert sorted(m.step for m in history) == list(range(5000))
+
+    def test_a_cut_answer_that_keeps_failing_is_said_to_be_maybe_stored(
+        self, tmp_path, mlflow_server, retry_budget, caplog
+    ):
+        """Within a 1 s budget every resend is cut too: the one warning counts the
+        confirmed batch, says the cut one may be in MLflow, and says it once."""
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=mlflow_server.url)
+        run_id = self.new_run(client)
+        points = [MetricPoint("m.cut", step / 4, step, 1_700_000_000_000) for step in range(2000)]
+        with FaultProxy(mlflow_server.url, ["pass"] + ["cut_body"] * 1000) as proxy:
+            policy = spooled_policy(tmp_path, proxy.url, run_id)
+            with caplog.at_level(logging.WARNING, logger="kedro_metrics"):
+                delivery.send_points(
+                    proxy.url, points, policy=policy, total=len(points), asynchronous=False
+                )
+        (message,) = [r.getMessage() for r in caplog.records if r.name.startswith("kedro_metrics")]
+        assert message.startswith(
+            "kedro-metrics: 1,000 of 2,000 points were confirmed before the failure; the rest "
+            "(1,000 of them were sent and their answer lost: MLflow may hold them, and "
+            "delivering them again stores nothing twice) are in the spool"
+        ), message
+        assert message.count("confirmed before the failure") == 1, message
+        assert len(client.get_metric_history(run_id, "m.cut")) == 2000  # the cut batch is stored
+        spool.close_writer(policy.spool, remove=False)

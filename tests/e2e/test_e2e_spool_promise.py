@@ -168,11 +168,11 @@ class TestFullDisk:
         assert "Traceback" not in result.output
         said = " ".join(result.output.split())  # rich wraps long log lines
         assert said.count("were NOT kept") == 1, result.output
-        assert "200,000 point(s) of a save were NOT kept: 0 of 200,000 were written" in said
+        assert "200,000 point(s) of a save were NOT kept: 0 of 200,000 were confirmed" in said
         assert "[Errno 28] No space left on device" in said
         # the 1-point save is spooled and said so; the large one is never claimed
         assert said.count("they are in the spool") == 1
-        assert "MLflow did not take the 1 point(s) of a save; they are in the spool" in said
+        assert "MLflow did not confirm the 1 point(s) of a save; they are in the spool" in said
 
     def test_the_spool_holds_only_whole_records_and_no_claim(self, full_disk):
         (run,) = full_disk["files"].values()
