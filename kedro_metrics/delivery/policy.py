@@ -78,7 +78,7 @@ def for_run(  # noqa: PLR0913
     """The policy of a run one ``kedro run`` tracks. Spooled when the store is remote
     or the run is offline; ``owner``: this process started the run (only its spool
     file ends it); ``new_run``: what ``sync`` needs to create an offline run
-    (experiment, run_name, tags, start_time)."""
+    (experiment, run_name, tags, start_time, params)."""
     target = None
     if offline or not store.is_local(tracking_uri):
         target = SpoolTarget(

@@ -159,6 +159,19 @@ def _sync_file(  # noqa: PLR0913
     run.path.unlink(missing_ok=True)
 
 
+def _deliver_params(tracking_uri: str, run_id: str, params: dict[str, str]) -> None:
+    """A spooled run's Kedro parameters, with the run: those it holds already are not
+    sent again (a second sync); one it holds with another value is kept, and said."""
+    if not params:
+        return
+    conflicts = store.log_params(tracking_uri, run_id, params)
+    for name, kept in conflicts.items():
+        logger.warning(
+            "kedro-metrics: run %s already has parameter %r = %s; the spooled value %s is "
+            "not logged (MLflow params cannot change).", run_id, name, kept, params[name],
+        )  # fmt: skip
+
+
 def _deliver(
     run: spool.SpooledRun,
     tracking_uri: str,
@@ -194,6 +207,8 @@ def _deliver(
             )
             add({"kind": "created", "run_id": run_id})
             created = 1
+        if offline:
+            _deliver_params(tracking_uri, run_id, header.get("params") or {})
         for part in run.pending:
 
             def confirmed(first: int, count: int, part: spool.Pending = part) -> None:

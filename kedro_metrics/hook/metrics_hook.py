@@ -102,8 +102,8 @@ class MetricsHook:
             interrupts.install()
             self._run = open_run(settings, self._context, run_params, interrupts)
             self._run.watch_interrupts(interrupts)
-            if settings.config.log_params and self._run.run_id:
-                log_run_params(self._run, self._context.params)
+            if self._run.params and self._run.run_id:
+                log_run_params(self._run, self._run.params)
             bound = bind_datasets(datasets, self._run)
             self._run.declarations = declared_meaning(
                 [datasets[name] for name in bound], settings.config.metrics

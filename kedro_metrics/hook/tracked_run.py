@@ -49,6 +49,8 @@ class TrackedRun:
     interrupts: InterruptHandlers | None = None
     #: What the run's metrics mean: the catalog entries' declarations, then metrics.yml's.
     declarations: Declarations = field(default_factory=Declarations)
+    #: The Kedro parameters to log as MLflow params (metrics.yml ``log_params``).
+    params: dict[str, str] = field(default_factory=dict)
 
     @property
     def run_id(self) -> str | None:
@@ -112,7 +114,8 @@ def open_run(
 ) -> TrackedRun:
     """The run of this ``kedro run``: decided by ``run_source.decide``, then built.
     ``interrupts`` (installed already) end the run KILLED from the moment it exists:
-    a signal while the store creates it waits until it does."""
+    a signal while the store creates it waits until it does. The run's ``params``
+    (metrics.yml ``log_params``) go into the spool of a run spooled whole."""
     interrupts = interrupts or InterruptHandlers()
     settings = project_settings.config
     pipelines = run_params.get("pipeline_names") or ["__default__"]
@@ -124,11 +127,14 @@ def open_run(
         logger.info("kedro-metrics: tracking is off for pipeline(s) %s.", ", ".join(pipelines))
         return TrackedRun(uri, owned=False, policy=delivery.DISABLED)
     store.configure_retries(settings.retry_seconds)
+    params = params_to_log(context.params) if settings.log_params else {}
     directory = config.spool_dir(settings, os.environ, str(project_settings.project_path))
     if decision.sync_first:
         sync_earlier_runs(directory, uri)
     if decision.owned:
-        return _start_run(project_settings, context, run_params, decision, directory, interrupts)
+        return _start_run(
+            project_settings, context, run_params, decision, directory, interrupts, params
+        )
     if decision.source is RunSource.ACTIVE:
         uri = store.resolve_uri(None)  # the active run lives in MLflow's current store
     policy = delivery.for_run(
@@ -141,7 +147,7 @@ def open_run(
         if not decision.offline:
             check_resumed_run(uri, policy)
         logger.info("kedro-metrics: logging to run %s (MLFLOW_RUN_ID).", decision.run_id)
-    return TrackedRun(uri, owned=False, policy=policy)
+    return TrackedRun(uri, owned=False, policy=policy, params=params)
 
 
 def _start_run(  # noqa: PLR0913
@@ -151,9 +157,11 @@ def _start_run(  # noqa: PLR0913
     decision: RunDecision,
     directory: str,
     interrupts: InterruptHandlers,
+    params: dict[str, str],
 ) -> TrackedRun:
     """A run started here: created in the store, or spooled whole (offline, or a
-    remote store that cannot be reached, unless ``on_tracking_error: raise``)."""
+    remote store that cannot be reached, unless ``on_tracking_error: raise``), its
+    ``params`` then in the spool."""
     settings = project_settings.config
     uri = project_settings.tracking_uri
     pipelines = run_params.get("pipeline_names") or ["__default__"]
@@ -175,7 +183,7 @@ def _start_run(  # noqa: PLR0913
     experiment = project_settings.experiment
     new_run = {
         "experiment": experiment, "run_name": name, "tags": tags,
-        "start_time": int(time.time() * 1000),
+        "start_time": int(time.time() * 1000), "params": params,
     }  # fmt: skip
     spooled_run = TrackedRun(uri, owned=True, policy=delivery.for_run(
         settings, tracking_uri=uri, run_id=None, spool_directory=directory, offline=True,
@@ -196,7 +204,7 @@ def _start_run(  # noqa: PLR0913
         experiment_id = store.ensure_experiment(uri, experiment)
         with interrupts.deferred():  # the store may create it although we never hear so
             run_id = store.start_run(uri, experiment_id, name, tags)
-            run = TrackedRun(uri, owned=True, policy=online.with_run(run_id))
+            run = TrackedRun(uri, owned=True, policy=online.with_run(run_id), params=params)
             run.watch_interrupts(interrupts)  # a signal pending since ends it KILLED
             store.run_started_here(uri, run_id)
             delivery.open_spool(run.policy)  # if this process dies, sync ends it KILLED
@@ -256,13 +264,10 @@ def context_tags(project_settings: project.ProjectSettings) -> dict[str, str]:
     )
 
 
-def log_run_params(run: TrackedRun, params: dict[str, Any]) -> None:
-    """The run's Kedro parameters (``--params`` included) as MLflow params.
-
-    Too long a value is cut to MLflow's limit, with a warning; a param a reused
-    run already holds with another value is kept, with a warning (MLflow params
-    are immutable). The run goes on either way.
-    """
+def params_to_log(params: dict[str, Any]) -> dict[str, str]:
+    """The run's Kedro parameters (``--params`` included) as MLflow params: flattened,
+    too long a value cut to MLflow's limit and a name MLflow refuses left out, each
+    with a warning."""
     flat = run_context.flatten_params(params, max_value_length=store.PARAM_VALUE_LIMIT)
     for name in flat.cut:
         logger.warning(
@@ -279,6 +284,17 @@ def log_run_params(run: TrackedRun, params: dict[str, Any]) -> None:
             logger.warning("kedro-metrics: parameter %r is not logged: %s", name, problem)
         else:
             values[name] = value
+    return values
+
+
+def log_run_params(run: TrackedRun, values: dict[str, str]) -> None:
+    """``values`` (``params_to_log``) as the run's MLflow params.
+
+    A param a reused run already holds with another value is kept, with a warning
+    (MLflow params are immutable). The run goes on either way. A run spooled whole
+    (offline, or a store down at its start) carries them in its spool instead:
+    ``sync`` logs them with the run.
+    """
     try:
         conflicts = store.log_params(run.tracking_uri, run.run_id, values, fresh=run.owned)
     except KedroMetricsError as exc:  # context, not metrics: the pipeline goes on

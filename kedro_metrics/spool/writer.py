@@ -50,6 +50,8 @@ class SpoolTarget:
     run_name: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     start_time: int | None = None
+    #: The run's Kedro parameters as MLflow params (metrics.yml ``log_params``).
+    params: dict[str, str] = field(default_factory=dict)
 
     def header(self) -> dict[str, Any]:
         return {
@@ -64,6 +66,7 @@ class SpoolTarget:
             "run_name": self.run_name,
             "tags": dict(self.tags),
             "start_time": self.start_time,
+            "params": dict(self.params),
         }
 
 

@@ -23,6 +23,15 @@ HISTORIES = {
 }
 
 
+#: The e2e project's parameters as MLflow params (conf/base/parameters.yml, flattened).
+PARAMS = {
+    **{f"factory_index.{letter}": str(index) for index, letter in enumerate("abcd")},
+    **{f"history_index.hist_{i}": str(i) for i in range(4)},
+    **{f"history_index.f{i}_hist": str(i) for i in range(4, 8)},
+    "steps": "50", "long_node_seconds": "8", "large_points": "200000", "quality": "0.75",
+}  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def offline_sqlite(tmp_path_factory, new_project, seed_store, kedro, store_at):
     """Two offline runs of a project on sqlite; the store is read before any sync, then
@@ -77,6 +86,12 @@ class TestOfflineOnSqlite:
             assert run.info.run_name.startswith("small ")  # the pipeline and its start time
             assert run.info.start_time <= run.info.end_time
         assert len({r.data.tags["kedro_metrics.spool_id"] for r in runs}) == 2
+
+    def test_the_params_arrive_with_the_run(self, offline_sqlite):
+        """The spool holds the run's Kedro parameters; sync logs them with the run (each
+        run once, though two syncs ran at once)."""
+        for run in offline_sqlite["store"].runs():
+            assert run.data.params == PARAMS
 
     def test_a_later_sync_has_nothing_to_do(self, offline_sqlite):
         """A third sync delivers nothing and leaves no spool file."""
@@ -196,6 +211,7 @@ def offline_to_server(tmp_path_factory, new_project, kedro, sqlite_template):
         for r in {r.info.run_id: r for r in runs}.values():
             found[r.info.run_id] = (
                 r.info.status,
+                r.data.params,
                 {k: sorted((m.step, m.value) for m in client.get_metric_history(r.info.run_id, k))
                  for k in r.data.metrics},
             )  # fmt: skip
@@ -211,8 +227,9 @@ class TestOfflineToServer:
         run, sync, found = offline_to_server
         run.check()
         sync.check()
-        assert [status for status, _ in found.values()] == ["FINISHED"], sync.output
-        assert next(iter(found.values()))[1] == HISTORIES
+        assert [status for status, _, _ in found.values()] == ["FINISHED"], sync.output
+        assert next(iter(found.values()))[2] == HISTORIES
+        assert next(iter(found.values()))[1] == PARAMS
 
 
 class TestASyncAlreadyDelivering:
