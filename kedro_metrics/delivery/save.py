@@ -6,6 +6,7 @@ that fails past the retry budget leaves the points spooled and the pipeline goin
 
 from __future__ import annotations
 
+import atexit
 import logging
 from collections.abc import Iterable
 
@@ -293,3 +294,25 @@ def _spool_of(policy: DeliveryPolicy) -> spool.SpoolTarget:
     if policy.spool is None:
         raise ValueError(f"{policy!r} has no spool")
     return policy.spool
+
+
+def close_unowned_spools() -> None:
+    """At the exit of a process that saved outside ``kedro run`` (a script, a notebook,
+    to a run id of its own): once its asynchronous saves are done, close each of its
+    spool files, and remove those whose saves MLflow all confirmed. A file with a
+    save pending stays for ``kedro metrics sync``."""
+    if not spool.unowned_writers():
+        return  # also: a process that never saved imports no mlflow here
+    try:
+        if store.pending_writes():
+            store.flush()
+    except Exception:  # noqa: BLE001 - at exit: what failed stays spooled, said at save time
+        return
+    for writer in spool.unowned_writers():
+        delivered = writer.pending_points == 0
+        spool.close_writer(writer.target, remove=delivered)
+
+
+# Registered at import, before the store's own exit flush (atexit runs in reverse order),
+# and flushing first all the same.
+atexit.register(close_unowned_spools)

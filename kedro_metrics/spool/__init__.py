@@ -52,6 +52,7 @@ from kedro_metrics.spool.writer import (
     close_writer,
     existing_writer,
     new_spool_id,
+    unowned_writers,
     writer_for,
 )
 
@@ -77,5 +78,6 @@ __all__ = [
     "read",
     "spool_files",
     "sync_lock",
+    "unowned_writers",
     "writer_for",
 ]

@@ -116,6 +116,7 @@ class SpoolWriter:
         if late:
             name += f".late-{uuid.uuid4().hex[:8]}"
         self.path = directory / f"{name}{SUFFIX}"
+        self.target = target
         self._lock = threading.Lock()
         self._seq = 0
         self._undelivered: dict[int, int] = {}  # seq -> number of points not confirmed
@@ -247,6 +248,13 @@ def existing_writer(target: SpoolTarget) -> SpoolWriter | None:
     """This process's writer of ``target``'s run, if it spooled anything."""
     with state.lock:
         return state.spool_writers.get((target.directory, target.spool_id))
+
+
+def unowned_writers() -> list[SpoolWriter]:
+    """This process's open writers of runs it did not start (saves outside ``kedro
+    run``: a script, a notebook, to a run id of their own)."""
+    with state.lock:
+        return [w for w in state.spool_writers.values() if w.target.owner_pid is None]
 
 
 def close_writer(target: SpoolTarget, *, remove: bool) -> None:

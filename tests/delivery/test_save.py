@@ -236,3 +236,49 @@ class TestCutAnswers:
         assert message.count("confirmed before the failure") == 1, message
         assert len(client.get_metric_history(run_id, "m.cut")) == 2000  # the cut batch is stored
         spool.close_writer(policy.spool, remove=False)
+
+
+SCRIPT = """
+import mlflow
+from kedro_metrics import MlflowMetricsDataSet
+run_id = {run_id!r}
+MlflowMetricsDataSet(prefix="m", run_id=run_id).save({{"a": 1.0, "b": [1.0, 2.0]}})
+MlflowMetricsDataSet(prefix="n", run_id=run_id, async_logging=True).save({{"c": 3.0}})
+"""
+
+
+class TestScriptSpools:
+    """A script saving to a server with a run id of its own leaves no spool file once
+    MLflow confirmed everything; what it could not deliver stays for sync."""
+
+    def run_script(self, tmp_path, uri, run_id, **env):
+        import subprocess
+        import sys
+
+        from tests.e2e.conftest import subprocess_env
+
+        done = subprocess.run(
+            [sys.executable, "-c", SCRIPT.format(run_id=run_id)], cwd=tmp_path,
+            env=subprocess_env({"MLFLOW_TRACKING_URI": uri, **env}), capture_output=True, text=True,
+            timeout=120, check=False,
+        )  # fmt: skip
+        return done, sorted(p.name for p in (tmp_path / ".kedro_metrics" / "spool").glob("*"))
+
+    def test_delivered_saves_leave_nothing(self, tmp_path, mlflow_server):
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=mlflow_server.url)
+        run_id = client.create_run("0").info.run_id
+        done, left = self.run_script(tmp_path, mlflow_server.url, run_id)
+        assert done.returncode == 0, done.stderr
+        assert left == []
+        assert sorted(client.get_run(run_id).data.metrics) == ["m.a", "m.b", "n.c"]
+
+    def test_undelivered_saves_stay_spooled(self, tmp_path):
+        dead = f"http://127.0.0.1:{free_port()}"
+        run_id = "0123456789abcdef0123456789abcdef"
+        done, left = self.run_script(tmp_path, dead, run_id, MLFLOW_HTTP_REQUEST_MAX_RETRIES="0")
+        assert done.returncode != 0  # the first save raises outside `kedro run`
+        assert [name.split(".")[0] for name in left] == [f"run-{run_id}"], left
+        (path,) = (tmp_path / ".kedro_metrics" / "spool").glob("*.jsonl")
+        assert spool.read(path).pending_points == 3  # the first save, whole
