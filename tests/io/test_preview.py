@@ -33,6 +33,19 @@ def two_runs(sqlite_uri):
     return ids
 
 
+
+@pytest.fixture(autouse=True)
+def outside_any_project(monkeypatch):
+    """These previews read the store and run they are given: no project that an
+    earlier test of this worker process left configured (a KedroContext, a
+    bootstrapped package) may give them its experiment."""
+    import kedro.framework.project as kedro_project
+
+    from kedro_metrics.process import state
+
+    monkeypatch.setattr(state, "last_context", None)
+    monkeypatch.setattr(kedro_project, "PACKAGE_NAME", None)
+
 class TestPreviewAnnotation:
     """Kedro-Viz reads the preview type from the return annotation, by name."""
 
