@@ -33,7 +33,6 @@ def two_runs(sqlite_uri):
     return ids
 
 
-
 @pytest.fixture(autouse=True)
 def outside_any_project(monkeypatch):
     """These previews read the store and run they are given: no project that an
@@ -45,6 +44,7 @@ def outside_any_project(monkeypatch):
 
     monkeypatch.setattr(state, "last_context", None)
     monkeypatch.setattr(kedro_project, "PACKAGE_NAME", None)
+
 
 class TestPreviewAnnotation:
     """Kedro-Viz reads the preview type from the return annotation, by name."""
