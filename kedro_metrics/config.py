@@ -13,11 +13,15 @@ from datetime import datetime
 from typing import Any
 
 from kedro_metrics.errors import ConfigError
+from kedro_metrics.gates import CheckSettings, Gates
 from kedro_metrics.meaning import Declarations
 
 DEFAULT_SQLITE_NAME = "mlflow.db"
 #: metrics.yml ``retry_seconds`` default: the most one process waits on a failing store.
 DEFAULT_RETRY_SECONDS = 15.0
+#: The longest retry budget metrics.yml accepts (a day): beyond it is a typo, and
+#: time.monotonic() + inf would never end.
+MAX_RETRY_SECONDS = 86400
 #: At the start of `kedro run`, how long delivering earlier spools may take.
 SYNC_ON_START_SECONDS = 5.0
 #: ``kedro metrics sync``: how long one request may take (a sync is someone asking to
@@ -108,6 +112,12 @@ class MetricsConfig:
     mode: str = "online"
     #: What metrics mean: globs of MLflow keys to direction, format and summary.
     metrics: Declarations = field(default_factory=Declarations)
+    #: What `kedro metrics check` holds a run to: keys or globs to rules (gates.py).
+    gates: Gates = field(default_factory=Gates)
+    #: The run a check compares with by default (a run reference); None: latest~1.
+    baseline: str | None = None
+    #: Whether the end of `kedro run` checks the run: on_run_end fail, warn or off.
+    check: CheckSettings = field(default_factory=CheckSettings)
 
     @classmethod
     def parse(cls, data: Mapping[str, Any] | None, *, source: str) -> MetricsConfig:
@@ -133,9 +143,14 @@ class MetricsConfig:
         _expect_choice(data, "on_tracking_error", ON_TRACKING_ERROR, source)
         _expect_choice(data, "mode", MODES, source)
         seconds = data.get("retry_seconds", DEFAULT_RETRY_SECONDS)
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
+        if (
+            isinstance(seconds, bool)
+            or not isinstance(seconds, (int, float))
+            or not 0 <= seconds <= MAX_RETRY_SECONDS  # NaN and infinities fail this too
+        ):
             raise ConfigError(
-                f"'retry_seconds' in {source} must be a number of seconds >= 0, got {seconds!r}.",
+                f"'retry_seconds' in {source} must be a number of seconds from 0 to "
+                f"{MAX_RETRY_SECONDS} (a day), got {seconds!r}.",
                 key="retry_seconds",
             )
         _expect(data, "tags", (Mapping, type(None)), "a mapping of tag name to value", source)
@@ -155,6 +170,15 @@ class MetricsConfig:
                 )
         kubeflow = KubeflowConfig.parse(data.pop("kubeflow", None), source=source)
         declarations = Declarations.parse(data.pop("metrics", None), source=source)
+        gates = Gates.parse(data.pop("gates", None), declarations=declarations, source=source)
+        check = CheckSettings.parse(data.pop("check", None), source=source)
+        baseline = data.get("baseline")
+        if baseline is not None and (not isinstance(baseline, str) or not baseline.strip()):
+            raise ConfigError(
+                f"'baseline' in {source} must be a run reference such as 'branch:main' or "
+                f"'latest~1', got {baseline!r}.",
+                key="baseline",
+            )
         pipelines = data.pop("disabled_pipelines", None) or ()
         if not all(isinstance(p, str) for p in pipelines):
             raise ConfigError(
@@ -168,6 +192,8 @@ class MetricsConfig:
             disabled_pipelines=tuple(pipelines),
             kubeflow=kubeflow,
             metrics=declarations,
+            gates=gates,
+            check=check,
         )
 
     def tracks(self, pipeline_names: list[str] | tuple[str, ...] | None) -> bool:

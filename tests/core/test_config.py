@@ -22,6 +22,7 @@ KEYS = (
     "tracking_uri", "experiment", "run_name", "tags", "disabled_pipelines", "async_logging",
     "kubeflow", "log_params",
     "spool_dir", "retry_seconds", "on_tracking_error", "sync_on_start", "mode", "metrics",
+    "gates", "baseline", "check",
 )  # fmt: skip
 
 
@@ -364,6 +365,18 @@ class TestSpoolSettings:
         error = config_error({key: value})
         assert error.key == key
         assert repr(value) in str(error) and SOURCE in str(error)
+
+    @pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf"), 1e400, 86400.5])
+    def test_retry_seconds_is_a_finite_budget(self, value):
+        """YAML's .nan, .inf and 1e400 (inf as a float) used to pass and crash `kedro run`:
+        a ConfigError names the key, the allowed range and the file."""
+        error = config_error({"retry_seconds": value})
+        assert error.key == "retry_seconds"
+        assert "from 0 to 86400" in str(error) and SOURCE in str(error)
+
+    @pytest.mark.parametrize("value", [0, 0.5, 86400])
+    def test_retry_seconds_bounds_are_accepted(self, value):
+        assert parse({"retry_seconds": value}).retry_seconds == value
 
     def test_spool_dir_precedence(self):
         """metrics.yml > KEDRO_METRICS_SPOOL_DIR > <project>/.kedro_metrics/spool;
