@@ -1,4 +1,4 @@
-"""gates.py: metrics.yml ``gates``/``baseline``/``check`` and the verdict of a check
+"""gates.py and verdict.py: metrics.yml ``gates``/``baseline``/``check`` and the verdict of a check
 (records in, verdict out): every rule, its limit and reason, entry order, verdicts."""
 
 from __future__ import annotations
@@ -18,19 +18,16 @@ from kedro_metrics.gates import (
     OFF,
     SKIPPED,
     CheckSettings,
-    Entry,
     Gate,
     Gates,
     Noise,
     Rule,
-    Verdict,
     computed_summaries,
-    evaluate,
     needed_keys,
     sample_size,
-    verdict_document,
 )
 from kedro_metrics.meaning import UNDECLARED, Declarations
+from kedro_metrics.verdict import Entry, Verdict, evaluate, verdict_document
 
 NAN, INF = math.nan, math.inf
 SOURCE = "conf/base/metrics.yml"
