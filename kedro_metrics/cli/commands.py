@@ -16,6 +16,7 @@ from kedro.framework.startup import ProjectMetadata
 
 from kedro_metrics.cli.mlflow_ui import serve_mlflow_ui
 from kedro_metrics.cli.output import MetricsCliError, reading, sync_summary
+from kedro_metrics.cli.scope import project_scope
 from kedro_metrics.config import METRICS_YML_TEMPLATE
 
 #: What a project's .gitignore should hold: the embedded store and the local spool.
@@ -134,7 +135,7 @@ def runs(  # noqa: PLR0913
         from kedro_metrics.reading import formats, query, tables
 
         conditions, order = query.parse_filters(where, sort)
-        scope, _ = _scope(metadata, env)
+        scope, _ = project_scope(metadata, env)
         found = query.find_runs(
             scope, pipeline=pipeline, status=status, limit=limit, where=conditions, sort=order
         )
@@ -165,7 +166,7 @@ def show(metadata: ProjectMetadata, run: str, env: str | None, name: str | None,
     with reading(fmt) as out:
         from kedro_metrics.reading import formats, query, tables
 
-        scope, _ = _scope(metadata, env)
+        scope, _ = project_scope(metadata, env)
         found, document = query.show_run(scope, run, name)
         csv_rows = formats.show_csv_rows(document) if out.fmt == "csv" else document
         out.emit(
@@ -199,7 +200,7 @@ def compare(  # noqa: PLR0913
         from kedro_metrics import records
         from kedro_metrics.reading import formats, query, tables
 
-        scope, _ = _scope(metadata, env)
+        scope, _ = project_scope(metadata, env)
         found = query.find_runs(scope, run=list(run_refs or ("latest~1", "latest")))
         meaning = scope.meaning(records.newest(found)) if found else scope.meaning_of_none()
         rows = records.compare(found, names=name, only_changed=only_changed, meaning=meaning)
@@ -279,7 +280,7 @@ def _history_points(
     from kedro_metrics import records
     from kedro_metrics.reading import query
 
-    scope, _ = _scope(metadata, env)
+    scope, _ = project_scope(metadata, env)
     found = query.find_runs(scope, run=list(run_refs or ("latest",)))
     points = query.all_points(scope, found, name)
     if not points:
@@ -330,7 +331,7 @@ def export(
         from kedro_metrics import records
         from kedro_metrics.reading import formats, query
 
-        scope, settings = _scope(metadata, env)
+        scope, settings = project_scope(metadata, env)
         (found,) = query.find_runs(scope, run=run)
         if fmt == "kubeflow":
             values = {key: point.value for key, point in found.metrics.items()}
@@ -355,34 +356,6 @@ def export(
                 rec for key in histories for rec in records.history_records(found, histories[key])
             ]
             out.emit(rows, records.RECORD_FIELDS)
-
-
-def _scope(metadata: ProjectMetadata, env: str | None) -> tuple[Any, Any]:
-    """The project's settings for ``env`` and the query scope they give."""
-    from kedro_metrics import project, store
-    from kedro_metrics.reading import query
-
-    settings = project.settings_for_path(metadata.project_path, env)
-    scope = query.scope_for(settings=settings)
-    _check_answers(scope.tracking_uri, within=settings.config.retry_seconds)
-    # the reading requests wait on a failing server as `kedro run` does: one budget
-    store.configure_retries(settings.config.retry_seconds)
-    return scope, settings
-
-
-def _check_answers(uri: str, *, within: float) -> None:
-    """Fail within the project's retry budget (metrics.yml ``retry_seconds``), not
-    MLflow's minutes, when a tracking server is down or answers 5xx."""
-    from kedro_metrics import store
-
-    why = store.unhealthy(uri, within=within)
-    if why is not None:
-        raise MetricsCliError(
-            f"The MLflow tracking server {store.redact(uri)} is not healthy: its /health "
-            f"{why} for the whole retry budget ({within:g} s, metrics.yml `retry_seconds`). "
-            "Start it, or point metrics.yml `tracking_uri` / MLFLOW_TRACKING_URI at one "
-            "that runs."
-        )
 
 
 def _run_title(run: Any) -> str:
