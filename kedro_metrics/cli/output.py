@@ -56,7 +56,12 @@ class Output:
         if self.fmt == "table" and table is not None:
             self._table(*table, title=title, empty=empty)
             return
-        text = formats.to_csv(document, columns) if self.fmt == "csv" else formats.to_json(document)
+        self.write(
+            formats.to_csv(document, columns) if self.fmt == "csv" else formats.to_json(document)
+        )
+
+    def write(self, text: str) -> None:
+        """Write ``text`` to ``--output`` (saying so on stderr), else to stdout."""
         if self._output:
             Path(self._output).write_text(text)
             click.echo(f"Wrote {self._output}", err=True)
