@@ -17,11 +17,13 @@ __all__ = [
     "MlflowMetricsDataSet",
     "MlflowMetricsDataset",
     "__version__",
+    "check",
     "get_metrics",
 ]
 
 _LAZY = {name: "kedro_metrics.io.datasets" for name in __all__ if name.startswith("Mlflow")}
 _LAZY["get_metrics"] = "kedro_metrics.reading.query"
+_LAZY["check"] = "kedro_metrics.reading.check"
 
 if TYPE_CHECKING:
     from kedro_metrics.io.datasets import (
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
         MlflowMetricsDataSet,
         MlflowMetricsDataset,
     )
+    from kedro_metrics.reading.check import check
     from kedro_metrics.reading.query import get_metrics
 
 

@@ -102,3 +102,8 @@ def format_problems(problems: Sequence[Problem]) -> str:
     if count > MAX_PROBLEMS_SHOWN:
         lines.append(f"  ... and {count - MAX_PROBLEMS_SHOWN} more")
     return "\n".join(lines)
+
+
+class CheckError(KedroMetricsError):
+    """A check cannot give a verdict at all (metrics.yml declares no gates); the CLI
+    exits 2 with this message."""

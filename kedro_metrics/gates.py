@@ -356,3 +356,12 @@ def sample_size(gates: Gates) -> int:
         (rule.value.runs for gate in gates for rule in gate.rules if isinstance(rule.value, Noise)),
         default=0,
     )
+
+
+def baseline_keys(
+    gates: Gates, *, stored: Iterable[str], summary_keys: Collection[str]
+) -> list[str]:
+    """The keys whose rules compare with baseline runs (``BASELINE_RULES``): only
+    their values are read from the baseline runs beyond what the run search gives."""
+    compared = Gates(tuple(g for g in gates if any(r.name in BASELINE_RULES for r in g.rules)))
+    return needed_keys(compared, stored=stored, summary_keys=summary_keys)

@@ -40,6 +40,9 @@ class ProcessState:
     last_context: Any = None
     #: Sessions some MetricsHook instance tracks (hook).
     sessions_tracked: set[str] = field(default_factory=set)
+    #: The run a ``kedro run`` of this process writes to, ``(tracking URI, run id)``,
+    #: while its pipeline runs (hook): ``kedro_metrics.check()`` in a node checks it.
+    current_run: tuple[str, str] | None = None
     # Forgotten in a forked worker ---------------------------------------------------
     #: The asynchronous writer (store.write), None until the first async save.
     async_writer: Any = None

@@ -8,7 +8,8 @@ settings.py can use ``HOOKS = (kedro_metrics.hook.MetricsHook(),)`` instead
 Kedro loads this module at start-up: it must not import mlflow at module level.
 The hook methods stay thin: the run's state and its start and end are in
 ``tracked_run``, catalog names in ``catalog_binding``, the Kubeflow file in
-``kubeflow_file``, interrupts in ``interrupts``.
+``kubeflow_file``, interrupts in ``interrupts``, the check at the run's end in
+``run_check``.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import warnings
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
@@ -29,6 +31,7 @@ from kedro_metrics.hook.catalog_binding import (
 )
 from kedro_metrics.hook.interrupts import InterruptHandlers
 from kedro_metrics.hook.kubeflow_file import KubeflowFile
+from kedro_metrics.hook.run_check import check_at_run_end
 from kedro_metrics.hook.tracked_run import (
     TrackedRun,
     flush_pending_writes,
@@ -64,6 +67,7 @@ class MetricsHook:
         self._run: TrackedRun | None = None
         self._session_id: str | None = None
         self._kubeflow_file: KubeflowFile | None = None
+        self._settings: project.ProjectSettings | None = None
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
@@ -100,7 +104,10 @@ class MetricsHook:
             datasets = pipeline_datasets(catalog, pipeline)
             # Before the run exists: a signal while it is created ends it KILLED.
             interrupts.install()
+            self._settings = settings
             self._run = open_run(settings, self._context, run_params, interrupts)
+            if self._run.run_id and self._run.policy.enabled:
+                state.current_run = (self._run.tracking_uri, self._run.run_id)
             self._run.watch_interrupts(interrupts)
             if self._run.params and self._run.run_id:
                 log_run_params(self._run, self._run.params)
@@ -121,9 +128,18 @@ class MetricsHook:
         if multiprocessing.parent_process() is not None:
             flush_pending_writes()
 
-    @hook_impl(tryfirst=True)
-    def after_pipeline_run(self) -> None:
+    @hook_impl(wrapper=True)
+    def after_pipeline_run(self) -> Generator[None, Any, Any]:
+        # A wrapper: the run ends before every other plugin's after_pipeline_run (as
+        # tryfirst would), and a failed check (metrics.yml check.on_run_end: fail)
+        # fails `kedro run` only after all of them have seen the pipeline end.
+        run, settings = self._run, self._settings
         self._finish(failed=False)
+        failed_check = check_at_run_end(run, settings) if run and settings else None
+        result = yield
+        if failed_check is not None:
+            raise failed_check
+        return result
 
     @hook_impl(tryfirst=True)
     def on_pipeline_error(self, error: Exception) -> None:
@@ -132,6 +148,7 @@ class MetricsHook:
 
     def _finish(self, *, failed: bool) -> None:
         state.sessions_tracked.discard(self._session_id or "")
+        state.current_run = None
         run, self._run = self._run, None
         kubeflow_file, self._kubeflow_file = self._kubeflow_file, None
         try:

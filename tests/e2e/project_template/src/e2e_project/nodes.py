@@ -135,6 +135,19 @@ def large_history(points: int) -> dict:
 # pipeline "meaning" ------------------------------------------------------------------
 
 
+#: What ``register_when_passed`` logs for each verdict of the check.
+GATE_VALUES = {True: 1.0, False: 0.0, None: -1.0}
+
+
+def register_when_passed(scored_metrics: dict) -> dict:
+    """gate_metrics: ``kedro_metrics.check()`` of this very run (taking scored_metrics
+    orders the node after them): verdict 1 registered, 0 held back, -1 undecided."""
+    import kedro_metrics
+
+    verdict = kedro_metrics.check()
+    return {"verdict": GATE_VALUES[verdict.passed], "entries": float(len(verdict.gates))}
+
+
 def quality_scores(quality: float) -> dict:
     """scored_metrics: an accuracy, an f1 (declared in the catalog) and a loss curve
     whose best point is not its last: [1.0, 1 - quality, 1.25 - quality]."""

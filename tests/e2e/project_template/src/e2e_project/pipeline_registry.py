@@ -77,6 +77,12 @@ def register_pipelines() -> dict[str, Pipeline]:
     meaning = pipeline(
         [node(nodes.quality_scores, "params:quality", "scored_metrics", name="quality_scores")]
     )
+    gated = pipeline(
+        [
+            node(nodes.quality_scores, "params:quality", "scored_metrics", name="quality_scores"),
+            node(nodes.register_when_passed, "scored_metrics", "gate_metrics", name="gate"),
+        ]
+    )
     return {
         "__default__": prefixes,
         "prefixes": prefixes,
@@ -88,4 +94,5 @@ def register_pipelines() -> dict[str, Pipeline]:
         "outage": outage,
         "large": large,
         "meaning": meaning,
+        "gated": gated,
     }
