@@ -82,7 +82,10 @@ _DOTTED = re.compile(r"`(kedro_metrics(?:\.\w+)+)(?:\(\))?`")
 #: design file that lives there (spelled in two parts so this file names neither).
 _OUTSIDE = ("../" + "shared", "DESIGN" + ".md")
 #: MLflow tag names the plugin writes, documented as such: not imports.
-TAG_NAMES = {"kedro_metrics.git_dirty", "kedro_metrics.spool_id", "kedro_metrics.version"}
+TAG_NAMES = {
+    "kedro_metrics.check.baseline", "kedro_metrics.git_dirty", "kedro_metrics.spool_id",
+    "kedro_metrics.version",
+}  # fmt: skip
 
 
 def _documented_imports() -> list[tuple[str, str]]:
