@@ -65,7 +65,7 @@ def _told(result: Any, *, failing: bool) -> RunCheckFailed | None:
 
     run = result.run
     if result.passed is None:
-        logger.warning("kedro-metrics: %s", result.why_undecided)
+        logger.warning("kedro-metrics: the check of run %s: %s", run.short_id, result.why_undecided)
         return None
     if result.passed:
         logger.info("kedro-metrics: %s", report.summary(result))
