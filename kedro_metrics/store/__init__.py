@@ -23,6 +23,7 @@ _INTERFACE = {
     "client": (
         "NO_RUN_HELP", "active_run_id", "answer_lost", "configure_retries", "client_for", "is_local",
         "is_server", "key_problem", "redact", "request_timeout", "resolve_uri",
+        "sqlite_file_problem",
     ),
     "context": (
         "PARAM_VALUE_LIMIT", "STANDARD_TAG_NAMES", "TAG_VALUE_LIMIT", "first_steps",
@@ -51,7 +52,8 @@ __all__ = [  # the interface above, sorted (a test checks they agree)
     "is_server", "key_problem", "latest_run_holding", "log_metrics_and_tags", "log_params", "log_points",
     "log_values", "metric_keys", "pending_writes", "read_histories", "read_history",
     "read_points", "read_values", "redact", "request_timeout", "resolve_uri",
-    "run_started_here", "search_runs", "start_run", "submit_points", "unhealthy", "where",
+    "run_started_here", "search_runs", "sqlite_file_problem", "start_run", "submit_points",
+    "unhealthy", "where",
     "within",
 ]  # fmt: skip
 

@@ -1,0 +1,88 @@
+"""A project whose sqlite store is not a database (issue 19): `mlflow.db` a directory,
+or a damaged file. `kedro metrics runs` and `kedro run` say which file and what is
+wrong in one line, without MLflow's minute and a half of retries."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tests.e2e.conftest import metrics_in_process
+
+pytestmark = pytest.mark.e2e
+
+#: What MLflow logs before each pause of its retry loop when opening a store.
+MLFLOW_RETRY_LOG = "SQLAlchemy engine could not be created"
+
+
+def store_error(path, problem: str) -> str:
+    return (
+        f"Could not open the MLflow store at sqlite:///{path}: {path} {problem}. Move it "
+        "away (MLflow creates a new database where there is none), or set metrics.yml "
+        "`tracking_uri` / MLFLOW_TRACKING_URI to another store."
+    )
+
+
+@pytest.fixture
+def no_pauses(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """A pause (a retry loop entered, MLflow's or ours) fails the command at once."""
+    pauses: list[float] = []
+
+    def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        raise AssertionError(f"a retry loop was entered (a pause of {seconds} s)")
+
+    monkeypatch.setattr(time, "sleep", pause)
+    return pauses
+
+
+def test_runs_when_the_store_is_a_directory(project, no_pauses):
+    (project / "mlflow.db").mkdir()
+    result = metrics_in_process(project, "runs")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stdout + result.stderr
+    assert (
+        result.stderr
+        == "Error: "
+        + store_error(project / "mlflow.db", "is a directory, not an sqlite database")
+        + "\n"
+    )
+    assert no_pauses == []
+
+
+def test_runs_when_the_store_is_damaged(project, seed_store, no_pauses):
+    path = seed_store(project / "mlflow.db")
+    path.write_bytes(path.read_bytes()[:10_000])  # cut short
+    result = metrics_in_process(project, "runs", "--format", "json")
+    assert (result.returncode, result.stdout) == (1, "")
+    assert (
+        result.stderr
+        == "Error: "
+        + store_error(path, "is not an sqlite database (file is damaged or not sqlite)")
+        + "\n"
+    )
+    assert no_pauses == []
+
+
+@pytest.fixture(scope="module")
+def run_on_a_directory(tmp_path_factory, new_project, kedro):
+    project = new_project(tmp_path_factory.mktemp("directory-store"))
+    (project / "mlflow.db").mkdir()
+    return project, kedro(project, "run", "--pipelines", "small")
+
+
+class TestKedroRunOnADirectory:
+    def test_fails_naming_the_file(self, run_on_a_directory):
+        project, result = run_on_a_directory
+        assert result.returncode == 1, result.output
+        message = store_error(project / "mlflow.db", "is a directory, not an sqlite database")
+        assert message in result.stderr, result.output
+
+    def test_mlflow_never_retried(self, run_on_a_directory):
+        _, result = run_on_a_directory
+        assert MLFLOW_RETRY_LOG not in result.stdout + result.stderr, result.output
+
+    def test_the_directory_is_left_as_it_was(self, run_on_a_directory):
+        project, _ = run_on_a_directory
+        assert list((project / "mlflow.db").iterdir()) == []
