@@ -8,8 +8,9 @@ Two pictures are built from metric records (the dicts of ``get_metrics``, keys
   ``kedro_metrics.reading.render`` draws it with matplotlib; a single-point series is drawn
   as a marker, not as an empty line.
 - ``plotly_preview``: the Kedro-Viz preview of a metrics dataset: a Plotly figure
-  as plain JSON, a line per metric history and the single-point metrics as one bar
-  chart of their values. ``empty_preview`` is the figure that says why there is
+  as plain JSON, a line per metric history (its name written at its end: Kedro-Viz's
+  side panel shows no legend) and the single-point metrics as one bar chart of their
+  values. ``empty_preview`` is the figure that says why there is
   nothing to show.
 
 No I/O, no matplotlib, no plotly, no kedro, no mlflow: tests check the data.
@@ -78,10 +79,12 @@ class Panel:
     y_label: str = VALUE_LABEL
     #: The metric's declared format: the value axis's ticks show it.
     value_format: str = RAW
+    #: False when the figure's title already names the metric (a figure of one).
+    titled: bool = True
 
     @property
     def title(self) -> str:
-        return self.metric
+        return self.metric if self.titled else ""
 
     @property
     def note(self) -> str:
@@ -129,7 +132,8 @@ def build_figure(
     Runs keep the order in which the records first name them; a run whose name is
     shared by another run of the figure is labelled ``name (short id)``. A run that
     lacks a metric other runs have is listed in that panel's ``missing``.
-    ``title`` defaults to the runs' labels.
+    ``title`` defaults to the runs' labels; a figure of one metric titled with its
+    name does not repeat it above the panel.
     """
     records = list(records)
     labels = run_labels(records)
@@ -144,7 +148,8 @@ def build_figure(
         )
         missing = tuple(label for run_id, label in labels.items() if run_id not in by_run)
         shown = (meaning or _undeclared)(metric).format
-        panels.append(Panel(metric, series, missing, value_format=shown))
+        titled = len(grouped) > 1 or title != metric  # else the figure's title says it
+        panels.append(Panel(metric, series, missing, value_format=shown, titled=titled))
     legend = tuple(labels.values())
     return Figure(title if title is not None else ", ".join(legend), tuple(panels), legend)
 
@@ -237,6 +242,9 @@ def plotly_preview(
             }
         )
     layout = _layout(title, lines=bool(lines), bars=bool(singles))
+    labels = [label for label in map(_line_label, lines) if label is not None]
+    if labels:
+        layout["annotations"] = labels
     axes = [
         ("yaxis", [t["name"] for t in lines]),
         ("yaxis2" if lines else "yaxis", [n for n, _ in singles]),
@@ -246,6 +254,20 @@ def plotly_preview(
         if names and tick:
             layout[axis]["tickformat"] = tick
     return PlotlyPreview({"data": data, "layout": layout})
+
+
+def _line_label(trace: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The line's name written at its last finite point (None when it has none).
+    Kedro-Viz's side panel draws the preview without a legend (its layout sets
+    ``showlegend`` off), so a line must carry its name itself."""
+    points = [(x, y) for x, y in zip(trace["x"], trace["y"]) if y is not None]
+    if not points:
+        return None
+    x, y = points[-1]
+    return {
+        "text": trace["name"], "x": x, "y": y, "xref": "x", "yref": "y",
+        "showarrow": False, "xanchor": "right", "yanchor": "bottom",
+    }  # fmt: skip
 
 
 def tickformat(shared: set[str]) -> str | None:

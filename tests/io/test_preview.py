@@ -70,6 +70,10 @@ class TestPreviewOfARun:
              "xaxis": "x2", "yaxis": "y2"},
         ]  # fmt: skip
         assert preview["layout"]["title"]["text"] == f"model: run second ({two_runs[1][:8]})"
+        assert preview["layout"]["annotations"] == [
+            {"text": "loss", "x": 1, "y": 0.25, "xref": "x", "yref": "y", "showarrow": False,
+             "xanchor": "right", "yanchor": "bottom"},
+        ]  # fmt: skip
 
     def test_run_and_names_arguments(self, sqlite_uri, two_runs):
         """preview_args: run (here a run-id prefix) and names (globs without the prefix)."""

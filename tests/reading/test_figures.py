@@ -151,6 +151,20 @@ class TestBuildFigure:
             "value",
         )
 
+    def test_one_metric_titled_with_its_name_says_it_once(self):
+        """`kedro metrics plot m.loss` titles the figure m.loss: its one panel repeats
+        no title (the PNG showed m.loss twice)."""
+        figure = build_figure([rec("m.loss", 1, 0), rec("m.loss", 2, 1)], title="m.loss")
+        (panel,) = figure.panels
+        assert (figure.title, panel.title) == ("m.loss", "")
+
+    def test_panels_keep_their_titles_under_another_figure_title(self):
+        """A glob's figure title names no single metric: each panel says its own."""
+        one = build_figure([rec("m.loss", 1)], title="m.*")
+        two = build_figure([rec("m.loss", 1), rec("m.acc", 1)], title="m.loss")
+        assert [p.title for p in one.panels] == ["m.loss"]
+        assert [p.title for p in two.panels] == ["m.acc", "m.loss"]
+
 
 class TestRunLabels:
     """run_labels: run names, told apart by a short id only when needed."""
@@ -206,6 +220,14 @@ class TestFigureSize:
         assert rows * columns >= count
 
 
+def line_label(name: str, step: int, value: float) -> dict:
+    """The annotation naming a preview's line at its last point."""
+    return {
+        "text": name, "x": step, "y": value, "xref": "x", "yref": "y",
+        "showarrow": False, "xanchor": "right", "yanchor": "bottom",
+    }  # fmt: skip
+
+
 class TestPlotlyPreview:
     """plotly_preview: line traces for histories, one bar chart for single values."""
 
@@ -255,8 +277,23 @@ class TestPlotlyPreview:
                 "yaxis": {"title": {"text": "value"}},
                 "xaxis2": {"title": {"text": "metric"}, "domain": [0.7, 1.0], "anchor": "y2"},
                 "yaxis2": {"title": {"text": "value"}, "anchor": "x2"},
+                "annotations": [
+                    line_label("curve", 2, 4.0),
+                    line_label("loss", 1, 0.25),
+                ],
             },
         }
+
+    def test_each_line_is_labelled_at_its_last_point(self):
+        """Kedro-Viz's side panel hides the legend (its preview layout sets showlegend
+        off): each line carries its name at its last finite point, in the layout."""
+        records = [
+            rec("p.loss", 0.75, 0), rec("p.loss", 0.5, 1), rec("p.loss", float("nan"), 2),
+            rec("p.val", 0.875, 0), rec("p.val", 0.625, 4),
+            rec("p.empty", float("nan"), 0), rec("p.empty", float("inf"), 1),
+        ]  # fmt: skip
+        layout = plotly_preview(records, title="t", prefix="p")["layout"]
+        assert layout["annotations"] == [line_label("loss", 1, 0.5), line_label("val", 4, 0.625)]
 
     def test_only_single_values(self):
         """Only single values: one bar chart on the first axes, metrics on x."""
@@ -294,7 +331,8 @@ class TestPlotlyPreview:
                 "y": [3.0, 2.0],
             }
         ]
-        assert set(preview["layout"]) == {"title", "showlegend", "xaxis", "yaxis"}
+        assert set(preview["layout"]) == {"title", "showlegend", "xaxis", "yaxis", "annotations"}
+        assert preview["layout"]["annotations"] == [line_label("loss", 5, 2.0)]
 
     def test_nan_and_inf_become_null(self):
         """JSON has no NaN or infinity: they become null, and the figure dumps as strict JSON."""

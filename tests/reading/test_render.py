@@ -47,6 +47,12 @@ class TestDraw:
         assert figure.get_suptitle() == "first, second"
         assert loss.get_title() == "m.loss"
 
+    def test_one_metric_png_shows_its_title_once(self):
+        """`kedro metrics plot m.loss`: m.loss above the figure, not again above its panel."""
+        figure = render.draw(build_figure(RECORDS[1:3], title="m.loss"))
+        (panel,) = [ax for ax in figure.axes if ax.get_visible()]
+        assert (figure.get_suptitle(), panel.get_title()) == ("m.loss", "")
+
     def test_drawing_leaves_the_backend_alone(self, tmp_path):
         """A notebook's backend stays what it was; the PNG is still written."""
         before = matplotlib.get_backend()
