@@ -49,11 +49,15 @@ def _undeclared(key: str) -> Meaning:
 def runs_table(
     runs: Sequence[Run], values: Sequence[str] = (), meaning: MeaningOf = _undeclared
 ) -> Table:
-    """``runs``: a row per run, one more column per key of ``values`` (its last value)."""
-    headers = ["run", "name", "status", "start", "duration", "pipeline", "metrics", *values]
+    """``runs``: a row per run, one more column per key of ``values`` (its last value).
+
+    No pipeline column: the default run name begins with the pipeline, and without
+    it a run of the example project is one line at 100 columns (JSON and CSV have
+    it, ``--pipeline`` selects by it)."""
+    headers = ["run", "name", "status", "start", "duration", "metrics", *values]
     rows: list[list[Cell]] = [
         [run.short_id, run.run_name, run.status, local_time(run.start_time),
-         duration(run.duration_s()), run.pipeline or "-", str(len(run.metrics)),
+         duration(run.duration_s()), str(len(run.metrics)),
          *(meaning(key).show(run.latest[key].value if key in run.latest else None) for key in values)]
         for run in runs
     ]  # fmt: skip

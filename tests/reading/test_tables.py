@@ -8,7 +8,7 @@ import pytest
 from kedro_metrics.meaning import UNDECLARED, Meaning
 from kedro_metrics.points import MetricPoint
 from kedro_metrics.reading import tables
-from kedro_metrics.records import Run, compare, compare_params
+from kedro_metrics.records import PIPELINE_TAG, Run, compare, compare_params
 
 A, B = "a" * 32, "b" * 32
 
@@ -102,3 +102,61 @@ class TestMeaningInTables:
         )
         assert headers[-3:] == ["metrics", "m.acc", "m.loss"]
         assert cells[0][-3:] == ["1", "50.00%", "-"]
+
+
+class TestRunsTableWidth:
+    """`kedro metrics runs` of the example project (docs/example) fits 100 columns:
+    each run one line, its name whole (it wrapped over three lines at 80 and 100)."""
+
+    @staticmethod
+    def example_run(index: int) -> Run:
+        """A run as `kedro run` of the example makes it: the default name (pipeline and
+        start time), eight metric keys, about a second long."""
+        from datetime import datetime
+
+        start = datetime(2026, 12, 4, 6, 33, 10 + index)
+        start_ms = int(start.timestamp() * 1000)
+        keys = ["accuracy", "loss", "precision", "recall"]
+        latest = {
+            f"{prefix}.{key}": MetricPoint(f"{prefix}.{key}", 0.5, 0, start_ms)
+            for prefix in ("model_metrics", "test_scores")
+            for key in keys
+        }
+        return Run(
+            f"{index:x}" * 32,
+            f"__default__ {start:%Y-%m-%d %H:%M:%S}",
+            "FINISHED",
+            start_ms,
+            start_ms + 1234,
+            "metrics_example",
+            "1",
+            tags={PIPELINE_TAG: "__default__"},
+            latest=latest,
+        )
+
+    def drawn(self, runs, monkeypatch, columns: int) -> list[str]:
+        """The table as `kedro metrics runs` draws it in a terminal ``columns`` wide."""
+        import io
+
+        from kedro_metrics.cli.output import Output
+
+        monkeypatch.setenv("COLUMNS", str(columns))
+        monkeypatch.setenv("NO_COLOR", "1")
+        out = io.StringIO()
+        Output("table", out, None).emit(runs, table=tables.runs_table(runs))
+        return out.getvalue().splitlines()
+
+    def test_each_run_is_one_line_at_100_columns(self, monkeypatch):
+        runs = [self.example_run(index) for index in (3, 2, 1)]
+        lines = self.drawn(runs, monkeypatch, 100)
+        rows = [line for line in lines if line.startswith("│")]
+        assert [row.split("│")[2].strip() for row in rows] == [run.run_name for run in runs]
+        assert max(map(len, lines)) <= 100
+
+    def test_the_columns(self):
+        headers, (row,) = tables.runs_table([self.example_run(1)])
+        assert headers == ["run", "name", "status", "start", "duration", "metrics"]
+        assert row == [
+            "11111111", "__default__ 2026-12-04 06:33:11", "FINISHED",
+            tables.local_time(self.example_run(1).start_time), "1.2 s", "8",
+        ]  # fmt: skip
