@@ -173,26 +173,34 @@ def _start_run(  # noqa: PLR0913
         **context_tags(project_settings),
         **settings.tags,
     }
-    name = run_context.run_name(
-        settings.run_name,
-        pipelines=pipelines,
-        env=tags["kedro.env"],
-        session_id=tags["kedro.session_id"],
-        start_time=datetime.now(),
-    )
     experiment = project_settings.experiment
-    new_run = {
-        "experiment": experiment, "run_name": name, "tags": tags,
-        "start_time": int(time.time() * 1000), "params": params,
-    }  # fmt: skip
-    spooled_run = TrackedRun(uri, owned=True, policy=delivery.for_run(
-        settings, tracking_uri=uri, run_id=None, spool_directory=directory, offline=True,
-        owner=True, new_run=new_run,
-    ))  # fmt: skip
+
+    def starting_now() -> dict[str, Any]:
+        """The run as it starts now: its start time, and its name holding that time."""
+        started = int(time.time() * 1000)
+        name = run_context.run_name(
+            settings.run_name,
+            pipelines=pipelines,
+            env=tags["kedro.env"],
+            session_id=tags["kedro.session_id"],
+            start_time=datetime.fromtimestamp(started / 1000),
+        )
+        return {
+            "experiment": experiment, "run_name": name, "tags": tags,
+            "start_time": started, "params": params,
+        }  # fmt: skip
+
+    def spooled(new_run: dict[str, Any]) -> TrackedRun:
+        return TrackedRun(uri, owned=True, policy=delivery.for_run(
+            settings, tracking_uri=uri, run_id=None, spool_directory=directory, offline=True,
+            owner=True, new_run=new_run,
+        ))  # fmt: skip
+
     online = delivery.for_run(
         settings, tracking_uri=uri, run_id=None, spool_directory=directory, owner=True
     )
     if decision.offline:
+        spooled_run = spooled(starting_now())
         spooled_run.watch_interrupts(interrupts)
         delivery.open_spool(spooled_run.policy)  # the run itself is spooled
         logger.info(
@@ -200,10 +208,16 @@ def _start_run(  # noqa: PLR0913
             "`%s` delivers them to %s.", directory, delivery.SYNC_COMMAND, store.redact(uri),
         )  # fmt: skip
         return spooled_run
+    new_run: dict[str, Any] | None = None
     try:
+        # The run starts once its store and experiment exist (creating the store can
+        # take seconds): its name's time is its start time.
         experiment_id = store.ensure_experiment(uri, experiment)
+        new_run = starting_now()
         with interrupts.deferred():  # the store may create it although we never hear so
-            run_id = store.start_run(uri, experiment_id, name, tags)
+            run_id = store.start_run(
+                uri, experiment_id, new_run["run_name"], tags, start_time=new_run["start_time"]
+            )
             run = TrackedRun(uri, owned=True, policy=online.with_run(run_id), params=params)
             run.watch_interrupts(interrupts)  # a signal pending since ends it KILLED
             store.run_started_here(uri, run_id)
@@ -211,6 +225,7 @@ def _start_run(  # noqa: PLR0913
     except TrackingError as exc:
         if not online.keeps_going:
             raise
+        spooled_run = spooled(new_run or starting_now())
         spooled_run.watch_interrupts(interrupts)
         delivery.open_spool(spooled_run.policy)
         logger.warning(

@@ -44,9 +44,15 @@ SESSION_TAG = "kedro.session_id"
 
 
 def start_run(
-    tracking_uri: str | None, experiment_id: str, run_name: str, tags: dict[str, str]
+    tracking_uri: str | None,
+    experiment_id: str,
+    run_name: str,
+    tags: dict[str, str],
+    *,
+    start_time: int | None = None,
 ) -> str:
-    """Create a RUNNING run and return its id.
+    """Create a RUNNING run that started at ``start_time`` (epoch ms; default: when
+    the store creates it) and return its id.
 
     Creating a run is not idempotent: an answer lost or later than the time-out may
     hide a run the server did create. So a retry first looks for the run of this
@@ -65,7 +71,7 @@ def start_run(
             made = _runs_of_session(client, experiment_id, session)
             if made:
                 return made[0]
-        return client.create_run(experiment_id, run_name=run_name, tags=tags)
+        return client.create_run(experiment_id, start_time=start_time, run_name=run_name, tags=tags)
 
     run_id = with_retries(uri, "start a run", create).info.run_id
     if attempts[0] > 1 and session:

@@ -244,6 +244,12 @@ class TestRunLifecycle:
         assert run.data.tags["kedro.env"] == "local"
         assert run.data.metrics == {}
 
+    def test_start_run_at_the_time_given(self, store_uri):
+        """The hook names a run after its start time and gives the store that time."""
+        experiment_id = store.ensure_experiment(store_uri, "lifecycle")
+        run_id = store.start_run(store_uri, experiment_id, "run", {}, start_time=TS + 1234)
+        assert MlflowClient(tracking_uri=store_uri).get_run(run_id).info.start_time == TS + 1234
+
     @pytest.mark.parametrize(("failed", "status"), [(False, "FINISHED"), (True, "FAILED")])
     def test_end_run_sets_the_status(self, store_uri, failed, status):
         """end_run marks the run FINISHED, or FAILED when asked, with an end time."""
