@@ -20,6 +20,7 @@ from urllib.parse import unquote
 
 import mlflow
 from mlflow import MlflowClient
+from mlflow.environment_variables import MLFLOW_HTTP_REQUEST_MAX_RETRIES
 from mlflow.exceptions import MlflowException
 from mlflow.utils.validation import (
     MAX_ENTITY_KEY_LENGTH,
@@ -214,19 +215,29 @@ _UNREACHABLE_HINT = (
     "Check that the server is running and reachable, or set MLFLOW_TRACKING_URI / "
     "metrics.yml `tracking_uri` to one that is."
 )
-_MLFLOW_RETRIED = (
-    " MLflow retried with backoff first (MLFLOW_HTTP_REQUEST_MAX_RETRIES, "
-    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR)."
-)
 
 
 def _retried(uri: str) -> str:
-    """Who retried a failed request: the process's retry budget, or MLflow."""
+    """What retried a failed request to a server first: the process's retry budget
+    (``kedro run``, ``kedro metrics``: MLflow's own retries are off there), else
+    MLflow's own retries, as many as MLFLOW_HTTP_REQUEST_MAX_RETRIES allows. Nothing
+    for another store (no HTTP: MLflow retries nothing)."""
+    if not is_server(uri):
+        return ""
     seconds = retry_budget().seconds
-    if seconds is None or not is_server(uri):
-        return _MLFLOW_RETRIED
+    if seconds is not None:
+        return (
+            f" It was retried until the retry budget of {seconds:g} s "
+            "(metrics.yml `retry_seconds`) was spent."
+        )
+    retries = MLFLOW_HTTP_REQUEST_MAX_RETRIES.get()
+    unbudgeted = " No retry budget applies here (`kedro run` and `kedro metrics` set one)"
+    if not retries:
+        return f"{unbudgeted}, and MLflow did not retry it (MLFLOW_HTTP_REQUEST_MAX_RETRIES=0)."
+    times = "time" if retries == 1 else "times"
     return (
-        f" It was retried with backoff for up to {seconds:g} s first (metrics.yml `retry_seconds`)."
+        f"{unbudgeted}: MLflow retried it up to {retries} {times} first "
+        "(MLFLOW_HTTP_REQUEST_MAX_RETRIES)."
     )
 
 

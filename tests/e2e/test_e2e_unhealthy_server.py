@@ -72,7 +72,7 @@ def test_reading_requests_answered_503_get_the_retry_budget(python, unhealthy_pr
     ), result.output
     assert "too many 503 error responses" in last, result.output
     assert last.endswith(
-        "It was retried with backoff for up to 1 s first (metrics.yml `retry_seconds`)."
+        "It was retried until the retry budget of 1 s (metrics.yml `retry_seconds`) was spent."
     ), result.output
     api = [path for path in paths if path.startswith("/api/")]
     assert len(api) >= 2 and len(set(api)) == 1, paths
