@@ -29,8 +29,13 @@ from tests.servers import (
 for _name, _value in QUIET_ENV.items():
     os.environ.setdefault(_name, _value)
 # Saves to a server outside `kedro run` spool in the working directory by default:
-# keep the tests' spool out of the repository.
-os.environ.setdefault("KEDRO_METRICS_SPOOL_DIR", tempfile.mkdtemp(prefix="kedro-metrics-spool-"))
+# keep the tests' spool out of the repository, in a folder of the session's own,
+# removed when the session ends (pytest_unconfigure). xdist's workers inherit the
+# variable: only the process that made the folder removes it.
+_OWN_SPOOL_DIR: str | None = None
+if "KEDRO_METRICS_SPOOL_DIR" not in os.environ:
+    _OWN_SPOOL_DIR = tempfile.mkdtemp(prefix="kedro-metrics-spool-")
+    os.environ["KEDRO_METRICS_SPOOL_DIR"] = _OWN_SPOOL_DIR
 
 #: Experiment every fixture run is created in: MLflow's "Default", present in every
 #: fresh store (file, sqlite-backed server and PostgreSQL-backed server alike).
@@ -196,6 +201,12 @@ def record_timing(request: pytest.FixtureRequest) -> Callable[[str, float], None
         print(f"\n[timing] {label}: {seconds:.3f} s")
 
     return record
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the session's spool folder (tests/test_session_cleanup.py checks it goes)."""
+    if _OWN_SPOOL_DIR is not None:
+        shutil.rmtree(_OWN_SPOOL_DIR, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter, config: pytest.Config) -> None:
