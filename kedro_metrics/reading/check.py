@@ -175,6 +175,8 @@ def check_run(
     result = CheckResult(run, found[0] if found else None, verdict, meaning, no_baseline)
     if record:
         store.log_values(scope.tracking_uri, run.run_id, tags=verdict_tags(result))
+        if result.baseline is None and BASELINE_TAG in run.tags:  # an earlier check's
+            store.delete_tags(scope.tracking_uri, run.run_id, [BASELINE_TAG])
     return result
 
 

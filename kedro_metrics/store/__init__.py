@@ -26,7 +26,7 @@ _INTERFACE = {
         "sqlite_file_problem",
     ),
     "context": (
-        "PARAM_VALUE_LIMIT", "STANDARD_TAG_NAMES", "TAG_VALUE_LIMIT", "first_steps",
+        "PARAM_VALUE_LIMIT", "STANDARD_TAG_NAMES", "TAG_VALUE_LIMIT", "delete_tags", "first_steps",
         "log_metrics_and_tags", "log_params", "log_values", "read_values", "run_started_here",
     ),
     "probe": ("answers", "unhealthy", "within"),
@@ -47,7 +47,7 @@ __all__ = [  # the interface above, sorted (a test checks they agree)
     "IN_FLIGHT", "NO_RUN_HELP", "PARAM_VALUE_LIMIT", "SESSION_TAG", "SPOOL_ID_TAG",
     "STANDARD_TAG_NAMES", "TAG_VALUE_LIMIT",
     "active_run_id", "answer_lost", "answers", "batches", "check_run", "checked_status", "client_for",
-    "configure_retries", "create_spooled_run", "end_run", "ensure_experiment",
+    "configure_retries", "create_spooled_run", "delete_tags", "end_run", "ensure_experiment",
     "experiment_id", "experiment_ids", "first_steps", "flush", "get_run", "is_local",
     "is_server", "key_problem", "latest_run_holding", "log_metrics_and_tags", "log_params", "log_points",
     "log_values", "metric_keys", "pending_writes", "read_histories", "read_history",

@@ -78,6 +78,16 @@ def log_values(
     _log_batches(resolve_uri(tracking_uri), run_id, tags=tags or {}, params=params or {})
 
 
+def delete_tags(tracking_uri: str | None, run_id: str, names: Iterable[str]) -> None:
+    """Remove the run's tags ``names`` (one request each; MLflow has no batch delete)."""
+    uri = resolve_uri(tracking_uri)
+    client = client_for(uri)
+    for name in names:
+        with_retries(
+            uri, f"delete tag {name} of run {run_id}", lambda n=name: client.delete_tag(run_id, n)
+        )
+
+
 def log_metrics_and_tags(
     tracking_uri: str | None, run_id: str, points: list[MetricPoint], tags: Mapping[str, str]
 ) -> None:

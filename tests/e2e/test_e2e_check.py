@@ -273,6 +273,15 @@ class TestRecorded:
         )
         assert [row["run_id"] for row in json.loads(result.check().stdout)] == [runs.ids["F1"]]
 
+    def test_a_check_without_baseline_removes_an_earlier_baseline_tag(self, runs):
+        assert metrics_in_process(runs.project, "check", runs.ids["F2"]).returncode == 1
+        assert "kedro_metrics.check.baseline" in runs.store.run(runs.ids["F2"]).data.tags
+        result = metrics_in_process(runs.project, "check", runs.ids["F2"], "--baseline", "tag:x=y")
+        assert result.returncode == 2, result.output  # min and required pass; drops cannot decide
+        tags = runs.store.run(runs.ids["F2"]).data.tags
+        assert tags["kedro_metrics.check"] == "undecided"
+        assert "kedro_metrics.check.baseline" not in tags
+
     def test_an_undecided_check_has_no_baseline_tag(self, runs):
         """F0, checked while main had no run."""
         tags = runs.store.run(runs.ids["F0"]).data.tags
