@@ -84,7 +84,8 @@ def settings_for_path(
 
     Bootstraps the project (as ``kedro ipython`` does) so that its settings.py
     decides the config loader, then reads metrics.yml of ``env`` (default: the
-    ``KEDRO_ENV`` variable, else Kedro's default run environment). A process already
+    ``KEDRO_ENV`` variable, else Kedro's default run environment); an environment
+    named must be a folder under conf/ (``conf_env_dir``). A process already
     configured for another project (a notebook's session) is configured back for it
     afterwards: asking about one project never moves the process to it.
     """
@@ -96,7 +97,12 @@ def settings_for_path(
     previous = kedro_project.PACKAGE_NAME
     metadata = bootstrap_project(path)
     try:
-        env = env or os.environ.get("KEDRO_ENV") or None
+        origin = ""
+        if env is None:
+            env, origin = os.environ.get("KEDRO_ENV") or None, " (KEDRO_ENV)"
+        conf = path / settings.CONF_SOURCE
+        if env is not None and conf.is_dir():  # not an archive nor a remote source
+            conf_env_dir(conf, env, must_exist=True, origin=origin)
         loader = settings.CONFIG_LOADER_CLASS(
             conf_source=str(path / settings.CONF_SOURCE),
             env=env,
@@ -145,6 +151,10 @@ def load_config(loader: Any) -> MetricsConfig:
         data = loader["metrics"]
     except MissingConfigException:
         data = {}
+    except Exception as exc:  # noqa: BLE001 - re-raised as one line: any parser's error
+        # Kedro and OmegaConf raise whatever their parsers raise (a ParserError, a
+        # UnicodeDecodeError, an InterpolationKeyError ...): one line naming the file.
+        raise ConfigError(unreadable_metrics_yml(loader, exc)) from None
     files = _config_files(loader)
     try:
         return MetricsConfig.parse(data, source=" + ".join(map(str, files)) or "metrics.yml")
@@ -154,6 +164,119 @@ def load_config(loader: Any) -> MetricsConfig:
             raise
     # Parse again to raise the same error naming the one file that sets the key.
     return MetricsConfig.parse(data, source=str(culprit))
+
+
+def conf_env_dir(conf: Path, env: str, *, must_exist: bool, origin: str = "") -> Path:
+    """The folder of the configuration environment ``env`` under ``conf``.
+
+    Environments are names of folders under conf/: an empty name, one holding a path
+    separator, "." or "..", and one naming a file are refused; so is one without a
+    folder when ``must_exist`` (``init`` creates it). ``origin`` says where the
+    name came from (" (KEDRO_ENV)").
+
+    Raises:
+        ConfigError: one line naming the environment, what is wrong, and the
+            environments there are.
+    """
+    separators = {"/", "\\", os.sep, os.altsep} - {None}
+    named = f"The configuration environment {env!r}{origin}"
+    folder = conf / env
+    if not env.strip():
+        problem = f"{named} is empty"
+    elif env in {".", ".."} or any(sep in env for sep in separators):
+        problem = f"{named} is a path, not the name of a folder"
+    elif folder.exists() and not folder.is_dir():
+        problem = f"{named} is not a folder: {folder} is a file"
+    elif must_exist and not folder.is_dir():
+        problem = f"{named} does not exist: there is no folder {folder}"
+    else:
+        return folder
+    envs = sorted(p.name for p in conf.iterdir() if p.is_dir()) if conf.is_dir() else []
+    raise ConfigError(
+        f"{problem}. Environments are the folders under {conf}"
+        + (f" ({', '.join(envs)})." if envs else "."),
+        key="env",
+    )
+
+
+def unreadable_metrics_yml(loader: Any, exc: BaseException) -> str:
+    """One line saying why the config loader could not read metrics.yml: the file
+    that is not YAML text (and where YAML says so), is not a mapping, or holds a
+    ``${...}`` that does not resolve; else the loader's own message on one line."""
+    files = _metrics_files(loader)
+    for path in files:
+        try:
+            problem = _not_a_settings_file(path)
+        except Exception:  # noqa: BLE001 - the diagnosis never hides the loader's error
+            problem = None
+        if problem:
+            return f"{path} {problem}."
+    first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0].rstrip(".")
+    key = getattr(exc, "full_key", None)
+    if key and "interpolat" in type(exc).__name__.lower():
+        top = str(key).split(".")[0].split("[")[0]
+        culprit = _file_defining(files, top, interpolating=True)
+        where = culprit or " + ".join(map(str, files)) or "metrics.yml"
+        return f"The ${{...}} of {key!r} in {where} does not resolve: {first_line}."
+    shown = " ".join(str(exc).split()) or type(exc).__name__
+    return f"Cannot read metrics.yml ({' + '.join(map(str, files)) or loader.conf_source}): {shown}"
+
+
+def _metrics_files(loader: Any) -> list[Path]:
+    """The files the loader reads for "metrics" (its patterns, in base then the run
+    environment), for naming the bad one; a remote or archived conf/ gives none."""
+    conf = Path(str(loader.conf_source))
+    envs = dict.fromkeys([loader.base_env, loader.env or loader.default_run_env])
+    found: dict[Path, None] = {}
+    for env in (e for e in envs if e):
+        for pattern in loader.config_patterns.get("metrics", CONFIG_PATTERNS):
+            for match in sorted((conf / env).glob(pattern)):
+                # pathlib's "**" matches folders where fsspec's matches their files
+                for path in sorted(match.rglob("*")) if match.is_dir() else [match]:
+                    if path.suffix in {".yml", ".yaml", ".json"} and path.is_file():
+                        found.setdefault(path, None)
+    return list(found)
+
+
+def _not_a_settings_file(path: Path) -> str | None:
+    """What makes ``path`` unreadable as metrics.yml, or None: not UTF-8 text, not
+    YAML (PyYAML's rules, then OmegaConf's stricter ones: no duplicate keys), or
+    not a mapping at the top level."""
+    import io
+
+    import yaml
+    from omegaconf import OmegaConf
+    from omegaconf.errors import GrammarParseError
+
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return (
+            f"is not a YAML text file: byte 0x{raw[exc.start]:02x} at offset {exc.start} "
+            "is not UTF-8 (a binary file?)"
+        )
+    try:
+        data = yaml.safe_load(text)
+        if isinstance(data, dict):
+            OmegaConf.load(io.StringIO(text))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = " ".join(str(exc.problem or exc.context or "").split())
+        return f"is not valid YAML{where}: {what}"
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow
+        return (
+            f"is not a YAML text file: it holds the character #x{exc.character:04x} at "
+            f"offset {exc.position} (a binary file?)"
+        )
+    except GrammarParseError as exc:  # "${" opened and not closed, ...
+        what = (str(exc).strip().splitlines() or ["cannot be parsed"])[0]
+        return f"holds a ${{...}} that is not an interpolation: {what}"
+    if data is not None and not isinstance(data, dict):
+        kind = {list: "a list", str: "a string", bool: "true or false"}.get(type(data), "a number")
+        return f"must hold settings (key: value lines) at the top level, not {kind}"
+    return None
 
 
 def _resolve(
@@ -199,13 +322,17 @@ def _config_files(loader: Any) -> list[Path]:
     return [path for env in envs if env for path in sorted((conf / env).glob("metrics*.y*ml"))]
 
 
-def _file_defining(files: list[Path], key: str | None) -> Path | None:
-    """The last (winning) metrics file that sets ``key`` at the top level."""
+def _file_defining(
+    files: list[Path], key: str | None, *, interpolating: bool = False
+) -> Path | None:
+    """The last (winning) metrics file that sets ``key`` at the top level (with a
+    ``${`` in it when ``interpolating``)."""
     import yaml
 
     for path in reversed(files):
-        data = yaml.safe_load(path.read_text()) or {}
-        if isinstance(data, dict) and key in data:
+        text = path.read_text()
+        data = yaml.safe_load(text) or {}
+        if isinstance(data, dict) and key in data and (not interpolating or "${" in text):
             return path
     return None
 

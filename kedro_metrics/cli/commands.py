@@ -14,6 +14,7 @@ import click
 from kedro.framework.cli.utils import env_option
 from kedro.framework.startup import ProjectMetadata
 
+from kedro_metrics.cli import arguments
 from kedro_metrics.cli.mlflow_ui import serve_mlflow_ui
 from kedro_metrics.cli.output import MetricsCliError, reading, sync_summary
 from kedro_metrics.cli.scope import project_scope
@@ -21,6 +22,10 @@ from kedro_metrics.config import METRICS_YML_TEMPLATE
 
 #: What a project's .gitignore should hold: the embedded store and the local spool.
 GITIGNORE_ENTRIES = ("mlflow.db", ".kedro_metrics/")
+
+
+#: ``--env`` of the commands reading a project: a folder under conf/.
+_env_option = env_option(callback=arguments.environment(must_exist=True))
 
 
 @click.group(name="kedro-metrics")
@@ -35,8 +40,9 @@ def metrics() -> None:
 
 @metrics.command()
 @env_option(
-    default="base", show_default=True, help="Configuration environment to write metrics.yml into."
-)
+    default="base", show_default=True, help="Configuration environment to write metrics.yml into.",
+    callback=arguments.environment(must_exist=False),
+)  # fmt: skip
 @click.option("--force", is_flag=True, help="Overwrite an existing metrics.yml.")
 @click.pass_obj
 def init(metadata: ProjectMetadata, env: str, force: bool) -> None:
@@ -72,21 +78,33 @@ def write_metrics_yml(conf_env_dir: Path, *, force: bool) -> Path:
 
 @metrics.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option("--port", default=5000, type=int, show_default=True, help="Port to listen on.")
-@env_option
+@click.option(
+    "--port", default=5000, type=click.IntRange(1, 65535), show_default=True,
+    help="Port to listen on.",
+)  # fmt: skip
+@_env_option
 @click.pass_obj
 def ui(metadata: ProjectMetadata, host: str, port: int, env: str | None) -> None:
     """Start `mlflow ui` on the project's tracking store; Ctrl-C stops it."""
-    from kedro_metrics import project, store
+    from kedro_metrics import store
 
-    uri = project.settings_for_path(metadata.project_path, env).tracking_uri
+    uri = _settings(metadata, env).tracking_uri
     if store.is_server(uri):
         click.echo(f"The project tracks to the MLflow server {store.redact(uri)}: open it there.")
         return
+    arguments.check_port_free(host, port)
     click.echo(f"MLflow UI of {store.redact(uri)} at http://{host}:{port} (Ctrl-C stops it)")
     code = serve_mlflow_ui(uri, host=host, port=port, cwd=Path(metadata.project_path))
     if code:
         raise MetricsCliError(f"mlflow ui exited with code {code} (is port {port} free?).")
+
+
+def _settings(metadata: ProjectMetadata, env: str | None) -> Any:
+    """The project's settings for ``env``; a bad metrics.yml is one ``Error:`` line."""
+    from kedro_metrics import project
+
+    with reading("table"):
+        return project.settings_for_path(metadata.project_path, env)
 
 
 # Reading back: runs, show, compare, history, export ----------------------------------
@@ -105,14 +123,11 @@ _name_option = click.option(
 
 
 @metrics.command()
-@env_option
+@_env_option
 @click.option(
-    "--limit",
-    default=20,
-    show_default=True,
-    type=click.IntRange(min=1),
+    "--limit", default=20, show_default=True, type=click.IntRange(min=1),
     help="At most this many runs.",
-)
+)  # fmt: skip
 @click.option("--pipeline", default=None, help="Only runs of this pipeline.")
 @click.option("--status", default=None, help="Only runs with this status (FINISHED, FAILED, ...).")
 @click.option(
@@ -156,7 +171,7 @@ def _matching(where: tuple[str, ...]) -> str:
 
 @metrics.command()
 @click.argument("run", default="latest")
-@env_option
+@_env_option
 @_name_option
 @_format_option
 @click.pass_obj
@@ -178,7 +193,7 @@ def show(metadata: ProjectMetadata, run: str, env: str | None, name: str | None,
 
 @metrics.command()
 @click.argument("run_refs", metavar="[RUN]...", nargs=-1)
-@env_option
+@_env_option
 @_name_option
 @click.option(
     "--only-changed", is_flag=True, help="Only metrics that differ or are missing somewhere."
@@ -227,11 +242,14 @@ _runs_option = click.option(
 @metrics.command()
 @click.argument("name")
 @_runs_option
-@env_option
+@_env_option
 @_format_option
 @click.option(
     "--plot", "plot_file", type=click.Path(dir_okay=False, writable=True), default=None,
     help="Also draw the points to this PNG (a line per run).",
+    callback=arguments.output_file(
+        if_empty="give the PNG file to draw, or leave --plot out", create_folders=True
+    ),
 )  # fmt: skip
 @click.pass_obj
 def history(  # noqa: PLR0913
@@ -256,8 +274,9 @@ def history(  # noqa: PLR0913
 @click.option(
     "--output", "-o", required=True, type=click.Path(dir_okay=False, writable=True),
     help="The PNG file to write.",
+    callback=arguments.output_file(if_empty="give the PNG file to write", create_folders=True),
 )  # fmt: skip
-@env_option
+@_env_option
 @click.pass_obj
 def plot(
     metadata: ProjectMetadata,
@@ -296,8 +315,12 @@ def write_plot(records: list[dict[str, Any]], output: str, *, title: str, meanin
     from kedro_metrics.reading.figures import build_figure
     from kedro_metrics.reading.render import write_png
 
-    Path(output).parent.mkdir(parents=True, exist_ok=True)
-    write_png(build_figure(records, title=title, meaning=meaning), output)
+    figure = build_figure(records, title=title, meaning=meaning)
+    try:
+        Path(output).parent.mkdir(parents=True, exist_ok=True)
+        write_png(figure, output)
+    except OSError as exc:
+        raise MetricsCliError(f"Cannot write {output}: {exc.strerror or exc}.") from None
     click.echo(f"Wrote {output}")
 
 
@@ -306,22 +329,18 @@ EXPORT_FORMATS = ("kubeflow", "json", "csv")
 
 @metrics.command()
 @click.argument("run", default="latest")
-@env_option
+@_env_option
 @click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(EXPORT_FORMATS),
-    default="json",
-    show_default=True,
+    "--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="json", show_default=True,
     help="kubeflow: KFP v1 metrics file; json: the run with nested metrics; csv: every point.",
-)
+)  # fmt: skip
 @click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, writable=True),
-    default=None,
+    "--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
     help="Write to this file instead of stdout.",
-)
+    callback=arguments.output_file(
+        if_empty="give a file path, or leave --output out to print to stdout", create_folders=False
+    ),
+)  # fmt: skip
 @click.pass_obj
 def export(
     metadata: ProjectMetadata, run: str, env: str | None, fmt: str, output: str | None
@@ -364,7 +383,7 @@ def _run_title(run: Any) -> str:
 
 @metrics.command()
 @click.option("--dry-run", is_flag=True, help="Say what would be delivered; send nothing.")
-@env_option
+@_env_option
 @click.pass_obj
 def sync(metadata: ProjectMetadata, dry_run: bool, env: str | None) -> None:
     """Deliver the spooled metrics and runs to the project's MLflow store, exactly once.
@@ -375,9 +394,9 @@ def sync(metadata: ProjectMetadata, dry_run: bool, env: str | None) -> None:
     """
     from rich.progress import Progress
 
-    from kedro_metrics import config, delivery, project, store
+    from kedro_metrics import config, delivery, store
 
-    settings = project.settings_for_path(metadata.project_path, env)
+    settings = _settings(metadata, env)
     directory = config.spool_dir(settings.config, os.environ, str(settings.project_path))
     store.configure_retries(
         settings.config.retry_seconds, request_timeout=config.SYNC_REQUEST_TIMEOUT_SECONDS

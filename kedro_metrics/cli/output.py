@@ -63,7 +63,10 @@ class Output:
     def write(self, text: str) -> None:
         """Write ``text`` to ``--output`` (saying so on stderr), else to stdout."""
         if self._output:
-            Path(self._output).write_text(text)
+            try:
+                Path(self._output).write_text(text)
+            except OSError as exc:  # checked before reading (arguments.py): a late change
+                raise MetricsCliError(f"Cannot write {self._output}: {exc.strerror}.") from None
             click.echo(f"Wrote {self._output}", err=True)
         else:
             self._stdout.write(text)
