@@ -31,6 +31,7 @@ from kedro_metrics.hook.catalog_binding import (
 )
 from kedro_metrics.hook.interrupts import InterruptHandlers
 from kedro_metrics.hook.kubeflow_file import KubeflowFile
+from kedro_metrics.hook.one_line import for_kedro_run
 from kedro_metrics.hook.run_check import check_at_run_end
 from kedro_metrics.hook.tracked_run import (
     TrackedRun,
@@ -116,10 +117,13 @@ class MetricsHook:
                 [datasets[name] for name in bound], settings.config.metrics
             )
             self._kubeflow_file = KubeflowFile.for_run(settings, [datasets[n] for n in bound])
-        except Exception:
+        except Exception as error:
             interrupts.restore()
             self._finish(failed=True)
-            raise
+            refused = for_kedro_run(error)
+            if refused is error:
+                raise
+            raise refused from None
 
     @hook_impl
     def after_dataset_saved(self) -> None:

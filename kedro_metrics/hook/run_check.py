@@ -12,24 +12,20 @@ fails a run: it is logged as a warning.
 from __future__ import annotations
 
 import logging
-from typing import IO, Any
-
-import click
+from typing import Any
 
 from kedro_metrics import project
 from kedro_metrics.errors import KedroMetricsError
 from kedro_metrics.gates import FAIL, OFF
+from kedro_metrics.hook.one_line import OneLineError
 from kedro_metrics.hook.tracked_run import TrackedRun
 
 logger = logging.getLogger(__name__)
 
 
-class RunCheckFailed(KedroMetricsError, click.ClickException):
+class RunCheckFailed(KedroMetricsError, OneLineError):
     """The run failed its check and metrics.yml says ``on_run_end: fail``: `kedro run`
     prints this one line and exits 1."""
-
-    def show(self, file: IO[Any] | None = None) -> None:
-        click.secho(f"Error: {self.format_message()}", fg="red", err=True)
 
 
 def check_at_run_end(run: TrackedRun, settings: project.ProjectSettings) -> RunCheckFailed | None:

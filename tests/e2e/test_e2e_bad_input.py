@@ -202,17 +202,28 @@ class TestMetricsYml:
         assert line == expected_message(path, BAD_METRICS_YML["list"][1])
         assert started == []
 
-    def test_kedro_run_ends_with_the_line_and_creates_no_run(
-        self, project, metrics_yml, kedro, store_at
+    @pytest.mark.parametrize(
+        ("content", "said"),
+        [
+            (BAD_METRICS_YML["unclosed"][0], "{file} " + BAD_METRICS_YML["unclosed"][1]),
+            (b"retry_secnds: 5\n", "Unknown key 'retry_secnds' in {file}"),
+            (b"retry_seconds: .nan\n", "'retry_seconds' in {file} must be a number of seconds"),
+        ],
+        ids=["not-yaml", "misspelt-key", "nan-retry"],
+    )
+    def test_kedro_run_is_one_line_and_creates_no_run(
+        self, project, metrics_yml, kedro, store_at, content, said
     ):
-        """The hook refuses the run before creating one; the last line names the file
-        and YAML's line. (Kedro prints the hook's exception with its traceback.)"""
+        """The hook refuses the run before creating one, in one `Error:` line naming
+        the file (no traceback: Kedro's CLI lets click show our error)."""
         runs_before = len(store_at(project / "mlflow.db").runs())
-        path = metrics_yml(BAD_METRICS_YML["unclosed"][0])
+        path = metrics_yml(content)
         result = kedro(project, "run")
-        assert result.returncode != 0, result.output
-        last = result.stderr.strip().splitlines()[-1]
-        assert last == f"ConfigError: {path} {BAD_METRICS_YML['unclosed'][1]}", result.output
+        assert result.returncode == 1, result.output
+        assert "Traceback" not in result.stdout + result.stderr, result.output
+        errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+        assert errors == [result.stderr.strip().splitlines()[-1]], result.output
+        assert errors[0].startswith("Error: " + said.format(file=path)), result.output
         assert len(store_at(project / "mlflow.db").runs()) == runs_before
 
 

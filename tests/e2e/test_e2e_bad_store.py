@@ -79,6 +79,14 @@ class TestKedroRunOnADirectory:
         message = store_error(project / "mlflow.db", "is a directory, not an sqlite database")
         assert message in result.stderr, result.output
 
+    def test_in_one_line_without_a_traceback(self, run_on_a_directory):
+        """The hook refuses the run before it exists: click's one `Error:` line."""
+        _, result = run_on_a_directory
+        assert "Traceback" not in result.stdout + result.stderr, result.output
+        errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+        assert len(errors) == 1, result.output
+        assert errors == [result.stderr.strip().splitlines()[-1]], result.output
+
     def test_mlflow_never_retried(self, run_on_a_directory):
         _, result = run_on_a_directory
         assert MLFLOW_RETRY_LOG not in result.stdout + result.stderr, result.output
