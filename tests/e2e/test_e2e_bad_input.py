@@ -322,3 +322,15 @@ class TestUiPort:
         result = metrics_in_process(project, "ui", "--port", str(port))
         assert result.returncode == 0, result.output
         assert started == [port]
+
+
+class TestCompareWithOneRun:
+    """`compare` in a project with one run says there is no earlier run (it once
+    compared the run with itself and showed +0 for every metric)."""
+
+    @pytest.mark.parametrize("args", [("compare",), ("compare", "latest~1"),
+                                      ("compare", "latest~1", "latest", "--format", "json")])  # fmt: skip
+    def test_there_is_no_earlier_run(self, project, args):
+        line = error_line(metrics_in_process(project, *args))
+        assert line.startswith("Error: No run 'latest~1': experiment "), line
+        assert line.endswith(" has 1 run (latest~0 is the oldest)."), line
