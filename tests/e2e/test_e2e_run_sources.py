@@ -172,3 +172,53 @@ class TestInProcessSession:
         """No runner given: Kedro runs SequentialRunner, and the tag says so (not "None")."""
         _, store, run = session_run
         assert store.user_tags(run)["kedro.runner"] == "SequentialRunner"
+
+
+def recipe_lines() -> list[str]:
+    """The orchestrator recipe of docs/hook.md, as its ``bash`` block says it."""
+    from pathlib import Path
+
+    text = (Path(__file__).parents[2] / "docs" / "hook.md").read_text()
+    section = text[text.index("## Orchestrators") :]
+    block = section[section.index("```bash\n") + len("```bash\n") : section.index("```\n", 8)]
+    return block.splitlines()
+
+
+class TestOrchestratorRecipe:
+    def test_the_recipes_run_is_found_by_the_commands_it_suggests(
+        self, tmp_path, new_project, seed_store, kedro, store_at
+    ):
+        """docs/hook.md's recipe creates the run where `kedro metrics show <prefix>`
+        looks (it once created it in `Default`, where no prefix was found)."""
+        import os
+        import subprocess
+        import sys
+
+        from tests.e2e.conftest import metrics_in_process, subprocess_env
+
+        project = new_project(tmp_path)
+        uri = f"sqlite:///{seed_store(project / 'mlflow.db')}"
+        lines = recipe_lines()
+        exports = [line for line in lines if line.startswith("export ")]
+        assert [line.split("=")[0] for line in exports] == [
+            "export MLFLOW_TRACKING_URI", "export MLFLOW_EXPERIMENT_NAME", "export MLFLOW_RUN_ID",
+        ]  # fmt: skip
+        script = "\n".join(
+            [f"export MLFLOW_TRACKING_URI={uri}", exports[1].replace("my_project", "e2e_project"),
+             exports[2], 'echo "$MLFLOW_RUN_ID"'],
+        )  # fmt: skip
+        env = subprocess_env({"PATH": f"{os.path.dirname(sys.executable)}:{os.environ['PATH']}"})
+        created = subprocess.run(
+            ["bash", "-c", script], cwd=project, env=env, capture_output=True, text=True,
+            check=True,
+        )  # fmt: skip
+        run_id = created.stdout.strip().splitlines()[-1]
+        kedro(project, "run", "--pipelines", "small", env={"MLFLOW_RUN_ID": run_id}).check()
+
+        shown = metrics_in_process(project, "show", run_id[:8], "--format", "json")
+        assert shown.returncode == 0, shown.output
+        rows = json.loads(shown.stdout)
+        assert [(row["name"], row["value"], row["step"]) for row in rows] == [
+            ("small_metrics.answer", 42.0, 0)
+        ]
+        assert store_at(project / "mlflow.db").metrics(run_id) == SMALL
