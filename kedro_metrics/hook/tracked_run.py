@@ -142,11 +142,17 @@ def open_run(
         offline=decision.offline,
     )  # fmt: skip
     if decision.source is RunSource.ACTIVE:
-        logger.info("kedro-metrics: logging to the active MLflow run %s.", decision.run_id)
+        logger.info(
+            "kedro-metrics: logging to the active MLflow run %s at %s.",
+            decision.run_id, store.redact(uri),
+        )  # fmt: skip
     else:
         if not decision.offline:
             check_resumed_run(uri, policy)
-        logger.info("kedro-metrics: logging to run %s (MLFLOW_RUN_ID).", decision.run_id)
+        logger.info(
+            "kedro-metrics: logging to run %s (MLFLOW_RUN_ID) at %s.",
+            decision.run_id, store.redact(uri),
+        )  # fmt: skip
     return TrackedRun(uri, owned=False, policy=policy, params=params)
 
 

@@ -97,7 +97,14 @@ class TestMlflowRunId:
         created = client.create_run(experiment_id, run_name="step-1")
         run_id = created.info.run_id
 
-        kedro(project, "run", "--pipelines", "small", env={"MLFLOW_RUN_ID": run_id}).check()
+        result = kedro(
+            project, "run", "--pipelines", "small", env={"MLFLOW_RUN_ID": run_id, "COLUMNS": "400"}
+        ).check()
+        # The log line names the store it uses (issue 19: with two plugins configured
+        # for two stores, the user sees where the metrics went).
+        assert f"kedro-metrics: logging to run {run_id} (MLFLOW_RUN_ID) at {uri}." in (
+            result.stdout + result.stderr
+        ), result.output
 
         store = store_at(project / "mlflow.db")
         run = store.only_run()
@@ -116,25 +123,37 @@ def caller_run(tmp_path_factory, new_project, seed_store, python, store_at):
     script.write_text(ACTIVE_RUN_SCRIPT)
     seen = parent / "seen.json"
     caller_db = seed_store(parent / "caller.db")
-    python([str(script), f"sqlite:///{caller_db}", str(seen)], cwd=project).check()
-    return project, json.loads(seen.read_text()), store_at(caller_db)
+    result = python(
+        [str(script), f"sqlite:///{caller_db}", str(seen)], cwd=project, env={"COLUMNS": "400"}
+    ).check()
+    return project, json.loads(seen.read_text()), store_at(caller_db), result
 
 
 class TestActiveRun:
     def test_metrics_land_in_the_callers_run(self, caller_run):
         """KedroSession inside `mlflow.start_run()`: the metrics go to that run."""
-        _, seen, store = caller_run
+        _, seen, store, _ = caller_run
         assert store.metrics(seen["run_id"]) == SMALL
+
+    def test_the_log_line_names_the_store_of_the_callers_run(self, caller_run, tmp_path):
+        """Not the project's store: the one the active run lives in (issue 19: with
+        kedro-mlflow's run active, the metrics go to kedro-mlflow's store)."""
+        _, seen, store, result = caller_run
+        line = f"kedro-metrics: logging to the active MLflow run {seen['run_id']} at sqlite:///"
+        said = [text for text in (result.stdout + result.stderr).splitlines() if line in text]
+        assert len(said) == 1, result.output
+        uri = said[0].split(line, 1)[1].split()[0]
+        assert uri.endswith("/caller.db."), said
 
     def test_no_other_run_is_created(self, caller_run):
         """The caller's run is the only run, and the project's store is not created."""
-        project, seen, store = caller_run
+        project, seen, store, _ = caller_run
         assert [r.info.run_id for r in store.runs()] == [seen["run_id"]]
         assert not (project / "mlflow.db").exists()
 
     def test_the_callers_run_is_not_ended_by_the_plugin(self, caller_run):
         """Inside the `with` block the run is still RUNNING and still active."""
-        _, seen, store = caller_run
+        _, seen, store, _ = caller_run
         assert seen["status_inside"] == "RUNNING"
         assert seen["still_active"] == seen["run_id"]
         # ...and the caller's own `with` block ended it afterwards.
