@@ -277,6 +277,10 @@ SPOOL_DIR_VARIABLE = "KEDRO_METRICS_SPOOL_DIR"
 MODE_VARIABLE = "KEDRO_METRICS_MODE"
 DEFAULT_SPOOL_DIR = ".kedro_metrics/spool"
 
+#: Where `kedro run` notes its run's id and store (credentials redacted), relative to
+#: the project: the reading commands say so when they read another store.
+LATEST_RUN_FILE = ".kedro_metrics/latest_run.json"
+
 
 def spool_dir(config: MetricsConfig | None, environ: Mapping[str, str], base: str) -> str:
     """metrics.yml ``spool_dir`` > ``KEDRO_METRICS_SPOOL_DIR`` > ``<base>/.kedro_metrics/spool``;

@@ -3,11 +3,16 @@ scope they give, and a fast failure when the tracking server is down."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
+import click
 from kedro.framework.startup import ProjectMetadata
 
+from kedro_metrics import config
 from kedro_metrics.cli.output import MetricsCliError
+from kedro_metrics.records import SHORT_ID
 
 
 def project_scope(metadata: ProjectMetadata, env: str | None) -> tuple[Any, Any]:
@@ -17,10 +22,32 @@ def project_scope(metadata: ProjectMetadata, env: str | None) -> tuple[Any, Any]
 
     settings = project.settings_for_path(metadata.project_path, env)
     scope = query.scope_for(settings=settings)
+    say_if_the_latest_run_went_elsewhere(settings.project_path, scope.tracking_uri)
     check_answers(scope.tracking_uri, within=settings.config.retry_seconds)
     # the reading requests wait on a failing server as `kedro run` does: one budget
     store.configure_retries(settings.config.retry_seconds)
     return scope, settings
+
+
+def say_if_the_latest_run_went_elsewhere(project_path: Any, uri: str) -> None:
+    """One line on stderr when the latest `kedro run` logged to another store than
+    the one this command reads (hook/latest_run.py)."""
+    from kedro_metrics import store
+
+    try:
+        note = json.loads((Path(project_path) / config.LATEST_RUN_FILE).read_text())
+        run_id, elsewhere = str(note["run_id"]), str(note["store"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    here = store.redact(uri)
+    if elsewhere != here:
+        click.echo(
+            f"Note: this reads {here}, but the latest `kedro run` logged to run "
+            f"{run_id[:SHORT_ID]} in {elsewhere} (another plugin's run, e.g. kedro-mlflow's, or "
+            "another MLFLOW_TRACKING_URI): set metrics.yml `tracking_uri` to that store to "
+            "read it here.",
+            err=True,
+        )
 
 
 def check_answers(uri: str, *, within: float) -> None:

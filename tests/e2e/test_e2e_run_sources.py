@@ -114,10 +114,14 @@ class TestMlflowRunId:
         assert store.metrics(run_id) == SMALL
 
 
-@pytest.fixture(scope="module")
-def caller_run(tmp_path_factory, new_project, seed_store, python, store_at):
-    """The "small" pipeline run in-process inside the caller's `mlflow.start_run()`."""
-    parent = tmp_path_factory.mktemp("active")
+def notes(result) -> list[str]:
+    """The `Note:` lines a command wrote on stderr."""
+    return [line for line in result.stderr.splitlines() if line.startswith("Note:")]
+
+
+def run_in_callers_run(parent, new_project, seed_store, python):
+    """The "small" pipeline run in-process inside the caller's `mlflow.start_run()`,
+    in a new project under ``parent`` whose own store stays apart (caller.db)."""
     project = new_project(parent)
     script = parent / "caller.py"
     script.write_text(ACTIVE_RUN_SCRIPT)
@@ -126,7 +130,15 @@ def caller_run(tmp_path_factory, new_project, seed_store, python, store_at):
     result = python(
         [str(script), f"sqlite:///{caller_db}", str(seen)], cwd=project, env={"COLUMNS": "400"}
     ).check()
-    return project, json.loads(seen.read_text()), store_at(caller_db), result
+    return project, json.loads(seen.read_text()), caller_db, result
+
+
+@pytest.fixture(scope="module")
+def caller_run(tmp_path_factory, new_project, seed_store, python, store_at):
+    """The "small" pipeline run in-process inside the caller's `mlflow.start_run()`."""
+    parent = tmp_path_factory.mktemp("active")
+    project, seen, caller_db, result = run_in_callers_run(parent, new_project, seed_store, python)
+    return project, seen, store_at(caller_db), result
 
 
 class TestActiveRun:
@@ -144,6 +156,35 @@ class TestActiveRun:
         assert len(said) == 1, result.output
         uri = said[0].split(line, 1)[1].split()[0]
         assert uri.endswith("/caller.db."), said
+
+    def test_the_reading_commands_say_the_run_went_elsewhere(
+        self, tmp_path, new_project, seed_store, python, kedro
+    ):
+        """The project's store is not the caller's: `kedro metrics runs` says in one
+        stderr line where the latest run went; a run in the project's store ends it."""
+        from tests.e2e.conftest import metrics_in_process
+
+        project, seen, _, _ = run_in_callers_run(tmp_path, new_project, seed_store, python)
+        note = project / ".kedro_metrics" / "latest_run.json"
+        recorded = json.loads(note.read_text())
+        assert recorded["run_id"] == seen["run_id"]
+        assert recorded["store"].endswith("/caller.db")
+        here = f"sqlite:///{project / 'mlflow.db'}"
+
+        listed = metrics_in_process(project, "runs", "--format", "json")
+        assert listed.returncode == 0, listed.output
+        assert json.loads(listed.stdout) == []  # the project's store has no run
+        assert notes(listed) == [
+            f"Note: this reads {here}, but the latest `kedro run` logged to run "
+            f"{seen['run_id'][:8]} in {recorded['store']} (another plugin's run, e.g. "
+            "kedro-mlflow's, or another MLFLOW_TRACKING_URI): set metrics.yml `tracking_uri` "
+            "to that store to read it here."
+        ]
+        kedro(project, "run", "--pipelines", "small").check()
+        assert json.loads(note.read_text())["store"] == here
+        listed = metrics_in_process(project, "runs", "--format", "json")
+        assert (listed.returncode, notes(listed)) == (0, []), listed.output
+        assert len(json.loads(listed.stdout)) == 1
 
     def test_no_other_run_is_created(self, caller_run):
         """The caller's run is the only run, and the project's store is not created."""
