@@ -126,6 +126,11 @@ class Declarations:
                 return meaning
         return None
 
+    def as_json(self) -> dict[str, dict[str, Any]]:
+        """The ``metrics:`` mapping these were parsed from, in order: ``parse`` reads
+        it back (a spooled run keeps its declarations for ``sync``)."""
+        return {glob: meaning.as_json() for glob, meaning in self.entries}
+
     def __bool__(self) -> bool:
         return bool(self.entries)
 

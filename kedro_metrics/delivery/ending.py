@@ -9,19 +9,28 @@ from kedro_metrics import spool, store
 from kedro_metrics.delivery.policy import DeliveryPolicy
 from kedro_metrics.delivery.save import SYNC_COMMAND, pending_points
 from kedro_metrics.errors import TrackingError
+from kedro_metrics.meaning import Declarations
 from kedro_metrics.points import current_time_ms
 
 logger = logging.getLogger(__name__)
 
 
-def finish_run(tracking_uri: str, policy: DeliveryPolicy, *, owned: bool, status: str) -> None:
+def finish_run(
+    tracking_uri: str,
+    policy: DeliveryPolicy,
+    *,
+    owned: bool,
+    status: str,
+    meaning: Declarations | None = None,
+) -> None:
     """End the policy's run with ``status`` (FINISHED, FAILED, KILLED) when this process
     started it (``owned``); a run reused from elsewhere is never ended here.
 
     Without a spool the store is told directly. With one, the status is recorded in
-    the spool first (if the store cannot be told, ``sync`` tells it), then the store
-    is told, then the spool files go when MLflow has everything; otherwise one line
-    says how much is pending and how to deliver it.
+    the spool first (if the store cannot be told, ``sync`` tells it), with
+    ``meaning``: declarations the store did not get (``sync`` records them); then the
+    store is told, then the spool files go when MLflow has everything; otherwise one
+    line says what is pending and how to deliver it.
     """
     target = policy.spool
     if target is None:
@@ -32,7 +41,7 @@ def finish_run(tracking_uri: str, policy: DeliveryPolicy, *, owned: bool, status
     end_time = current_time_ms()
     told = not owned
     if owned:
-        _record_end(target, status, end_time)
+        _record_end(target, status, end_time, meaning)
         if not policy.offline and policy.run_id:
             try:
                 store.end_run(tracking_uri, policy.run_id, status=status, end_time=end_time)
@@ -44,7 +53,7 @@ def finish_run(tracking_uri: str, policy: DeliveryPolicy, *, owned: bool, status
                     raise
                 logger.warning("kedro-metrics: could not end run %s: %s", policy.run_id, exc)
     pending = pending_points(policy)
-    delivered = told and not policy.offline and pending == 0
+    delivered = told and not policy.offline and pending == 0 and not (owned and meaning)
     spool.close_writer(target, remove=delivered)
     if delivered:
         _remove_delivered(target)
@@ -55,16 +64,23 @@ def finish_run(tracking_uri: str, policy: DeliveryPolicy, *, owned: bool, status
         )  # fmt: skip
     else:
         logger.warning(
-            "kedro-metrics: %s points of run %s are pending in the spool %s; `%s` "
-            "delivers them.", f"{pending:,}", policy.run_id, target.directory, SYNC_COMMAND,
+            "kedro-metrics: %s points of run %s%s are pending in the spool %s; `%s` "
+            "delivers them.", f"{pending:,}", policy.run_id,
+            " and what its metrics mean" if owned and meaning else "", target.directory,
+            SYNC_COMMAND,
         )  # fmt: skip
 
 
-def _record_end(target: spool.SpoolTarget, status: str, end_time: int) -> None:
-    """The end status in the spool, for ``sync`` should the store not be told; a disk
-    that does not take it does not stop the run from ending."""
+def _record_end(
+    target: spool.SpoolTarget, status: str, end_time: int, meaning: Declarations | None
+) -> None:
+    """The end status in the spool, for ``sync`` should the store not be told, and the
+    declarations it was not given; a disk that does not take them does not stop the
+    run from ending."""
     try:
-        spool.writer_for(target).end(status, end_time)
+        spool.writer_for(target).end(
+            status, end_time, meaning=meaning.as_json() if meaning else None
+        )
     except spool.SpoolWriteError as exc:
         logger.warning("kedro-metrics: the run's end could not be spooled: %s", exc)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from kedro_metrics import spool, store
+from kedro_metrics.delivery.meaning_record import record_spooled_meaning
 from kedro_metrics.delivery.save import SYNC_COMMAND
 from kedro_metrics.errors import TrackingError
 
@@ -227,6 +228,8 @@ def _deliver(
         if header.get("owner"):
             # The writer is gone (we hold its lock): without an end record it was killed.
             end = run.end or {"status": "KILLED", "end_time": None}
+            if end.get("meaning"):
+                record_spooled_meaning(tracking_uri, run_id, end["meaning"])
             store.end_run(tracking_uri, run_id, status=end["status"], end_time=end["end_time"])
             report.runs_ended[run_id] = end["status"]
     return sent, created

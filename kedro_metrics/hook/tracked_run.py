@@ -23,7 +23,6 @@ from kedro_metrics import config, delivery, project, run_context, store
 from kedro_metrics.delivery import DeliveryPolicy
 from kedro_metrics.errors import KedroMetricsError, StoreUnavailableError, TrackingError
 from kedro_metrics.hook.interrupts import InterruptHandlers
-from kedro_metrics.hook.run_meaning import record_meaning
 from kedro_metrics.meaning import Declarations
 from kedro_metrics.run_source import RunDecision, RunSource, decide
 from kedro_metrics.version import __version__
@@ -94,9 +93,19 @@ class TrackedRun:
             handlers.restore()
 
     def _end(self, status: str) -> None:
-        if self.run_id and self.policy.enabled and not self.policy.offline:
-            record_meaning(self.tracking_uri, self.run_id, self.declarations)
-        delivery.finish_run(self.tracking_uri, self.policy, owned=self.owned, status=status)
+        """Record the run's meaning, then end it; a spooled run (offline, or its store
+        down) spools its declarations for ``sync`` to record."""
+        unrecorded = None
+        if self.policy.enabled and self.declarations:
+            in_the_store = self.run_id is not None and not self.policy.offline
+            if not (
+                in_the_store
+                and delivery.record_meaning(self.tracking_uri, self.run_id, self.declarations)
+            ):
+                unrecorded = self.declarations
+        delivery.finish_run(
+            self.tracking_uri, self.policy, owned=self.owned, status=status, meaning=unrecorded
+        )
 
 
 def flush_pending_writes(timeout: float | None = None) -> None:

@@ -18,7 +18,8 @@ in full and fsync'd before ``save`` returns:
   nothing left to deliver;
 - ``{"kind": "created", "run_id": ...}``: ``sync`` created the offline run;
 - ``{"kind": "end", "status": ..., "end_time": ...}``: how the run ended, when the
-  store could not be told.
+  store could not be told; with ``"meaning": {glob: {direction, format, summary}}``
+  when the store did not get the declarations of what its metrics mean.
 
 A writer holds an exclusive ``flock`` on its file for as long as its process
 lives, so ``sync`` never touches a file that is still being written, and knows

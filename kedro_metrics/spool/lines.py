@@ -100,7 +100,11 @@ def well_formed(record: dict[str, Any]) -> bool:
         return isinstance(record.get("run_id"), str)
     if kind == "end":
         end_time = record.get("end_time")
-        return isinstance(record.get("status"), str) and (end_time is None or _is_int(end_time))
+        return (
+            isinstance(record.get("status"), str)
+            and (end_time is None or _is_int(end_time))
+            and isinstance(record.get("meaning", {}), dict)
+        )
     return isinstance(record.get("spool_id"), str)  # a second "run" header
 
 

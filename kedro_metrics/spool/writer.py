@@ -186,11 +186,15 @@ class SpoolWriter:
             if self._take({"kind": "refused", "seq": seq}, sync=True):
                 self._undelivered.pop(seq, None)
 
-    def end(self, status: str, end_time: int) -> None:
-        """Record how the run ended (the store could not be told)."""
+    def end(self, status: str, end_time: int, *, meaning: dict[str, Any] | None = None) -> None:
+        """Record how the run ended (the store could not be told), and the declarations
+        of what its metrics mean that the store was not given."""
         self.ended = True
+        record: dict[str, Any] = {"kind": "end", "status": status, "end_time": end_time}
+        if meaning:
+            record["meaning"] = meaning
         with self._lock:
-            self._write({"kind": "end", "status": status, "end_time": end_time}, sync=True)
+            self._write(record, sync=True)
 
     @property
     def pending_points(self) -> int:

@@ -13,7 +13,11 @@ from hypothesis import strategies as st
 from kedro_metrics.config import MetricsConfig
 from kedro_metrics.errors import ConfigError
 from kedro_metrics.meaning import (
+    DIRECTIONS,
     MEANING_TAG,
+    PERCENT,
+    RAW,
+    SUMMARIES,
     SUMMARIES_TAG,
     UNDECLARED,
     Declarations,
@@ -216,6 +220,29 @@ class TestRecordedMeaning:
     def test_a_bad_entry_is_left_out_and_the_rest_kept(self):
         text = json.dumps({"a": {"direction": "up"}, "b": {"direction": "min"}, "c": 3})
         assert recorded_meanings({MEANING_TAG: text}) == {"b": Meaning(direction="min")}
+
+
+MEANINGS = st.builds(
+    Meaning,
+    direction=st.sampled_from(DIRECTIONS),
+    format=st.sampled_from([RAW, PERCENT, ".4f", "+.2e"]),
+    summary=st.lists(st.sampled_from(SUMMARIES), unique=True).map(tuple),
+) | st.builds(Meaning, format=st.sampled_from([RAW, ".1f"]))
+
+
+class TestDeclarationsAsJson:
+    """A spooled run keeps its declarations as JSON; ``parse`` reads them back whole."""
+
+    def test_the_example_round_trips_in_order(self):
+        data = json.loads(json.dumps(declarations().as_json()))
+        assert list(data) == list(EXAMPLE)
+        assert Declarations.parse(data, source="the spool") == declarations()
+
+    @given(st.dictionaries(st.text(min_size=1, max_size=8), MEANINGS, max_size=6))
+    def test_any_declarations_round_trip(self, entries):
+        found = Declarations(tuple(entries.items()))
+        data = json.loads(json.dumps(found.as_json()))
+        assert Declarations.parse(data, source="the spool") == found
 
 
 class TestRunMeaning:

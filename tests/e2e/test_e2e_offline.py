@@ -4,6 +4,7 @@ often and however concurrently it runs."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -15,6 +16,8 @@ from tests.servers import free_port
 pytestmark = pytest.mark.e2e
 
 SMALL = {"small_metrics.answer": [(0, 42.0)]}
+#: What the offline runs' metrics.yml declares, as the meaning tag records it.
+DECLARED = {"small_metrics.answer": {"direction": "max", "format": ".1f", "summary": ["max"]}}
 HISTORIES = {
     f"{name}.loss": [(step, index * 1000.0 + step) for step in range(50)]
     for index, name in enumerate(
@@ -38,10 +41,16 @@ def offline_sqlite(tmp_path_factory, new_project, seed_store, kedro, store_at):
     two syncs run at once, then a third."""
     project = new_project(tmp_path_factory.mktemp("offline-sqlite"))
     seed_store(project / "mlflow.db")
-    (project / "conf" / "local" / "metrics.yml").write_text("mode: offline\n")
+    (project / "conf" / "local" / "metrics.yml").write_text(
+        "mode: offline\nmetrics:\n"
+        "  small_metrics.answer: {direction: max, format: '.1f', summary: [max]}\n"
+    )
     runs = [kedro(project, "run", "--pipelines", "small") for _ in range(2)]
     before_sync = store_at(project / "mlflow.db").runs()
     spool_files = sorted((project / ".kedro_metrics" / "spool").glob("*.jsonl"))
+    from kedro_metrics import spool
+
+    ends = [spool.read(path).end for path in spool_files]
     command = [sys.executable, "-m", "kedro", "metrics", "sync"]
     concurrent = [
         subprocess.Popen(command, cwd=project, env=subprocess_env(), stdout=subprocess.PIPE,
@@ -55,6 +64,7 @@ def offline_sqlite(tmp_path_factory, new_project, seed_store, kedro, store_at):
         "runs": runs,
         "before_sync": before_sync,
         "spool_files": spool_files,
+        "ends": ends,
         "syncs": syncs,
         "again": again,
         "store": store,
@@ -80,7 +90,9 @@ class TestOfflineOnSqlite:
         runs = offline_sqlite["store"].runs()
         assert sorted(r.info.status for r in runs) == ["FINISHED", "FINISHED"]
         for run in runs:
-            assert offline_sqlite["store"].metrics(run.info.run_id) == SMALL
+            assert offline_sqlite["store"].metrics(run.info.run_id) == {
+                **SMALL, "small_metrics.answer.max": [(0, 42.0)]
+            }  # fmt: skip
             assert run.data.tags["kedro_metrics.spool_id"]
             assert run.data.tags["kedro.pipeline"] == "small"
             assert run.info.run_name.startswith("small ")  # the pipeline and its start time
@@ -92,6 +104,15 @@ class TestOfflineOnSqlite:
         run once, though two syncs ran at once)."""
         for run in offline_sqlite["store"].runs():
             assert run.data.params == PARAMS
+
+    def test_the_meaning_and_summaries_arrive_with_the_run(self, offline_sqlite):
+        """The run's end record keeps metrics.yml's declarations; sync records them as
+        the end of an online run does: the meaning and summaries tags, and the declared
+        summary as a metric (in the test above)."""
+        assert [end["meaning"] for end in offline_sqlite["ends"]] == [DECLARED, DECLARED]
+        for run in offline_sqlite["store"].runs():
+            assert json.loads(run.data.tags["kedro_metrics.meaning"]) == DECLARED
+            assert run.data.tags["kedro_metrics.summaries"] == '["small_metrics.answer.max"]'
 
     def test_a_later_sync_has_nothing_to_do(self, offline_sqlite):
         """A third sync delivers nothing and leaves no spool file."""

@@ -109,6 +109,8 @@ class TestWellFormed:
             {"kind": "created"},
             {"kind": "end", "status": "KILLED", "end_time": "now"},
             {"kind": "end", "end_time": 1},
+            {"kind": "end", "status": "FAILED", "end_time": 1, "meaning": None},
+            {"kind": "end", "status": "FAILED", "end_time": 1, "meaning": ["m.loss"]},
             {"kind": "run"},
         ],
     )
@@ -125,6 +127,7 @@ class TestWellFormed:
             {"kind": "refused", "seq": 2},
             {"kind": "created", "run_id": "r2"},
             {"kind": "end", "status": "FAILED", "end_time": None},
+            {"kind": "end", "status": "FAILED", "end_time": 1, "meaning": {"*": {}}},
             HEADER,
         ],
     )

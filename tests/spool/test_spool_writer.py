@@ -81,6 +81,15 @@ class TestWriteAndRead:
         writer.end("FAILED", 123)
         assert spool.read(writer.path).end == {"kind": "end", "status": "FAILED", "end_time": 123}
 
+    def test_end_keeps_the_declarations_the_store_did_not_get(self, target):
+        """The end record carries ``Declarations.as_json`` for sync to record."""
+        meaning = {"m.loss": {"direction": "min", "format": ".4f", "summary": ["min"]}}
+        writer = spool.writer_for(target)
+        writer.end("FINISHED", 7, meaning=meaning)
+        assert spool.read(writer.path).end == {
+            "kind": "end", "status": "FINISHED", "end_time": 7, "meaning": meaning
+        }  # fmt: skip
+
     def test_close_removes_when_asked(self, target):
         """close_writer(remove=True) leaves no file."""
         spool.writer_for(target).add_points(POINTS)

@@ -1,5 +1,7 @@
 """At the end of a ``kedro run`` (FINISHED, FAILED or KILLED): record in the run what
-its metrics mean, and log the declared summaries as MLflow metrics.
+its metrics mean, and log the declared summaries as MLflow metrics. A run that is
+spooled (offline, or its store down) keeps its declarations in its spool file's end
+record instead, and ``sync`` records them when it delivers the run.
 
 Costs nothing when nothing is declared; otherwise one request to read the run, one
 per key with a summary to read its history (in flight against a server), and one
@@ -10,9 +12,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
+from typing import Any
 
 from kedro_metrics import store
-from kedro_metrics.errors import KedroMetricsError
+from kedro_metrics.errors import ConfigError, KedroMetricsError
 from kedro_metrics.meaning import (
     MEANING_TAG,
     SUMMARIES_TAG,
@@ -25,25 +29,42 @@ from kedro_metrics.summaries import plan_summaries
 logger = logging.getLogger(__name__)
 
 
-def record_meaning(tracking_uri: str, run_id: str, declarations: Declarations) -> None:
+def record_meaning(tracking_uri: str, run_id: str, declarations: Declarations) -> bool:
     """The meaning of every key of the run that ``declarations`` covers, in the run's
     tags, and the summaries they declare as ``<key>.<summary>`` metrics.
 
     A summary whose name the run already holds from a dataset is not logged: one
-    warning names it. Never raises for the store: the run goes on without them.
+    warning names it. Never raises for the store: the run goes on without them, and
+    False says they were not recorded (the caller may spool them).
     """
     if not declarations:
-        return
+        return True
     try:
-        _record(tracking_uri, run_id, declarations)
+        record_or_raise(tracking_uri, run_id, declarations)
     except KedroMetricsError as exc:
         logger.warning(
             "kedro-metrics: the meaning and summaries of run %s were not recorded: %s",
             run_id, exc,
         )  # fmt: skip
+        return False
+    return True
 
 
-def _record(tracking_uri: str, run_id: str, declarations: Declarations) -> None:
+def record_spooled_meaning(tracking_uri: str, run_id: str, spooled: Mapping[str, Any]) -> None:
+    """The declarations a spool file's end record kept (``Declarations.as_json``),
+    recorded as at the end of a run; a failing store raises, so the file stays for
+    the next ``sync``. Declarations this version cannot read are said, not recorded."""
+    try:
+        declarations = Declarations.parse(spooled, source=f"the spool of run {run_id}")
+    except ConfigError as exc:
+        logger.warning("kedro-metrics: the spooled meaning of run %s is not recorded: %s",
+                       run_id, exc)  # fmt: skip
+        return
+    record_or_raise(tracking_uri, run_id, declarations)
+
+
+def record_or_raise(tracking_uri: str, run_id: str, declarations: Declarations) -> None:
+    """``record_meaning``, raising the store's TrackingError."""
     run = store.get_run(tracking_uri, run_id)
     if run is None:
         return
