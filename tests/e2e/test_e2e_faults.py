@@ -90,10 +90,14 @@ def killed_during_save(tmp_path_factory, new_project, kedro, mlflow_server):
         run.wait_for_file("node_started")
         (project / "resume").write_text("go")
         spool_dir = project / ".kedro_metrics" / "spool"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if any('"after_metrics.curve"' in p.read_text() for p in spool_dir.glob("*.jsonl")):
-                break
+        deadline = time.monotonic() + 120
+        # the save's whole line, not a line still being written (a torn line is a
+        # save never acknowledged, which sync rightly skips)
+        while not any(
+            '"after_metrics.curve"' in (text := p.read_text())[: text.rfind("\n") + 1]
+            for p in spool_dir.glob("*.jsonl")
+        ):
+            assert time.monotonic() < deadline, "the save never reached the spool"
             time.sleep(0.01)
         run.signal(signal.SIGKILL, group=True)
         killed = run.finish()
