@@ -351,6 +351,38 @@ class TestInsideANode:
             kedro_metrics.check("branch:nowhere", project_path=runs.project)
 
 
+class TestUnderParallelRunner:
+    """``kedro_metrics.check()`` in a node that ParallelRunner runs in a worker process
+    judges the run of the ``kedro run`` that started it."""
+
+    @pytest.fixture(scope="class")
+    def parallel(self, tmp_path_factory, new_project, seed_store, kedro, store_at):
+        project = new_project(tmp_path_factory.mktemp("check-parallel"))
+        (project / ".gitignore").write_text("mlflow.db\n.kedro_metrics/\n")
+        (project / "conf" / "local" / "metrics.yml").write_text(METRICS_YML)
+        start_repository(project)
+        seed_store(project / "mlflow.db")
+        results = []
+        for branch, quality, runner in (("main", 0.75, "SequentialRunner"),
+                                        ("feature", 0.625, "ParallelRunner")):  # fmt: skip
+            git(project, "checkout", "-q", branch)
+            results.append(kedro(project, "run", "--pipelines", "gated", "--runner", runner,
+                                 "--params", f"quality={quality}"))  # fmt: skip
+        store = store_at(project / "mlflow.db")
+        return results, store, sorted(store.runs(), key=lambda run: run.info.start_time)
+
+    def test_the_worker_s_check_sees_the_regression(self, parallel):
+        results, store, (main, feature) = parallel
+        for result in results:
+            result.check()
+        assert store.history(main.info.run_id, "gate_metrics.verdict") == [(0, -1.0)]
+        assert store.history(feature.info.run_id, "gate_metrics.verdict") == [(0, 0.0)]
+        assert (feature.info.status, feature.data.metrics["scored_metrics.accuracy"]) == (
+            "FINISHED", 0.625
+        )  # fmt: skip
+        assert "kedro_metrics.check" not in feature.data.tags  # check() records on request
+
+
 @pytest.mark.server
 class TestOnAServer:
     @pytest.fixture(scope="class")
