@@ -3,14 +3,12 @@ scope they give, and a fast failure when the tracking server is down."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import click
 from kedro.framework.startup import ProjectMetadata
 
-from kedro_metrics import config
 from kedro_metrics.cli.output import MetricsCliError
 from kedro_metrics.records import SHORT_ID
 
@@ -29,21 +27,18 @@ def project_scope(metadata: ProjectMetadata, env: str | None) -> tuple[Any, Any]
     return scope, settings
 
 
-def say_if_the_latest_run_went_elsewhere(project_path: Any, uri: str) -> None:
+def say_if_the_latest_run_went_elsewhere(project_path: str | Path, uri: str) -> None:
     """One line on stderr when the latest `kedro run` logged to another store than
-    the one this command reads (hook/latest_run.py)."""
+    the one this command reads (delivery/latest_run.py)."""
     from kedro_metrics import store
+    from kedro_metrics.delivery.latest_run import latest_run
 
-    try:
-        note = json.loads((Path(project_path) / config.LATEST_RUN_FILE).read_text())
-        run_id, elsewhere = str(note["run_id"]), str(note["store"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return
+    note = latest_run(project_path)
     here = store.redact(uri)
-    if elsewhere != here:
+    if note is not None and note.store != here:
         click.echo(
             f"Note: this reads {here}, but the latest `kedro run` logged to run "
-            f"{run_id[:SHORT_ID]} in {elsewhere} (another plugin's run, e.g. kedro-mlflow's, or "
+            f"{note.run_id[:SHORT_ID]} in {note.store} (another plugin's run, e.g. kedro-mlflow's, or "
             "another MLFLOW_TRACKING_URI): set metrics.yml `tracking_uri` to that store to "
             "read it here.",
             err=True,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 
 from kedro_metrics import spool, store
+from kedro_metrics.delivery.meaning_record import record_meaning
 from kedro_metrics.delivery.policy import DeliveryPolicy
 from kedro_metrics.delivery.save import SYNC_COMMAND, pending_points
 from kedro_metrics.errors import TrackingError
@@ -21,17 +22,19 @@ def finish_run(
     *,
     owned: bool,
     status: str,
-    meaning: Declarations | None = None,
+    declarations: Declarations | None = None,
 ) -> None:
     """End the policy's run with ``status`` (FINISHED, FAILED, KILLED) when this process
     started it (``owned``); a run reused from elsewhere is never ended here.
 
-    Without a spool the store is told directly. With one, the status is recorded in
-    the spool first (if the store cannot be told, ``sync`` tells it), with
-    ``meaning``: declarations the store did not get (``sync`` records them); then the
-    store is told, then the spool files go when MLflow has everything; otherwise one
-    line says what is pending and how to deliver it.
+    First what its metrics mean (``declarations``) is recorded in the run. Without a
+    spool the store is then told directly. With one, the status is recorded in the
+    spool first (if the store cannot be told, ``sync`` tells it), with the
+    declarations the store did not take (``sync`` records them); then the store is
+    told, then the spool files go when MLflow has everything; otherwise one line says
+    what is pending and how to deliver it.
     """
+    meaning = _meaning_left_over(tracking_uri, policy, declarations)
     target = policy.spool
     if target is None:
         if owned and policy.run_id:
@@ -69,6 +72,19 @@ def finish_run(
             " and what its metrics mean" if owned and meaning else "", target.directory,
             SYNC_COMMAND,
         )  # fmt: skip
+
+
+def _meaning_left_over(
+    tracking_uri: str, policy: DeliveryPolicy, declarations: Declarations | None
+) -> Declarations | None:
+    """Record ``declarations`` in the run; those the store did not take (a run spooled
+    whole, a store that failed), for the spool."""
+    if not (policy.enabled and declarations):
+        return None
+    in_the_store = policy.run_id is not None and not policy.offline
+    if in_the_store and record_meaning(tracking_uri, policy.run_id, declarations):
+        return None
+    return declarations
 
 
 def _record_end(

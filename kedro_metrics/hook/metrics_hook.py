@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 
-from kedro_metrics import project
+from kedro_metrics import delivery, project
 from kedro_metrics.hook.catalog_binding import (
     bind_catalog_names,
     bind_datasets,
@@ -31,7 +31,6 @@ from kedro_metrics.hook.catalog_binding import (
 )
 from kedro_metrics.hook.interrupts import InterruptHandlers
 from kedro_metrics.hook.kubeflow_file import KubeflowFile
-from kedro_metrics.hook.latest_run import remember_latest_run
 from kedro_metrics.hook.one_line import for_kedro_run
 from kedro_metrics.hook.run_check import check_at_run_end
 from kedro_metrics.hook.tracked_run import (
@@ -110,7 +109,7 @@ class MetricsHook:
             self._run = open_run(settings, self._context, run_params, interrupts)
             if self._run.run_id and self._run.policy.enabled:
                 state.current_run = (self._run.tracking_uri, self._run.run_id)
-                remember_latest_run(
+                delivery.remember_latest_run(
                     settings.project_path, run_id=self._run.run_id, uri=self._run.tracking_uri
                 )
             self._run.watch_interrupts(interrupts)

@@ -93,19 +93,10 @@ class TrackedRun:
             handlers.restore()
 
     def _end(self, status: str) -> None:
-        """Record the run's meaning, then end it; a spooled run (offline, or its store
-        down) spools its declarations for ``sync`` to record."""
-        unrecorded = None
-        if self.policy.enabled and self.declarations:
-            in_the_store = self.run_id is not None and not self.policy.offline
-            if not (
-                in_the_store
-                and delivery.record_meaning(self.tracking_uri, self.run_id, self.declarations)
-            ):
-                unrecorded = self.declarations
         delivery.finish_run(
-            self.tracking_uri, self.policy, owned=self.owned, status=status, meaning=unrecorded
-        )
+            self.tracking_uri, self.policy, owned=self.owned, status=status,
+            declarations=self.declarations,
+        )  # fmt: skip
 
 
 def flush_pending_writes(timeout: float | None = None) -> None:
