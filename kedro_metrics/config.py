@@ -98,6 +98,8 @@ class MetricsConfig:
     kubeflow: KubeflowConfig = field(default_factory=KubeflowConfig)
     #: Log the run's Kedro parameters as MLflow params.
     log_params: bool = True
+    #: Log each node's function time as ``kedro.node.<node name>.seconds``.
+    node_timings: bool = False
     #: Where points for a remote store are spooled before they are sent. Default:
     #: KEDRO_METRICS_SPOOL_DIR, else <project>/.kedro_metrics/spool. Relative: to the project.
     spool_dir: str | None = None
@@ -136,7 +138,7 @@ class MetricsConfig:
                 )
         for key in ("tracking_uri", "experiment", "run_name"):
             _expect(data, key, (str, type(None)), "a string", source)
-        for key in ("async_logging", "log_params", "sync_on_start"):
+        for key in ("async_logging", "log_params", "node_timings", "sync_on_start"):
             _expect(data, key, bool, "true or false", source)
         _check_run_name(data.get("run_name"), source)
         _expect(data, "spool_dir", (str, type(None)), "a directory path", source)
@@ -249,6 +251,9 @@ _TEMPLATE = """\
 
 # Log the run's Kedro parameters (--params included) as MLflow params.
 # log_params: true
+
+# Log each node's function time as kedro.node.<node name>.seconds (docs/lineage.md).
+# node_timings: false
 
 # Never lose a metric (docs/reliability.md). Points for a tracking server are spooled
 # here before they are sent; `kedro metrics sync` delivers what MLflow did not confirm.

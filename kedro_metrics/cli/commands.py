@@ -19,6 +19,7 @@ from kedro_metrics.cli.mlflow_ui import serve_mlflow_ui
 from kedro_metrics.cli.output import MetricsCliError, reading, sync_summary
 from kedro_metrics.cli.scope import project_scope
 from kedro_metrics.config import METRICS_YML_TEMPLATE
+from kedro_metrics.lineage import GROUPINGS
 
 #: What a project's .gitignore should hold: the embedded store and the local spool.
 GITIGNORE_ENTRIES = ("mlflow.db", ".kedro_metrics/")
@@ -120,6 +121,10 @@ _format_option = click.option(
 _name_option = click.option(
     "--name", default=None, help="Metric key or glob, e.g. 'model_metrics.*'."
 )
+_by_option = click.option(
+    "--by", type=click.Choice(GROUPINGS), default=None,
+    help="Group the rows by the node that saved them, its namespace or the dataset.",
+)  # fmt: skip
 
 
 @metrics.command()
@@ -173,9 +178,13 @@ def _matching(where: tuple[str, ...]) -> str:
 @click.argument("run", default="latest")
 @_env_option
 @_name_option
+@_by_option
 @_format_option
 @click.pass_obj
-def show(metadata: ProjectMetadata, run: str, env: str | None, name: str | None, fmt: str) -> None:
+def show(  # noqa: PLR0913
+    metadata: ProjectMetadata, run: str, env: str | None, name: str | None, by: str | None,
+    fmt: str,
+) -> None:  # fmt: skip
     """Show the metrics of RUN (default: latest): last value, its step, number of
     points, the best value (by the key's direction) and its declared summaries."""
     with reading(fmt) as out:
@@ -183,10 +192,13 @@ def show(metadata: ProjectMetadata, run: str, env: str | None, name: str | None,
 
         scope, _ = project_scope(metadata, env)
         found, document = query.show_run(scope, run, name)
+        if by:
+            document = formats.grouped_by(document, [found], by)
         csv_rows = formats.show_csv_rows(document) if out.fmt == "csv" else document
+        table = tables.show_table(document, scope.meaning(found))
         out.emit(
             csv_rows, formats.show_columns(document),
-            tables.show_table(document, scope.meaning(found)),
+            tables.under_headings(table, document, by) if by else table,
             title=_run_title(found), empty=f"Run {found.run_id} has no metric matching {name or '*'!r}.",
         )  # fmt: skip
 
@@ -202,11 +214,12 @@ def show(metadata: ProjectMetadata, run: str, env: str | None, name: str | None,
     "--params", "with_params", is_flag=True,
     help="Also the parameters that differ between the runs, as rows params.<name>.",
 )  # fmt: skip
+@_by_option
 @_format_option
 @click.pass_obj
 def compare(  # noqa: PLR0913
     metadata: ProjectMetadata, run_refs: tuple[str, ...], env: str | None, name: str | None,
-    only_changed: bool, with_params: bool, fmt: str,
+    only_changed: bool, with_params: bool, by: str | None, fmt: str,
 ) -> None:  # fmt: skip
     """Compare the last values of runs (default: latest~1 latest), with the change
     of the last run against the first, green when better and red when worse by the
@@ -221,12 +234,15 @@ def compare(  # noqa: PLR0913
         rows = records.compare(found, names=name, only_changed=only_changed, meaning=meaning)
         if with_params:
             rows += records.compare_params(found)
+        if by:
+            rows = formats.grouped_by(rows, found, by)
         ids = list(dict.fromkeys(run.run_id for run in found))
         if out.fmt == "csv":
-            out.emit(formats.compare_csv_rows(rows, ids), formats.compare_columns(ids))
+            out.emit(formats.compare_csv_rows(rows, ids), formats.compare_columns(ids, by))
         else:
+            table = tables.compare_table(rows, found, meaning)
             out.emit(
-                rows, (), tables.compare_table(rows, found, meaning),
+                rows, (), tables.under_headings(table, rows, by) if by else table,
                 title=" vs ".join(f"{r.short_id} ({r.run_name})" for r in found),
                 empty="No metric to compare." if not only_changed else "No metric changed.",
             )  # fmt: skip

@@ -7,7 +7,8 @@ settings.py can use ``HOOKS = (kedro_metrics.hook.MetricsHook(),)`` instead
 
 Kedro loads this module at start-up: it must not import mlflow at module level.
 The hook methods stay thin: the run's state and its start and end are in
-``tracked_run``, catalog names in ``catalog_binding``, the Kubeflow file in
+``tracked_run``, catalog names in ``catalog_binding``, where each metrics dataset
+comes from in ``attribution``, the nodes' times in ``node_timings``, the Kubeflow file in
 ``kubeflow_file``, interrupts in ``interrupts``, the check at the run's end in
 ``run_check``.
 """
@@ -18,11 +19,13 @@ import logging
 import multiprocessing
 import warnings
 from collections.abc import Generator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kedro.framework.hooks import hook_impl
 
 from kedro_metrics import delivery, project
+from kedro_metrics.hook.attribution import attribution_tags
 from kedro_metrics.hook.catalog_binding import (
     bind_catalog_names,
     bind_datasets,
@@ -31,12 +34,14 @@ from kedro_metrics.hook.catalog_binding import (
 )
 from kedro_metrics.hook.interrupts import InterruptHandlers
 from kedro_metrics.hook.kubeflow_file import KubeflowFile
+from kedro_metrics.hook.node_timings import NodeClock, collected, log_times, start_collecting
 from kedro_metrics.hook.one_line import for_kedro_run
 from kedro_metrics.hook.run_check import check_at_run_end
 from kedro_metrics.hook.tracked_run import (
     TrackedRun,
     flush_pending_writes,
     log_run_params,
+    log_run_tags,
     open_run,
 )
 from kedro_metrics.io.run_dataset import one_message
@@ -45,7 +50,7 @@ from kedro_metrics.process import state
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
     from kedro.io import CatalogProtocol
-    from kedro.pipeline import Pipeline
+    from kedro.pipeline import Node, Pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +74,8 @@ class MetricsHook:
         self._session_id: str | None = None
         self._kubeflow_file: KubeflowFile | None = None
         self._settings: project.ProjectSettings | None = None
+        self._clock = NodeClock()
+        self._timings: Path | None = None
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
@@ -103,10 +110,11 @@ class MetricsHook:
             # settings or catalog error must not leave an empty run behind.
             settings = project.settings_for_context(self._context)
             datasets = pipeline_datasets(catalog, pipeline)
+            sources = attribution_tags(pipeline, datasets)
             # Before the run exists: a signal while it is created ends it KILLED.
             interrupts.install()
             self._settings = settings
-            self._run = open_run(settings, self._context, run_params, interrupts)
+            self._run = open_run(settings, self._context, run_params, interrupts, tags=sources)
             if self._run.run_id and self._run.policy.enabled:
                 state.current_run = (self._run.tracking_uri, self._run.run_id)
                 delivery.remember_latest_run(
@@ -115,11 +123,15 @@ class MetricsHook:
             self._run.watch_interrupts(interrupts)
             if self._run.params and self._run.run_id:
                 log_run_params(self._run, self._run.params)
+            if sources and self._run.run_id and not (self._run.owned or self._run.policy.offline):
+                log_run_tags(self._run, sources)  # a run started here has them already
             bound = bind_datasets(datasets, self._run)
             self._run.declarations = declared_meaning(
                 [datasets[name] for name in bound], settings.config.metrics
             )
             self._kubeflow_file = KubeflowFile.for_run(settings, [datasets[n] for n in bound])
+            if settings.config.node_timings and self._run.policy.enabled:
+                self._timings = start_collecting(session_id)
         except Exception as error:
             interrupts.restore()
             self._finish(failed=True)
@@ -127,6 +139,18 @@ class MetricsHook:
             if refused is error:
                 raise
             raise refused from None
+
+    @hook_impl
+    def before_node_run(self, node: Node) -> None:
+        self._clock.started(node.name)
+
+    @hook_impl
+    def after_node_run(self, node: Node, run_id: str) -> None:
+        self._clock.ended(node.name, session_id=run_id)
+
+    @hook_impl
+    def on_node_error(self, node: Node, run_id: str) -> None:
+        self._clock.ended(node.name, session_id=run_id)
 
     @hook_impl
     def after_dataset_saved(self) -> None:
@@ -158,7 +182,10 @@ class MetricsHook:
         state.current_run = None
         run, self._run = self._run, None
         kubeflow_file, self._kubeflow_file = self._kubeflow_file, None
+        timings, self._timings = self._timings, None
         try:
+            if run is not None and timings is not None:
+                log_times(collected(timings), tracking_uri=run.tracking_uri, policy=run.policy)
             if run is not None:
                 run.finish(failed=failed)
         finally:

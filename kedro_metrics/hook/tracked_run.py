@@ -111,11 +111,15 @@ def open_run(
     context: KedroContext,
     run_params: dict[str, Any],
     interrupts: InterruptHandlers | None = None,
+    *,
+    tags: dict[str, str] | None = None,
 ) -> TrackedRun:
     """The run of this ``kedro run``: decided by ``run_source.decide``, then built.
     ``interrupts`` (installed already) end the run KILLED from the moment it exists:
     a signal while the store creates it waits until it does. The run's ``params``
-    (metrics.yml ``log_params``) go into the spool of a run spooled whole."""
+    (metrics.yml ``log_params``) go into the spool of a run spooled whole. ``tags``
+    (where its metrics come from) are given to a run started here at its creation;
+    ``log_run_tags`` logs them to a reused one."""
     interrupts = interrupts or InterruptHandlers()
     settings = project_settings.config
     pipelines = run_params.get("pipeline_names") or ["__default__"]
@@ -133,8 +137,9 @@ def open_run(
         sync_earlier_runs(directory, uri)
     if decision.owned:
         return _start_run(
-            project_settings, context, run_params, decision, directory, interrupts, params
-        )
+            project_settings, context, run_params, decision, directory, interrupts, params,
+            extra_tags=tags or {},
+        )  # fmt: skip
     if decision.source is RunSource.ACTIVE:
         uri = store.resolve_uri(None)  # the active run lives in MLflow's current store
     policy = delivery.for_run(
@@ -164,6 +169,8 @@ def _start_run(  # noqa: PLR0913
     directory: str,
     interrupts: InterruptHandlers,
     params: dict[str, str],
+    *,
+    extra_tags: dict[str, str],
 ) -> TrackedRun:
     """A run started here: created in the store, or spooled whole (offline, or a
     remote store that cannot be reached, unless ``on_tracking_error: raise``), its
@@ -177,6 +184,7 @@ def _start_run(  # noqa: PLR0913
         "kedro.env": str(run_params.get("env") or context.env or "local"),
         "kedro.runner": runner_name(run_params.get("runner")),
         **context_tags(project_settings),
+        **extra_tags,
         **settings.tags,
     }
     experiment = project_settings.experiment
@@ -330,6 +338,15 @@ def log_run_params(run: TrackedRun, values: dict[str, str]) -> None:
             run_context.shortened(kept),
             run_context.shortened(values[name]),
         )
+
+
+def log_run_tags(run: TrackedRun, tags: dict[str, str]) -> None:
+    """``tags`` in a run reused from elsewhere (one request); like its params, context
+    rather than metrics: a store that refuses them does not stop the pipeline."""
+    try:
+        store.log_values(run.tracking_uri, run.run_id, tags=tags)
+    except KedroMetricsError as exc:
+        logger.warning("kedro-metrics: where the metrics come from was not recorded: %s", exc)
 
 
 def runner_name(runner: Any) -> str:

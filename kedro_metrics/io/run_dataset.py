@@ -151,6 +151,11 @@ class MlflowRunDataset(AbstractDataset):
         self._policy = policy
 
     @property
+    def metric_name(self) -> str | None:
+        """The prefix (or key) its metrics are logged under; None before it has one."""
+        return getattr(self, f"_{self.NAME_ARGUMENT}", None)
+
+    @property
     def _uri(self) -> str | None:
         return self._tracking_uri or self._bound_uri
 
@@ -158,7 +163,7 @@ class MlflowRunDataset(AbstractDataset):
     def _label(self) -> str:
         """The dataset in messages: its catalog name, else its prefix or key (a
         dataset-factory entry is named by the prefix its pattern resolved to)."""
-        named = self._name or getattr(self, f"_{self.NAME_ARGUMENT}", None)
+        named = self._name or self.metric_name
         return repr(named) if named else type(self).__name__
 
     def _run(self) -> str:
@@ -254,9 +259,7 @@ class MlflowRunDataset(AbstractDataset):
     def _preview_source(self) -> PreviewSource:
         scope = self._preview_scope()
         return PreviewSource(
-            label=self._name
-            or getattr(self, f"_{self.NAME_ARGUMENT}", None)
-            or type(self).__name__,
+            label=self._name or self.metric_name or type(self).__name__,
             name_argument=self.NAME_ARGUMENT,
             what_it_holds=self._what_it_holds if scope is not None else "",
             scope=scope,

@@ -18,6 +18,13 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kedro_metrics.errors import ExportError
+from kedro_metrics.lineage import (
+    GROUPINGS,
+    Attribution,
+    grouped,
+    key_names,
+    recorded_sources,
+)
 from kedro_metrics.meaning import PERCENT, Meaning
 from kedro_metrics.points import MetricPoint, ordered
 from kedro_metrics.records import Run, iso_utc, matches_any, nest
@@ -151,8 +158,46 @@ def export_document(run: Run, histories: Mapping[str, Sequence[MetricPoint]]) ->
         "start_time": iso_utc(run.start_time),
         "end_time": iso_utc(run.end_time),
         "tags": dict(sorted(run.tags.items())),
-        "metrics": nest(metrics),
+        "metrics": with_sources(nest(metrics), run.tags, metrics),
     }
+
+
+def with_sources(
+    nested: dict[str, Any], tags: Mapping[str, str], metrics: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Each metrics dataset's group in ``nested`` (the level of its prefix) gains
+    ``source: {node, namespace, inputs}`` (inputs whole) from the run's ``tags``; a
+    dataset whose prefix is a metric itself, or whose group holds a metric named
+    ``source``, has none."""
+    names = key_names(tags)
+    for dataset, source in recorded_sources(tags, whole=True).items():
+        name = names.get(dataset)
+        if name is None or name in metrics:
+            continue
+        group: Any = nested
+        for part in name.split("."):
+            group = group.get(part) if isinstance(group, dict) else None
+        if isinstance(group, dict) and "source" not in group:
+            group["source"] = source.as_json()
+    return nested
+
+
+def attribution_of(runs: Sequence[Run]) -> Attribution:
+    """Where the keys of ``runs`` came from, by their tags; of a key two runs record
+    differently, the last run's (compare's newest)."""
+    found = Attribution({}, {})
+    for run in runs:
+        found = found.merged(Attribution.of_tags(run.tags))
+    return found
+
+
+def grouped_by(
+    rows: Sequence[Mapping[str, Any]], runs: Sequence[Run], by: str
+) -> list[dict[str, Any]]:
+    """``show``/``compare --by node|namespace|dataset``: each row gains the field
+    ``by`` (null when the runs do not record it), rows ordered by it, nulls last."""
+    attribution = attribution_of(runs)
+    return grouped(rows, by, {row["name"]: attribution.group(row["name"], by) for row in rows})
 
 
 def compare_csv_rows(
@@ -163,13 +208,14 @@ def compare_csv_rows(
     return [
         {"name": row["name"], **{rid: row["values"][rid] for rid in run_ids},
          "change": row["change"], "change_pct": row["change_pct"],
-         "better": None if row["better"] is None else str(row["better"]).lower()}
+         "better": None if row["better"] is None else str(row["better"]).lower(),
+         **{by: row[by] for by in GROUPINGS if by in row}}
         for row in rows
     ]  # fmt: skip
 
 
-def compare_columns(run_ids: Sequence[str]) -> list[str]:
-    return ["name", *run_ids, "change", "change_pct", "better"]
+def compare_columns(run_ids: Sequence[str], by: str | None = None) -> list[str]:
+    return ["name", *run_ids, "change", "change_pct", "better", *([by] if by else [])]
 
 
 # Kubeflow Pipelines -----------------------------------------------------------------

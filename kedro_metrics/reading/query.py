@@ -20,6 +20,7 @@ from typing import Any
 
 from kedro_metrics import filters, project, records, store
 from kedro_metrics.errors import FilterError, RunReferenceError
+from kedro_metrics.lineage import Attribution
 from kedro_metrics.meaning import Declarations, Meaning, RunMeaning
 from kedro_metrics.points import MetricPoint, ordered
 from kedro_metrics.reading import formats
@@ -93,6 +94,8 @@ def get_metrics(  # noqa: PLR0913
     value: str = "last",
     where: str | Sequence[str] | None = None,
     sort: str | None = None,
+    node: str | None = None,
+    namespace: str | None = None,
     as_frame: bool = False,
 ) -> Any:
     """Metric records of the matching runs; every filter given must hold.
@@ -119,6 +122,9 @@ def get_metrics(  # noqa: PLR0913
             ``kedro metrics runs --where``; the store's own search filters them.
         sort: Runs by a metric key, best first when it has a direction, else
             descending; ``KEY:asc`` / ``KEY:desc`` to force the order.
+        node: Only metrics saved by this node (its full, namespaced name), as the
+            run recorded it (docs/lineage.md).
+        namespace: Only metrics saved by a node of exactly this namespace.
         as_frame: Return a pandas DataFrame with the same columns.
 
     Returns:
@@ -150,11 +156,25 @@ def get_metrics(  # noqa: PLR0913
         found = records.last_value_records(runs, name)
     else:
         found = chosen_value_records(scope, runs, name, value)
+    if node is not None or namespace is not None:
+        found = _saved_by(found, runs, node=node, namespace=namespace)
     if not as_frame:
         return found
     import pandas as pd
 
     return pd.DataFrame(found, columns=list(RECORD_FIELDS))
+
+
+def _saved_by(
+    found: list[dict[str, Any]], runs: Sequence[Run], *, node: str | None, namespace: str | None
+) -> list[dict[str, Any]]:
+    """The records whose key the node ``node`` / a node of ``namespace`` saved."""
+    saved = {run.run_id: Attribution.of_tags(run.tags) for run in runs}
+    return [
+        rec
+        for rec in found
+        if saved[rec["run_id"]].matches(rec["name"], node=node, namespace=namespace)
+    ]
 
 
 def resolve_runs(

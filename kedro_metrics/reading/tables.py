@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from kedro_metrics.lineage import GROUPINGS
 from kedro_metrics.meaning import UNDECLARED, Meaning
 from kedro_metrics.records import Run
 
@@ -67,7 +68,7 @@ def runs_table(
 def show_table(document: Sequence[Mapping[str, Any]], meaning: MeaningOf = _undeclared) -> Table:
     """``show``: name, value, step, points, then ``best`` (value @ step) and a column
     per summary when the document has them."""
-    extra = [column for column in document[0] if column not in _SHOW_BASE] if document else []
+    extra = [c for c in document[0] if c not in (*_SHOW_BASE, *GROUPINGS)] if document else []
     rows: list[list[Cell]] = []
     for d in document:
         shown = meaning(d["name"])
@@ -107,6 +108,20 @@ def compare_table(
         values = [shown.show(row["values"][run.run_id]) for run in runs]
         cells.append([row["name"], *values, change, change_pct])
     return headers, cells
+
+
+def under_headings(table: Table, rows: Sequence[Mapping[str, Any]], by: str) -> Table:
+    """``--by``: ``table`` (a row per entry of ``rows``, grouped by their field ``by``)
+    with a bold heading row before each group: ``node: evaluate``, ``node: -``."""
+    headers, cells = table
+    shown: list[list[Cell]] = []
+    current: object = object()
+    for row, line in zip(rows, cells, strict=True):
+        if row[by] != current:
+            current = row[by]
+            shown.append([(f"{by}: {_text(current)}", "bold"), *([""] * (len(headers) - 1))])
+        shown.append(line)
+    return headers, shown
 
 
 def records_table(found: Sequence[Mapping[str, Any]], meaning: MeaningOf = _undeclared) -> Table:

@@ -22,7 +22,7 @@ from typing import Any
 _INTERFACE = {
     "client": (
         "NO_RUN_HELP", "active_run_id", "answer_lost", "configure_retries", "client_for", "is_local",
-        "is_server", "key_problem", "redact", "request_timeout", "resolve_uri",
+        "is_server", "key_problem", "redact", "request_timeout", "resolve_uri", "safe_key",
         "sqlite_file_problem",
     ),
     "context": (
@@ -52,7 +52,7 @@ __all__ = [  # the interface above, sorted (a test checks they agree)
     "is_server", "key_problem", "latest_run_holding", "log_metrics_and_tags", "log_params", "log_points",
     "log_values", "metric_keys", "pending_writes", "read_histories", "read_history",
     "read_points", "read_values", "redact", "request_timeout", "resolve_uri",
-    "run_started_here", "search_runs", "sqlite_file_problem", "start_run", "submit_points",
+    "run_started_here", "safe_key", "search_runs", "sqlite_file_problem", "start_run", "submit_points",
     "unhealthy", "where",
     "within",
 ]  # fmt: skip

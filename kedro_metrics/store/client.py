@@ -26,6 +26,7 @@ from mlflow.utils.validation import (
     MAX_ENTITY_KEY_LENGTH,
     _validate_length_limit,
     _validate_metric_name,
+    validate_param_and_metric_name,
 )
 
 from kedro_metrics.config import DEFAULT_RETRY_SECONDS
@@ -51,6 +52,11 @@ def key_problem(key: str) -> str | None:
     except MlflowException as exc:
         return exc.message
     return None
+
+
+def safe_key(name: str) -> str:
+    """``name`` with each character MLflow refuses in a metric key replaced by ``_``."""
+    return "".join(c if validate_param_and_metric_name(c) else "_" for c in name)
 
 
 def resolve_uri(tracking_uri: str | None) -> str:

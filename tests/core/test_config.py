@@ -20,7 +20,7 @@ from kedro_metrics.errors import ConfigError, KedroMetricsError
 SOURCE = "conf/local/metrics.yml"
 KEYS = (
     "tracking_uri", "experiment", "run_name", "tags", "disabled_pipelines", "async_logging",
-    "kubeflow", "log_params",
+    "kubeflow", "log_params", "node_timings",
     "spool_dir", "retry_seconds", "on_tracking_error", "sync_on_start", "mode", "metrics",
     "gates", "baseline", "check",
 )  # fmt: skip

@@ -15,6 +15,7 @@ an already migrated sqlite store (``seed_store``).
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -149,6 +150,12 @@ def metrics_in_process(
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return Completed(("kedro", "metrics", *args), result.exit_code, result.stdout, result.stderr)
+
+
+def json_of(result: Completed) -> Any:
+    """The JSON document a command printed on stdout; it must have exited 0."""
+    assert result.returncode == 0, result.output
+    return json.loads(result.stdout)
 
 
 #: Variables a command sets in its own process (store.configure_retries).

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import metrics_in_process
+from tests.e2e.conftest import json_of, metrics_in_process
 
 pytestmark = pytest.mark.e2e
 
@@ -43,11 +43,6 @@ class Runs:
     store: Any
     ids: list[str]
     outputs: dict[str, Any]
-
-
-def json_of(result) -> Any:
-    assert result.returncode == 0, result.output
-    return json.loads(result.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -233,7 +228,8 @@ class TestCompare:
 
     def test_history_and_export_leave_summaries_out(self, runs):
         export = json_of(metrics_in_process(runs.project, "export", "--format", "json"))
-        assert sorted(export["metrics"]["scored_metrics"]) == ["accuracy", "f1", "loss"]
+        # beside the metrics, the group's source (where they came from), no summary
+        assert sorted(export["metrics"]["scored_metrics"]) == ["accuracy", "f1", "loss", "source"]
         history = json_of(
             metrics_in_process(runs.project, "history", "scored_metrics.*", "--format", "json")
         )

@@ -7,6 +7,7 @@ tests of this module; each asserts one behaviour on it.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,23 @@ EXPECTED = {
     **{f"{letter}_metrics.curve": [(0, float(i)), (1, i + 0.5)] for i, letter in enumerate("abcd")},
     # MlflowMetricDataSet without key: the catalog name is the key
     "holdout_accuracy": [(0, 0.5), (1, 0.625), (2, 0.75)],
+}
+
+
+def _made_by(node: str) -> str:
+    return json.dumps({"node": node, "namespace": None, "inputs": []}, separators=(",", ":"))
+
+
+#: Where each metrics dataset of the default pipeline comes from (no node has inputs
+#: other than parameters), and the prefixes that are not the catalog name.
+SOURCE_TAGS = {
+    "kedro_metrics.source.model_metrics": _made_by("model_scores"),
+    "kedro_metrics.source.eval_metrics": _made_by("eval_scores"),
+    "kedro_metrics.keys.eval_metrics": "eval",
+    "kedro_metrics.source.flat_metrics": _made_by("flat_scores"),
+    "kedro_metrics.keys.flat_metrics": "",
+    **{f"kedro_metrics.source.{x}_metrics": _made_by(f"{x}_scores") for x in "abcd"},
+    "kedro_metrics.source.holdout_accuracy": _made_by("holdout_accuracy"),
 }
 
 
@@ -112,10 +130,20 @@ class TestDefaultRun:
         assert run.info.experiment_id == experiments["e2e_project"]
         assert run.info.run_name.startswith("__default__ ")  # then the start time
 
+    def test_run_records_where_each_metrics_dataset_comes_from(self, default_run):
+        """One source tag per dataset; a keys tag where the prefix is not its name."""
+        tags = default_run.store.user_tags(default_run.run)
+        lineage = {
+            k: v
+            for k, v in tags.items()
+            if k.startswith(("kedro_metrics.source.", "kedro_metrics.keys."))
+        }
+        assert lineage == SOURCE_TAGS
+
     def test_run_is_tagged_with_the_kedro_session(self, default_run):
         """The run carries the session id, pipeline, env and runner as tags."""
         tags = default_run.store.user_tags(default_run.run)
-        assert set(tags) - {"kedro_metrics.git_dirty"} == {
+        assert set(tags) - {"kedro_metrics.git_dirty"} - set(SOURCE_TAGS) == {
             "kedro.session_id",
             "kedro.pipeline",
             "kedro.env",

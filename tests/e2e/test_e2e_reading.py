@@ -513,6 +513,10 @@ class TestExport:
             for group in groups:
                 target = target.setdefault(group, {})
             target[leaf] = entry
+        # each dataset's group (the level of its prefix) says where it came from
+        for dataset, node in (("model_metrics", "model_scores"), ("eval", "eval_scores"),
+                              *((f"{x}_metrics", f"{x}_scores") for x in "abcd")):  # fmt: skip
+            nested[dataset]["source"] = {"node": node, "namespace": None, "inputs": []}
         assert got == {
             "run_id": run.info.run_id,
             "run_name": run.info.run_name,

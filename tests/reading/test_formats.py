@@ -217,3 +217,45 @@ class TestKubeflow:
             formats.kubeflow_metrics({"model.acc": 1.0, "model/acc": 2.0})
         message = str(caught.value)
         assert "'model.acc'" in message and "'model/acc'" in message and "'model-acc'" in message
+
+
+class TestSources:
+    """export's ``source`` per dataset group, and ``--by`` on show/compare rows."""
+
+    SOURCE = {"node": "ns.evaluate", "namespace": "ns", "inputs": ["ns.X", "features"]}
+
+    def tagged(self, **tags: str) -> Run:
+        return Run("r" * 32, "x", "FINISHED", 1, 2, "e", "1", tags=tags)
+
+    def test_each_datasets_group_gets_its_source_at_the_level_of_its_prefix(self):
+        tags = {
+            "kedro_metrics.source.ns.scores": json.dumps(self.SOURCE),
+            "kedro_metrics.source.eval_metrics": json.dumps({**self.SOURCE, "node": "e"}),
+            "kedro_metrics.keys.eval_metrics": "eval",
+            "kedro_metrics.source.acc": json.dumps(self.SOURCE),  # a single-key dataset
+            "kedro_metrics.source.flat": json.dumps(self.SOURCE),
+            "kedro_metrics.keys.flat": "",
+        }
+        flat = {"ns.scores.f1": 1, "ns.scores.source": 2, "eval.f1": 3, "acc": 4, "top": 5}
+        nested = formats.with_sources(formats.nest(dict(flat)), tags, flat)
+        assert nested == {
+            "ns": {"scores": {"f1": 1, "source": 2}},  # a metric named source keeps it
+            "eval": {"f1": 3, "source": {**self.SOURCE, "node": "e"}},
+            "acc": 4,
+            "top": 5,
+        }
+
+    def test_grouped_by_uses_the_newest_runs_record(self):
+        old = self.tagged(**{"kedro_metrics.source.m": json.dumps({**self.SOURCE, "node": "a"})})
+        new = self.tagged(**{"kedro_metrics.source.m": json.dumps({**self.SOURCE, "node": "b"})})
+        rows = [{"name": "zz"}, {"name": "m.x"}]
+        assert formats.grouped_by(rows, [old, new], "node") == [
+            {"name": "m.x", "node": "b"},
+            {"name": "zz", "node": None},
+        ]
+
+    def test_compare_csv_has_the_grouping_column(self):
+        rows = [{"name": "m.x", "values": {"r1": 1.0}, "change": None, "change_pct": None,
+                 "better": None, "node": "b"}]  # fmt: skip
+        assert formats.compare_columns(["r1"], "node")[-1] == "node"
+        assert formats.compare_csv_rows(rows, ["r1"])[0]["node"] == "b"

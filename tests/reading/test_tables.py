@@ -160,3 +160,25 @@ class TestRunsTableWidth:
             "11111111", "__default__ 2026-12-04 06:33:11", "FINISHED",
             tables.local_time(self.example_run(1).start_time), "1.2 s", "8",
         ]  # fmt: skip
+
+
+class TestHeadings:
+    def test_a_bold_heading_row_before_each_group(self):
+        from kedro_metrics.reading.tables import under_headings
+
+        rows = [
+            {"name": "a", "node": "n1"},
+            {"name": "b", "node": "n1"},
+            {"name": "c", "node": None},
+        ]
+        table = (["name", "value"], [["a", "1"], ["b", "2"], ["c", "3"]])
+        assert under_headings(table, rows, "node") == (
+            ["name", "value"],
+            [
+                [("node: n1", "bold"), ""],
+                ["a", "1"],
+                ["b", "2"],
+                [("node: -", "bold"), ""],
+                ["c", "3"],
+            ],
+        )

@@ -156,3 +156,21 @@ def quality_scores(quality: float) -> dict:
         "f1": quality - 0.125,
         "loss": [1.0, 1.0 - quality, 1.25 - quality],
     }
+
+
+def make_features() -> list[float]:
+    """features: the lineage pipeline's shared input."""
+    return [0.25, 0.5, 0.75, 1.0]
+
+
+def split_test(features: list[float], share: float) -> list[float]:
+    """X_test: the last ``share`` of the features."""
+    return features[-round(len(features) * share) :]
+
+
+def evaluate(x_test: list[float], features: list[float], threshold: float) -> dict:
+    """scores: the share of test values at or above ``threshold``, and the sizes."""
+    return {
+        "accuracy": sum(value >= threshold for value in x_test) / len(x_test),
+        "rows": {"test": len(x_test), "all": len(features)},
+    }

@@ -83,6 +83,20 @@ def register_pipelines() -> dict[str, Pipeline]:
             node(nodes.register_when_passed, "scored_metrics", "gate_metrics", name="gate"),
         ]
     )
+    evaluation = pipeline(
+        [
+            node(nodes.split_test, ["features", "params:test_share"], "X_test", name="split"),
+            node(
+                nodes.evaluate,
+                ["X_test", "features", "params:threshold"],
+                "scores",
+                name="evaluate",
+            ),
+        ]
+    )
+    lineage = pipeline([node(nodes.make_features, None, "features", name="make_features")])
+    for namespace in ("candidate", "champion"):
+        lineage += pipeline(evaluation, namespace=namespace, inputs={"features"})
     return {
         "__default__": prefixes,
         "prefixes": prefixes,
@@ -95,4 +109,5 @@ def register_pipelines() -> dict[str, Pipeline]:
         "large": large,
         "meaning": meaning,
         "gated": gated,
+        "lineage": lineage,
     }
