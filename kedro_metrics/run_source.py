@@ -26,6 +26,9 @@ from kedro_metrics.config import MetricsConfig, offline
 
 #: The variable naming a run to resume (MLflow's own).
 RUN_ID_VARIABLE = "MLFLOW_RUN_ID"
+#: Our own variable: the parent of the run MLFLOW_RUN_ID resumes, recorded in MLflow's
+#: parent tag when the run has none (a Kubeflow task's run made without it).
+PARENT_RUN_VARIABLE = "MLFLOW_PARENT_RUN_ID"
 
 
 class RunSource(enum.Enum):

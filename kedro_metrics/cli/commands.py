@@ -121,6 +121,10 @@ _format_option = click.option(
 _name_option = click.option(
     "--name", default=None, help="Metric key or glob, e.g. 'model_metrics.*'."
 )
+_children_option = click.option(
+    "--children", is_flag=True,
+    help="Also every descendant run (MLflow's mlflow.parentRunId), each row naming its run.",
+)  # fmt: skip
 _by_option = click.option(
     "--by", type=click.Choice(GROUPINGS), default=None,
     help="Group the rows by the node that saved them, its namespace or the dataset.",
@@ -144,28 +148,32 @@ _by_option = click.option(
     "--sort", default=None, metavar="KEY[:asc|:desc]",
     help="Order by a metric: best first when it has a direction, else descending.",
 )  # fmt: skip
+@_children_option
 @_format_option
 @click.pass_obj
 def runs(  # noqa: PLR0913
     metadata: ProjectMetadata, env: str | None, limit: int, pipeline: str | None,
-    status: str | None, where: tuple[str, ...], sort: str | None, fmt: str,
+    status: str | None, where: tuple[str, ...], sort: str | None, children: bool, fmt: str,
 ) -> None:  # fmt: skip
-    """List the project's runs, newest first (or by --sort), filtered by --where."""
+    """List the project's runs, newest first (or by --sort), filtered by --where; a
+    parent run says how many child runs it has, which show with --children."""
     with reading(fmt) as out:
         from kedro_metrics.reading import formats, query, tables
 
         conditions, order = query.parse_filters(where, sort)
         scope, _ = project_scope(metadata, env)
         found = query.find_runs(
-            scope, pipeline=pipeline, status=status, limit=limit, where=conditions, sort=order
-        )
+            scope, pipeline=pipeline, status=status, limit=limit, where=conditions, sort=order,
+            children=children,
+        )  # fmt: skip
+        counts = query.children_counts(scope, found) if found else {}
         keys = formats.value_keys(conditions, order)
         meaning = scope.meaning(found[0]) if found else scope.meaning_of_none()
-        document = formats.runs_document(found, keys)
+        document = formats.runs_document(found, keys, counts)
         out.emit(
             formats.runs_csv_rows(document) if out.fmt == "csv" else document,
             formats.runs_columns(keys),
-            tables.runs_table(found, keys, meaning),
+            tables.runs_table(found, keys, meaning, counts),
             title=f"Runs of {scope.where}", empty=f"No runs in {scope.where}{_matching(where)}.",
         )  # fmt: skip
 
@@ -179,11 +187,12 @@ def _matching(where: tuple[str, ...]) -> str:
 @_env_option
 @_name_option
 @_by_option
+@_children_option
 @_format_option
 @click.pass_obj
 def show(  # noqa: PLR0913
     metadata: ProjectMetadata, run: str, env: str | None, name: str | None, by: str | None,
-    fmt: str,
+    children: bool, fmt: str,
 ) -> None:  # fmt: skip
     """Show the metrics of RUN (default: latest): last value, its step, number of
     points, the best value (by the key's direction) and its declared summaries."""
@@ -191,14 +200,22 @@ def show(  # noqa: PLR0913
         from kedro_metrics.reading import formats, query, tables
 
         scope, _ = project_scope(metadata, env)
-        found, document = query.show_run(scope, run, name)
-        if by:
-            document = formats.grouped_by(document, [found], by)
+        labels = {}
+        if children:
+            (found,) = query.find_runs(scope, run=run)
+            family = query.with_children(scope, [found])
+            document = query.show_family(scope, family, name, by)
+            labels = {r.run_id: f"run {r.short_id} ({r.run_name})" for r in family}
+        else:
+            found, document = query.show_run(scope, run, name)
+            if by:
+                document = formats.grouped_by(document, [found], by)
         csv_rows = formats.show_csv_rows(document) if out.fmt == "csv" else document
         table = tables.show_table(document, scope.meaning(found))
+        heading = "run_id" if children else by
         out.emit(
             csv_rows, formats.show_columns(document),
-            tables.under_headings(table, document, by) if by else table,
+            tables.under_headings(table, document, heading, labels) if heading else table,
             title=_run_title(found), empty=f"Run {found.run_id} has no metric matching {name or '*'!r}.",
         )  # fmt: skip
 
@@ -215,21 +232,25 @@ def show(  # noqa: PLR0913
     help="Also the parameters that differ between the runs, as rows params.<name>.",
 )  # fmt: skip
 @_by_option
+@_children_option
 @_format_option
 @click.pass_obj
 def compare(  # noqa: PLR0913
     metadata: ProjectMetadata, run_refs: tuple[str, ...], env: str | None, name: str | None,
-    only_changed: bool, with_params: bool, by: str | None, fmt: str,
+    only_changed: bool, with_params: bool, by: str | None, children: bool, fmt: str,
 ) -> None:  # fmt: skip
-    """Compare the last values of runs (default: latest~1 latest), with the change
-    of the last run against the first, green when better and red when worse by the
-    key's direction."""
+    """Compare the last values of runs (default: latest~1 latest; with --children:
+    latest and its descendants, a column per run), with the change of the last run
+    against the first, green when better and red when worse by the key's direction."""
     with reading(fmt) as out:
         from kedro_metrics import records
         from kedro_metrics.reading import formats, query, tables
 
         scope, _ = project_scope(metadata, env)
-        found = query.find_runs(scope, run=list(run_refs or ("latest~1", "latest")))
+        default = ("latest",) if children else ("latest~1", "latest")
+        found = query.find_runs(scope, run=list(run_refs or default))
+        if children:
+            found = query.with_children(scope, found)
         meaning = scope.meaning(records.newest(found)) if found else scope.meaning_of_none()
         rows = records.compare(found, names=name, only_changed=only_changed, meaning=meaning)
         if with_params:
@@ -357,18 +378,28 @@ EXPORT_FORMATS = ("kubeflow", "json", "csv")
         if_empty="give a file path, or leave --output out to print to stdout", create_folders=False
     ),
 )  # fmt: skip
+@_children_option
 @click.pass_obj
-def export(
-    metadata: ProjectMetadata, run: str, env: str | None, fmt: str, output: str | None
-) -> None:
+def export(  # noqa: PLR0913
+    metadata: ProjectMetadata, run: str, env: str | None, fmt: str, output: str | None,
+    children: bool,
+) -> None:  # fmt: skip
     """Export the metrics of RUN (default: latest) as a Kubeflow metrics file, JSON or CSV."""
     with reading(fmt, output=output) as out:
         from kedro_metrics import records
         from kedro_metrics.reading import formats, query
 
+        if children and fmt == "kubeflow":
+            raise MetricsCliError(
+                "--children exports JSON or CSV (a Kubeflow metrics file holds one run's "
+                "metrics): use --format json or csv, or export each run."
+            )
         scope, settings = project_scope(metadata, env)
         (found,) = query.find_runs(scope, run=run)
-        if fmt == "kubeflow":
+        family = query.with_children(scope, [found]) if children else [found]
+        if children and fmt == "json":
+            out.emit([formats.export_document(r, query.run_histories(scope, r)) for r in family])
+        elif fmt == "kubeflow":
             values = {key: point.value for key, point in found.metrics.items()}
             skipped = formats.not_finite(values)
             if skipped:
@@ -386,10 +417,12 @@ def export(
         elif fmt == "json":
             out.emit(formats.export_document(found, query.run_histories(scope, found)))
         else:
-            histories = query.run_histories(scope, found)
-            rows = [
-                rec for key in histories for rec in records.history_records(found, histories[key])
-            ]
+            rows = []
+            for member in family:
+                histories = query.run_histories(scope, member)
+                rows += [
+                    r for k in histories for r in records.history_records(member, histories[k])
+                ]
             out.emit(rows, records.RECORD_FIELDS)
 
 

@@ -3,7 +3,8 @@
 Kedro's CLI lets an exception from a hook reach click, which prints a
 ``click.ClickException`` as one line (exit 1) and anything else as a traceback of
 up to two hundred lines. What the hook refuses before a run exists (a bad
-metrics.yml, a store that is not a database) is the user's to fix, and its message
+metrics.yml, a store that is not a database, a run variable naming no run) is the
+user's to fix, and its message
 already says how: ``for_kedro_run`` gives it the one-line form while keeping its
 class, so code running a ``KedroSession`` still catches ``ConfigError`` or
 ``TrackingError`` as before.
@@ -16,10 +17,11 @@ from typing import IO, Any
 
 import click
 
-from kedro_metrics.errors import ConfigError, TrackingError
+from kedro_metrics.errors import ConfigError, NoRunError, TrackingError
 
-#: The errors whose message is the whole story: shown without a traceback.
-ONE_LINE_ERRORS = (ConfigError, TrackingError)
+#: The errors whose message is the whole story: shown without a traceback
+#: (NoRunError: MLFLOW_RUN_ID or MLFLOW_PARENT_RUN_ID naming no run).
+ONE_LINE_ERRORS = (ConfigError, NoRunError, TrackingError)
 
 
 class OneLineError(click.ClickException):

@@ -24,7 +24,7 @@ from kedro_metrics.delivery import DeliveryPolicy
 from kedro_metrics.errors import KedroMetricsError, StoreUnavailableError, TrackingError
 from kedro_metrics.hook.interrupts import InterruptHandlers
 from kedro_metrics.meaning import Declarations
-from kedro_metrics.run_source import RunDecision, RunSource, decide
+from kedro_metrics.run_source import PARENT_RUN_VARIABLE, RunDecision, RunSource, decide
 from kedro_metrics.version import __version__
 
 if TYPE_CHECKING:
@@ -154,6 +154,7 @@ def open_run(
     else:
         if not decision.offline:
             check_resumed_run(uri, policy)
+            link_to_parent(uri, policy, os.environ.get(PARENT_RUN_VARIABLE))
         logger.info(
             "kedro-metrics: logging to run %s (MLFLOW_RUN_ID) at %s.",
             decision.run_id, store.redact(uri),
@@ -279,6 +280,23 @@ def check_resumed_run(uri: str, policy: DeliveryPolicy) -> None:
             "kedro-metrics: could not check run %s (MLFLOW_RUN_ID): %s The pipeline goes "
             "on; its metrics are spooled until the store answers.", run_id, exc,
         )  # fmt: skip
+
+
+def link_to_parent(uri: str, policy: DeliveryPolicy, parent_id: str | None) -> None:
+    """MLFLOW_PARENT_RUN_ID: the resumed run's parent, when MLflow's parent tag does
+    not name one yet. A parent that does not exist fails the run before the pipeline;
+    a store that cannot be asked leaves the tag out, with a warning, when the points
+    are spooled."""
+    run_id = policy.run_id or ""
+    if not parent_id or parent_id == run_id:
+        return
+    try:
+        if store.link_parent(uri, run_id, parent_id):
+            logger.info("kedro-metrics: run %s is a child of run %s.", run_id, parent_id)
+    except StoreUnavailableError as exc:
+        if not policy.keeps_going:
+            raise
+        logger.warning("kedro-metrics: the parent of run %s was not recorded: %s", run_id, exc)
 
 
 def context_tags(project_settings: project.ProjectSettings) -> dict[str, str]:

@@ -39,6 +39,7 @@ KFP_NAME_LENGTH = 64
 
 RUNS_COLUMNS = (
     "run_id", "run_name", "status", "start_time", "end_time", "duration_s", "pipeline", "metrics",
+    "children",
 )  # fmt: skip
 SHOW_COLUMNS = ("name", "value", "step", "points")
 #: The summaries ``show`` adds as fields when declared (``best`` has its own field).
@@ -48,10 +49,14 @@ SHOW_SUMMARIES = ("min", "max", "mean", "first", "last")
 # Documents ------------------------------------------------------------------------
 
 
-def runs_document(runs: Iterable[Run], keys: Sequence[str] = ()) -> list[dict[str, Any]]:
+def runs_document(
+    runs: Iterable[Run], keys: Sequence[str] = (), children: Mapping[str, int] | None = None
+) -> list[dict[str, Any]]:
     """``runs``: ``{run_id, run_name, status, start_time, end_time, duration_s,
-    pipeline, metrics, values}`` per run (``metrics``: how many metric keys;
-    ``values``: the last value of each of ``keys``, null when the run lacks it)."""
+    pipeline, metrics, children, values}`` per run (``metrics``: how many metric keys;
+    ``children``: how many child runs, by ``children``; ``values``: the last value of
+    each of ``keys``, null when the run lacks it)."""
+    counts = children or {}
     return [
         {
             "run_id": run.run_id,
@@ -62,6 +67,7 @@ def runs_document(runs: Iterable[Run], keys: Sequence[str] = ()) -> list[dict[st
             "duration_s": run.duration_s(),
             "pipeline": run.pipeline,
             "metrics": len(run.metrics),
+            "children": counts.get(run.run_id, 0),
             "values": {key: run.latest[key].value if key in run.latest else None for key in keys},
         }
         for run in runs

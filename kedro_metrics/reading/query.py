@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from kedro_metrics import filters, project, records, store
+from kedro_metrics import families, filters, project, records, store
 from kedro_metrics.errors import FilterError, RunReferenceError
 from kedro_metrics.lineage import Attribution
 from kedro_metrics.meaning import Declarations, Meaning, RunMeaning
@@ -96,6 +96,7 @@ def get_metrics(  # noqa: PLR0913
     sort: str | None = None,
     node: str | None = None,
     namespace: str | None = None,
+    children: bool = False,
     as_frame: bool = False,
 ) -> Any:
     """Metric records of the matching runs; every filter given must hold.
@@ -125,6 +126,9 @@ def get_metrics(  # noqa: PLR0913
         node: Only metrics saved by this node (its full, namespaced name), as the
             run recorded it (docs/lineage.md).
         namespace: Only metrics saved by a node of exactly this namespace.
+        children: Also the metrics of every descendant of the runs found (runs with
+            MLflow's ``mlflow.parentRunId`` tag), each record naming its own run.
+            Without it, child runs are found only when ``run`` names them.
         as_frame: Return a pandas DataFrame with the same columns.
 
     Returns:
@@ -150,6 +154,8 @@ def get_metrics(  # noqa: PLR0913
         raise FilterError(f"value must be one of {', '.join(VALUES)}; got {value!r}.")
     scope = scope_for(tracking_uri=tracking_uri, experiment=experiment, project_path=project_path)
     runs = find_runs(scope, run=run, pipeline=pipeline, status=status, where=conditions, sort=order)
+    if children:
+        runs = with_children(scope, runs)
     if history:
         found = all_points(scope, runs, name)
     elif value == "last":
@@ -182,8 +188,9 @@ def resolve_runs(
 ) -> list[Run]:
     """The runs the references name, in the order given.
 
-    ``latest`` and ``latest~N`` count runs of ``experiment`` (all experiments when
-    None) newest first by start time, whatever their status; a prefix must be
+    ``latest`` and ``latest~N`` count top-level runs (no parent run) of
+    ``experiment`` (all experiments when None) newest first by start time, whatever
+    their status; a prefix must be
     unique there; a full id is found in any experiment.
 
     Raises:
@@ -202,11 +209,13 @@ def find_runs(  # noqa: PLR0913 - the filters of a run search, keyword-only
     limit: int | None = None,
     where: Sequence[filters.Condition] = (),
     sort: filters.Sort | None = None,
+    children: bool = False,
 ) -> list[Run]:
-    """Runs named by ``run`` (references), else every run of the scope, newest
-    first (or by ``sort``); kept when they match ``pipeline``, ``status`` and every
-    condition of ``where`` (the store's search filters them: one request per 1,000
-    runs, plus one for the newest run's meaning when ``sort`` follows a direction)."""
+    """Runs named by ``run`` (references), else every top-level run of the scope
+    (``children``: child runs too), newest first (or by ``sort``); kept when they
+    match ``pipeline``, ``status`` and every condition of ``where`` (the store's
+    search filters them: one request per 1,000 runs, plus one for the newest run's
+    meaning when ``sort`` follows a direction)."""
     wanted = store.checked_status(status) if status else None  # a typo fails, runs or not
     if run is not None:
         named = [
@@ -224,7 +233,29 @@ def find_runs(  # noqa: PLR0913 - the filters of a run search, keyword-only
     return store.search_runs(
         scope.tracking_uri, ids, status=status, pipeline=pipeline, limit=limit,
         filter_string=filter_string, order_by=order_by, experiment_names=_names(scope, ids),
+        top_level=not children,
     )  # fmt: skip
+
+
+def with_children(scope: Scope, runs: Sequence[Run]) -> list[Run]:
+    """Each of ``runs`` followed by its descendants (``families.family``), each run
+    once: one search of the child runs of their experiments (one request per 1,000)."""
+    if not runs:
+        return []
+    names = {run.experiment_id: run.experiment for run in runs}
+    kids = store.child_runs(scope.tracking_uri, sorted(names), experiment_names=names)
+    seen: dict[str, Run] = {}
+    for run in runs:
+        for member in families.family(run, kids):
+            seen.setdefault(member.run_id, member)
+    return list(seen.values())
+
+
+def children_counts(scope: Scope, runs: Sequence[Run]) -> dict[str, int]:
+    """How many child runs each of ``runs`` has (one search, as ``with_children``)."""
+    names = {run.experiment_id: run.experiment for run in runs}
+    kids = store.child_runs(scope.tracking_uri, sorted(names), experiment_names=names)
+    return families.children_counts(kids)
 
 
 def _names(scope: Scope, ids: list[str]) -> dict[str, str]:
@@ -351,7 +382,9 @@ def _resolve_parsed(scope: Scope, parsed: Sequence[records.RunReference]) -> lis
     depth = records.deepest_latest(parsed)
     if depth:
         ids = experiment_ids()
-        newest = store.search_runs(scope.tracking_uri, ids, limit=depth) if ids else []
+        newest = (
+            store.search_runs(scope.tracking_uri, ids, limit=depth, top_level=True) if ids else []
+        )
     resolved = []
     for reference in parsed:
         if reference.is_latest:
@@ -558,6 +591,24 @@ def show_run(scope: Scope, reference: str, name: str | None) -> tuple[Run, list[
     histories = store.read_histories(scope.tracking_uri, [(run.run_id, key) for key in names])
     by_key = {key: histories[run.run_id, key] for key in names}
     return run, formats.show_document(run, by_key, names, scope.meaning(run))
+
+
+def show_family(
+    scope: Scope, runs: Sequence[Run], name: str | None, by: str | None = None
+) -> list[dict[str, Any]]:
+    """``show --children``: each run's ``show`` rows (grouped ``by`` inside the run),
+    each with its ``run_id``; one history request per (run, metric), in flight."""
+    names = {run.run_id: records.matching(run.metrics, name) for run in runs}
+    pairs = [(run.run_id, key) for run in runs for key in names[run.run_id]]
+    histories = store.read_histories(scope.tracking_uri, pairs)
+    rows: list[dict[str, Any]] = []
+    for run in runs:
+        by_key = {key: histories[run.run_id, key] for key in names[run.run_id]}
+        document = formats.show_document(run, by_key, names[run.run_id], scope.meaning(run))
+        if by:
+            document = formats.grouped_by(document, [run], by)
+        rows += [{**row, "run_id": run.run_id} for row in document]
+    return rows
 
 
 def run_histories(scope: Scope, run: Run) -> dict[str, list[MetricPoint]]:

@@ -48,17 +48,25 @@ def _undeclared(key: str) -> Meaning:
 
 
 def runs_table(
-    runs: Sequence[Run], values: Sequence[str] = (), meaning: MeaningOf = _undeclared
+    runs: Sequence[Run],
+    values: Sequence[str] = (),
+    meaning: MeaningOf = _undeclared,
+    children: Mapping[str, int] | None = None,
 ) -> Table:
-    """``runs``: a row per run, one more column per key of ``values`` (its last value).
+    """``runs``: a row per run, one more column per key of ``values`` (its last value),
+    and a ``children`` column (how many child runs) when a run listed has any.
 
     No pipeline column: the default run name begins with the pipeline, and without
     it a run of the example project is one line at 100 columns (JSON and CSV have
     it, ``--pipeline`` selects by it)."""
-    headers = ["run", "name", "status", "start", "duration", "metrics", *values]
+    counts = {run.run_id: (children or {}).get(run.run_id, 0) for run in runs}
+    parents = any(counts.values())
+    headers = ["run", "name", "status", "start", "duration", "metrics",
+               *(["children"] if parents else []), *values]  # fmt: skip
     rows: list[list[Cell]] = [
         [run.short_id, run.run_name, run.status, local_time(run.start_time),
          duration(run.duration_s()), str(len(run.metrics)),
+         *([str(counts[run.run_id] or "-")] if parents else []),
          *(meaning(key).show(run.latest[key].value if key in run.latest else None) for key in values)]
         for run in runs
     ]  # fmt: skip
@@ -68,7 +76,8 @@ def runs_table(
 def show_table(document: Sequence[Mapping[str, Any]], meaning: MeaningOf = _undeclared) -> Table:
     """``show``: name, value, step, points, then ``best`` (value @ step) and a column
     per summary when the document has them."""
-    extra = [c for c in document[0] if c not in (*_SHOW_BASE, *GROUPINGS)] if document else []
+    shown_apart = (*_SHOW_BASE, *GROUPINGS, "run_id")  # run_id: --children's headings
+    extra = [c for c in document[0] if c not in shown_apart] if document else []
     rows: list[list[Cell]] = []
     for d in document:
         shown = meaning(d["name"])
@@ -110,16 +119,23 @@ def compare_table(
     return headers, cells
 
 
-def under_headings(table: Table, rows: Sequence[Mapping[str, Any]], by: str) -> Table:
+def under_headings(
+    table: Table,
+    rows: Sequence[Mapping[str, Any]],
+    by: str,
+    labels: Mapping[Any, str] | None = None,
+) -> Table:
     """``--by``: ``table`` (a row per entry of ``rows``, grouped by their field ``by``)
-    with a bold heading row before each group: ``node: evaluate``, ``node: -``."""
+    with a bold heading row before each group: ``node: evaluate``, ``node: -``, or
+    the group's entry in ``labels``."""
     headers, cells = table
     shown: list[list[Cell]] = []
     current: object = object()
     for row, line in zip(rows, cells, strict=True):
         if row[by] != current:
             current = row[by]
-            shown.append([(f"{by}: {_text(current)}", "bold"), *([""] * (len(headers) - 1))])
+            label = (labels or {}).get(current) or f"{by}: {_text(current)}"
+            shown.append([(label, "bold"), *([""] * (len(headers) - 1))])
         shown.append(line)
     return headers, shown
 

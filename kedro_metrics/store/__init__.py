@@ -3,7 +3,7 @@
 - ``client``: a client per tracking URI, MLflow's key rules, error translation,
   redaction of credentials, retries;
 - ``write``: batching, batches in flight, asynchronous writes;
-- ``read``: run search, histories and the keys of a run;
+- ``read``: run search (child runs too), histories and the keys of a run;
 - ``runs``: the run lifecycle (experiment, start, end);
 - ``context``: params and tags of a run, and each key's highest step;
 - ``probe``: a bounded check that a tracking server answers.
@@ -31,13 +31,13 @@ _INTERFACE = {
     ),
     "probe": ("answers", "unhealthy", "within"),
     "read": (
-        "checked_status", "experiment_id", "experiment_ids", "get_run",
+        "checked_status", "child_runs", "experiment_id", "experiment_ids", "get_run",
         "latest_run_holding", "metric_keys", "read_histories", "read_history",
         "read_points", "search_runs", "where",
     ),
     "runs": (
         "SESSION_TAG", "SPOOL_ID_TAG", "check_run", "create_spooled_run", "end_run",
-        "ensure_experiment", "start_run",
+        "ensure_experiment", "link_parent", "start_run",
     ),
     "write": ("IN_FLIGHT", "batches", "flush", "log_points", "pending_writes", "submit_points"),
 }  # fmt: skip
@@ -46,10 +46,11 @@ _SUBMODULE = {name: module for module, names in _INTERFACE.items() for name in n
 __all__ = [  # the interface above, sorted (a test checks they agree)
     "IN_FLIGHT", "NO_RUN_HELP", "PARAM_VALUE_LIMIT", "SESSION_TAG", "SPOOL_ID_TAG",
     "STANDARD_TAG_NAMES", "TAG_VALUE_LIMIT",
-    "active_run_id", "answer_lost", "answers", "batches", "check_run", "checked_status", "client_for",
+    "active_run_id", "answer_lost", "answers", "batches", "check_run", "checked_status", "child_runs",
+    "client_for",
     "configure_retries", "create_spooled_run", "delete_tags", "end_run", "ensure_experiment",
     "experiment_id", "experiment_ids", "first_steps", "flush", "get_run", "is_local",
-    "is_server", "key_problem", "latest_run_holding", "log_metrics_and_tags", "log_params", "log_points",
+    "is_server", "key_problem", "latest_run_holding", "link_parent", "log_metrics_and_tags", "log_params", "log_points",
     "log_values", "metric_keys", "pending_writes", "read_histories", "read_history",
     "read_points", "read_values", "redact", "request_timeout", "resolve_uri",
     "run_started_here", "safe_key", "search_runs", "sqlite_file_problem", "start_run", "submit_points",

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from mlflow.entities import RunStatus, ViewType
 from mlflow.exceptions import MlflowException
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from kedro_metrics import records
 from kedro_metrics.errors import RunReferenceError
@@ -142,6 +143,7 @@ def search_runs(  # noqa: PLR0913
     filter_string: str = "",
     order_by: Sequence[str] | None = None,
     experiment_names: Mapping[str, str] | None = None,
+    top_level: bool = False,
 ) -> list[records.Run]:
     """Runs of the experiments, newest first by start time (or by ``order_by``,
     MLflow's clauses), each with the last point of every metric: one request per
@@ -152,7 +154,7 @@ def search_runs(  # noqa: PLR0913
     ``pipeline`` keeps runs tagged with that pipeline (one of a comma-separated
     list); ``run_id_prefix`` keeps run ids starting with it; ``limit`` stops early
     (with ``pipeline``, after the exact match: the search's LIKE also matches runs of
-    pipelines whose names contain it).
+    pipelines whose names contain it); ``top_level`` keeps runs without a parent.
     """
     uri = resolve_uri(tracking_uri)
     filters = []
@@ -162,6 +164,8 @@ def search_runs(  # noqa: PLR0913
         filters.append(f"tags.`{records.PIPELINE_TAG}` LIKE '%{_quoted(pipeline)}%'")
     if run_id_prefix is not None:
         filters.append(f"attributes.run_id LIKE '{_quoted(run_id_prefix)}%'")
+    if top_level:
+        filters.append(f"tags.`{MLFLOW_PARENT_RUN_ID}` IS NULL")
     if filter_string:
         filters.append(filter_string)
     order = list(order_by or _NEWEST_FIRST)
@@ -170,6 +174,24 @@ def search_runs(  # noqa: PLR0913
         return _search(uri, list(experiment_ids), " AND ".join(filters), limit, order, known)
     runs = _search(uri, list(experiment_ids), " AND ".join(filters), None, order, known)
     return [run for run in runs if run.runs_pipeline(pipeline)][:limit]
+
+
+def child_runs(
+    tracking_uri: str | None,
+    experiment_ids: Sequence[str],
+    *,
+    experiment_names: Mapping[str, str] | None = None,
+) -> list[records.Run]:
+    """Every run of the experiments that has a parent run (MLflow's parent tag): one
+    request per page of ``SEARCH_PAGE`` such runs."""
+    uri = resolve_uri(tracking_uri)
+    if not experiment_ids:
+        return []
+    having_parent = f"tags.`{MLFLOW_PARENT_RUN_ID}` IS NOT NULL"
+    return _search(
+        uri, list(experiment_ids), having_parent, None, list(_NEWEST_FIRST),
+        dict(experiment_names or {}),
+    )  # fmt: skip
 
 
 def get_run(tracking_uri: str | None, run_id: str) -> records.Run | None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from mlflow.entities import RunStatus, ViewType
 from mlflow.exceptions import MlflowException
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from kedro_metrics.errors import NoRunError
 from kedro_metrics.store.client import (
@@ -181,7 +182,16 @@ def end_run(
 def check_run(tracking_uri: str | None, run_id: str) -> None:
     """Raise ``NoRunError`` when the store has no such run (TrackingError when the
     store cannot be asked, after the retries its store allows)."""
-    uri = resolve_uri(tracking_uri)
+    _require_run(
+        resolve_uri(tracking_uri), run_id,
+        "Check the run id (MLFLOW_RUN_ID or the dataset's run_id) and the tracking URI.",
+        found=f"MLflow run {run_id!r} was not found",
+    )  # fmt: skip
+
+
+def _require_run(uri: str, run_id: str, advice: str, *, found: str) -> None:
+    """Ask the store for ``run_id``; ``NoRunError`` (``found``: the sentence that
+    says what is missing, then MLflow's reason and ``advice``) when it has none."""
     client = client_for(uri)
 
     def find() -> None:
@@ -191,9 +201,29 @@ def check_run(tracking_uri: str | None, run_id: str) -> None:
             if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
                 raise
             raise NoRunError(
-                f"MLflow run {run_id!r} was not found at {redact(uri)}: "
-                f"{scrub(exc.message, uri)}. Check the run id (MLFLOW_RUN_ID or the "
-                "dataset's run_id) and the tracking URI."
+                f"{found} at {redact(uri)}: {scrub(exc.message, uri)}. {advice}"
             ) from cause(uri, exc)
 
     with_retries(uri, f"find run {run_id}", find)
+
+
+def link_parent(tracking_uri: str | None, run_id: str, parent_id: str) -> bool:
+    """Name ``parent_id`` as the parent of ``run_id`` in MLflow's parent tag, unless
+    the run has a parent already (kept: False). Raises ``NoRunError`` when the store
+    has no run ``parent_id``. Two requests, three when the tag is set."""
+    uri = resolve_uri(tracking_uri)
+    client = client_for(uri)
+    run = with_retries(uri, f"read run {run_id}", lambda: client.get_run(run_id))
+    if run.data.tags.get(MLFLOW_PARENT_RUN_ID):
+        return False
+
+    _require_run(
+        uri, parent_id, "Give the id of an existing run, or unset the variable.",
+        found=f"MLFLOW_PARENT_RUN_ID names run {parent_id!r}, which was not found",
+    )  # fmt: skip
+    with_retries(
+        uri,
+        f"tag run {run_id} with its parent",
+        lambda: client.set_tag(run_id, MLFLOW_PARENT_RUN_ID, parent_id),
+    )
+    return True

@@ -281,7 +281,7 @@ class TestRuns:
                 "start_time": iso(info.start_time), "end_time": iso(info.end_time),
                 "duration_s": (info.end_time - info.start_time) / 1000,
                 "pipeline": "small" if index == 2 else "__default__",
-                "metrics": len(RUN_METRICS[index]), "values": {},
+                "metrics": len(RUN_METRICS[index]), "children": 0, "values": {},
             })  # fmt: skip
         return rows
 
@@ -291,7 +291,7 @@ class TestRuns:
 
     def test_csv(self, cli, three_runs):
         """--format csv: a header with the JSON names and a row per run."""
-        header = "run_id,run_name,status,start_time,end_time,duration_s,pipeline,metrics"
+        header = "run_id,run_name,status,start_time,end_time,duration_s,pipeline,metrics,children"
         rows = as_csv(cli("runs", "--format", "csv"), header)
         assert rows == [
             {k: str(v) for k, v in row.items() if k != "values"}

@@ -36,8 +36,9 @@ class TestDocuments:
     """The JSON documents have exactly the pinned keys and values."""
 
     def test_runs_document(self):
-        """runs: run_id, run_name, status, ISO times, duration_s, pipeline, metric count."""
-        assert formats.runs_document([RUN]) == [
+        """runs: run_id, run_name, status, ISO times, duration_s, pipeline, metric count,
+        child run count."""
+        assert formats.runs_document([RUN], children={RUN.run_id: 3, "other": 1}) == [
             {
                 "run_id": RUN.run_id,
                 "run_name": "__default__",
@@ -47,9 +48,11 @@ class TestDocuments:
                 "duration_s": 2.5,
                 "pipeline": "__default__",
                 "metrics": 2,
+                "children": 3,
                 "values": {},
             }
         ]
+        assert formats.runs_document([RUN])[0]["children"] == 0
 
     def test_runs_document_values_of_the_keys_asked(self):
         """runs: ``values`` holds the last value of each key --where/--sort name, null
@@ -57,11 +60,11 @@ class TestDocuments:
         (row,) = formats.runs_document([RUN], ["m.acc", "m.missing"])
         assert row["values"] == {"m.acc": 0.875, "m.missing": None}
         columns = formats.runs_columns(["m.acc", "m.missing"])
-        assert columns[-3:] == ["metrics", "m.acc", "m.missing"]
+        assert columns[-4:] == ["metrics", "children", "m.acc", "m.missing"]
         assert (
             formats.to_csv(formats.runs_csv_rows([row]), columns)
             .splitlines()[1]
-            .endswith(",2,0.875,")
+            .endswith(",2,0,0.875,")
         )
 
     def test_running_run_has_no_end(self):
