@@ -31,14 +31,29 @@ SYNC_REQUEST_TIMEOUT_SECONDS = 120.0
 RUN_NAME_FIELDS = ("pipeline", "env", "session_id", "start_time")
 
 
+#: metrics.yml ``kubeflow.version`` of Kubeflow Pipelines 2.x.
+KFP_V2 = 2
+
+
 @dataclass(frozen=True)
 class KubeflowConfig:
-    """metrics.yml ``kubeflow``: the Kubeflow Pipelines v1 metrics file."""
+    """metrics.yml ``kubeflow``: the Kubeflow Pipelines metrics file (v1), or the
+    executor output holding a ``system.Metrics`` artifact (v2)."""
 
-    #: Globs of MLflow keys shown as PERCENTAGE (the value is never scaled).
+    #: Globs of MLflow keys shown as PERCENTAGE (v1; the value is never scaled).
     percentage: tuple[str, ...] = ()
-    #: Where the hook writes the metrics file after every `kedro run` (off when None).
+    #: Where the hook writes the file after every `kedro run` (off when None); for
+    #: version 2 the executor output (KFP_EXECUTOR_INPUT's outputFile otherwise).
     metrics_file: str | None = None
+    #: 1: the v1 mlpipeline-metrics.json; 2: a KFP v2 executor output.
+    version: int = 1
+    #: Version 2: the name of the task's Output[Metrics] artifact.
+    output: str = "metrics"
+
+    @property
+    def v2(self) -> bool:
+        """The KFP v2 executor output rather than the v1 metrics file."""
+        return self.version == KFP_V2
 
     @classmethod
     def parse(cls, data: Any, *, source: str) -> KubeflowConfig:
@@ -46,8 +61,8 @@ class KubeflowConfig:
             return cls()
         if not isinstance(data, Mapping):
             raise ConfigError(
-                f"'kubeflow' in {source} must be a mapping with 'percentage' and/or "
-                f"'metrics_file', got {data!r}.",
+                f"'kubeflow' in {source} must be a mapping with 'percentage', "
+                f"'metrics_file', 'version' or 'output', got {data!r}.",
                 key="kubeflow",
             )
         known = [f.name for f in fields(cls)]
@@ -74,7 +89,24 @@ class KubeflowConfig:
                 f"/mlpipeline-metrics.json, got {metrics_file!r}.",
                 key="kubeflow",
             )
-        return cls(percentage=tuple(percentage), metrics_file=metrics_file)
+        version = data.get("version", 1)
+        if version not in (1, KFP_V2) or isinstance(version, bool):
+            raise ConfigError(
+                f"'kubeflow.version' in {source} must be 1 (the v1 metrics file) or 2 (a "
+                f"KFP v2 executor output), got {version!r}.",
+                key="kubeflow",
+            )
+        output = data.get("output", "metrics")
+        if not isinstance(output, str) or not output:
+            raise ConfigError(
+                f"'kubeflow.output' in {source} must name the task's Output[Metrics], "
+                f"got {output!r}.",
+                key="kubeflow",
+            )
+        return cls(
+            percentage=tuple(percentage), metrics_file=metrics_file, version=version,
+            output=output,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -237,9 +269,14 @@ _TEMPLATE = """\
 # never scaled; `percentage` is the older spelling of `format: percent`); with
 # metrics_file, every `kedro run` writes the last value of its metrics there, also
 # when a node fails.
+# Version 2 writes the scalar metrics as the task's Output[Metrics] (named by
+# `output`) into its executor output: metrics_file, else the outputFile of the
+# executor input in KFP_EXECUTOR_INPUT (which turns version 2 on by itself).
 # kubeflow:
 #   percentage: ["*accuracy*"]
 #   metrics_file: /mlpipeline-metrics.json
+#   version: 1
+#   output: metrics
 
 # What metrics mean (docs/meaning.md): the first glob matching a key, in file order,
 # gives its direction (max: higher is better, min), its format (percent, raw or a

@@ -15,6 +15,7 @@ from kedro.framework.cli.utils import env_option
 from kedro.framework.startup import ProjectMetadata
 
 from kedro_metrics.cli import arguments
+from kedro_metrics.cli.kfp_export import executor_target, write_executor_output
 from kedro_metrics.cli.mlflow_ui import serve_mlflow_ui
 from kedro_metrics.cli.output import MetricsCliError, reading, sync_summary
 from kedro_metrics.cli.scope import project_scope
@@ -361,7 +362,7 @@ def write_plot(records: list[dict[str, Any]], output: str, *, title: str, meanin
     click.echo(f"Wrote {output}")
 
 
-EXPORT_FORMATS = ("kubeflow", "json", "csv")
+EXPORT_FORMATS = ("kubeflow", "kfp-v2", "json", "csv")
 
 
 @metrics.command()
@@ -369,7 +370,8 @@ EXPORT_FORMATS = ("kubeflow", "json", "csv")
 @_env_option
 @click.option(
     "--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="json", show_default=True,
-    help="kubeflow: KFP v1 metrics file; json: the run with nested metrics; csv: every point.",
+    help="kubeflow: KFP v1 metrics file; kfp-v2: a KFP v2 task's system.Metrics artifact in "
+    "its executor output; json: the run with nested metrics; csv: every point.",
 )  # fmt: skip
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
@@ -379,25 +381,42 @@ EXPORT_FORMATS = ("kubeflow", "json", "csv")
     ),
 )  # fmt: skip
 @_children_option
+@click.option(
+    "--executor-input", default=None,
+    help="kfp-v2: the executor input KFP passes the task (its JSON, or @FILE).",
+)  # fmt: skip
+@click.option(
+    "--executor-output", default=None, type=click.Path(dir_okay=False),
+    help="kfp-v2: the executor output file to write (default: the executor input's outputFile).",
+)  # fmt: skip
+@click.option(
+    "--output-name", default="metrics", show_default=True,
+    help="kfp-v2: the name of the task's Output[Metrics].",
+)  # fmt: skip
 @click.pass_obj
 def export(  # noqa: PLR0913
     metadata: ProjectMetadata, run: str, env: str | None, fmt: str, output: str | None,
-    children: bool,
+    children: bool, executor_input: str | None, executor_output: str | None, output_name: str,
 ) -> None:  # fmt: skip
-    """Export the metrics of RUN (default: latest) as a Kubeflow metrics file, JSON or CSV."""
+    """Export the metrics of RUN (default: latest) as a Kubeflow metrics file (KFP v1
+    or v2), JSON or CSV."""
     with reading(fmt, output=output) as out:
         from kedro_metrics import records
         from kedro_metrics.reading import formats, query
 
-        if children and fmt == "kubeflow":
+        if children and fmt in ("kubeflow", "kfp-v2"):
             raise MetricsCliError(
                 "--children exports JSON or CSV (a Kubeflow metrics file holds one run's "
                 "metrics): use --format json or csv, or export each run."
             )
+        if fmt == "kfp-v2":
+            target, path = executor_target(executor_input, executor_output, output, output_name)
         scope, settings = project_scope(metadata, env)
         (found,) = query.find_runs(scope, run=run)
         family = query.with_children(scope, [found]) if children else [found]
-        if children and fmt == "json":
+        if fmt == "kfp-v2":
+            write_executor_output(found, target, path)
+        elif children and fmt == "json":
             out.emit([formats.export_document(r, query.run_histories(scope, r)) for r in family])
         elif fmt == "kubeflow":
             values = {key: point.value for key, point in found.metrics.items()}

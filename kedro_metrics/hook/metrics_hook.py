@@ -111,6 +111,7 @@ class MetricsHook:
             settings = project.settings_for_context(self._context)
             datasets = pipeline_datasets(catalog, pipeline)
             sources = attribution_tags(pipeline, datasets)
+            kubeflow_file = KubeflowFile.for_run(settings)  # a bad KFP_EXECUTOR_INPUT stops here
             # Before the run exists: a signal while it is created ends it KILLED.
             interrupts.install()
             self._settings = settings
@@ -129,7 +130,9 @@ class MetricsHook:
             self._run.declarations = declared_meaning(
                 [datasets[name] for name in bound], settings.config.metrics
             )
-            self._kubeflow_file = KubeflowFile.for_run(settings, [datasets[n] for n in bound])
+            if kubeflow_file is not None:
+                kubeflow_file.datasets = [datasets[name] for name in bound]
+                self._kubeflow_file = kubeflow_file
             if settings.config.node_timings and self._run.policy.enabled:
                 self._timings = start_collecting(session_id)
         except Exception as error:

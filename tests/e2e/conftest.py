@@ -44,6 +44,18 @@ for _name, _value in TELEMETRY_OFF.items():
     os.environ.setdefault(_name, _value)
 
 
+#: Every metric the template's lineage pipeline logs: candidate keeps 2 of 4 features
+#: (threshold 0.8), champion 3 (threshold 0.6).
+LINEAGE_SCORES = {
+    "candidate.scores.accuracy": 0.5,
+    "candidate.scores.rows.all": 4.0,
+    "candidate.scores.rows.test": 2.0,
+    "champion.scores.accuracy": 2 / 3,
+    "champion.scores.rows.all": 4.0,
+    "champion.scores.rows.test": 3.0,
+}
+
+
 def subprocess_env(overrides: dict[str, str | None] | None = None) -> dict[str, str]:
     """The caller's environment without any MLFLOW_* or KEDRO_* variable, telemetry
     off, plus ``overrides`` (a value of None removes the variable).
@@ -254,6 +266,21 @@ def python() -> Callable[..., Completed]:
 def new_project() -> Callable[[Path], Path]:
     """``new_project(parent)`` copies the e2e project template under ``parent``."""
     return copy_project
+
+
+@pytest.fixture(scope="session")
+def seeded_project(
+    tmp_path_factory: pytest.TempPathFactory, seed_store: Callable[[Path], Path]
+) -> Callable[[str], Path]:
+    """``seeded_project(name)``: a fresh copy of the e2e project in a new temporary
+    folder named after ``name``, its sqlite store seeded (empty, migrated)."""
+
+    def make(name: str) -> Path:
+        project = copy_project(tmp_path_factory.mktemp(name))
+        seed_store(project / "mlflow.db")
+        return project
+
+    return make
 
 
 @pytest.fixture(scope="session")

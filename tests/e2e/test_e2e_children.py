@@ -55,9 +55,8 @@ class Family:
 
 
 @pytest.fixture(scope="module")
-def family(tmp_path_factory, new_project, seed_store, kedro, store_at) -> Family:
-    project = new_project(tmp_path_factory.mktemp("children"))
-    seed_store(project / "mlflow.db")
+def family(seeded_project, kedro, store_at) -> Family:
+    project = seeded_project("children")
     store = store_at(project / "mlflow.db")
     client = store.client
     experiment = client.create_experiment("e2e_project")

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import json_of, metrics_in_process
+from tests.e2e.conftest import LINEAGE_SCORES, json_of, metrics_in_process
 
 pytestmark = pytest.mark.e2e
 
@@ -35,16 +35,8 @@ SOURCE_TAGS = {
         "inputs": ["champion.X_test", "features"],
     },
 }
-#: Every metric the datasets log: candidate keeps 2 of 4 features (threshold 0.8),
-#: champion 3 (threshold 0.6).
-SCORES = {
-    "candidate.scores.accuracy": 0.5,
-    "candidate.scores.rows.all": 4.0,
-    "candidate.scores.rows.test": 2.0,
-    "champion.scores.accuracy": 2 / 3,
-    "champion.scores.rows.all": 4.0,
-    "champion.scores.rows.test": 3.0,
-}
+#: Every metric the lineage pipeline's datasets log.
+SCORES = LINEAGE_SCORES
 NODES = [
     "candidate.evaluate",
     "candidate.split",
@@ -66,9 +58,8 @@ class Runs:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, new_project, seed_store, kedro, store_at) -> Runs:
-    project = new_project(tmp_path_factory.mktemp("lineage"))
-    seed_store(project / "mlflow.db")
+def runs(seeded_project, kedro, store_at) -> Runs:
+    project = seeded_project("lineage")
     (project / "conf" / "local" / "metrics.yml").write_text("node_timings: true\n")
     store = store_at(project / "mlflow.db")
     by_runner = {}
