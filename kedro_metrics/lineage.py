@@ -8,6 +8,8 @@ The tags (docs/lineage.md):
   ``inputs`` is cut and ends with ``"...(+N more)"``;
 - ``kedro_metrics.inputs.<n>.<dataset>``: only when ``inputs`` was cut, the whole
   list as JSON in pieces (n = 0, 1, ...), so that ``export`` gives every input;
+- ``kedro_metrics.evaluated_on.<dataset>``: for a dataset with ``evaluated_on``, the
+  data its metrics were computed on, ``[{"name", "digest"}, ...]`` as JSON;
 - ``kedro_metrics.keys.<dataset>``: only when the dataset's keys do not start with
   its catalog name (an explicit ``prefix`` or ``key``): the prefix or key they do;
   empty for ``prefix: ""``, whose keys are then attributed to no dataset.
@@ -15,14 +17,19 @@ The tags (docs/lineage.md):
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 SOURCE_TAG = "kedro_metrics.source"
 INPUTS_TAG = "kedro_metrics.inputs"
 KEYS_TAG = "kedro_metrics.keys"
+EVALUATED_TAG = "kedro_metrics.evaluated_on"
+#: How many hex characters of the sha256 a data digest keeps.
+DIGEST_LENGTH = 16
 #: What ``--by`` groups rows by.
 GROUPINGS = ("node", "namespace", "dataset")
 
@@ -171,20 +178,114 @@ def dataset_of(key: str, names: Mapping[str, str]) -> str | None:
     return best[1] if best else None
 
 
+# The data metrics were computed on -----------------------------------------------
+
+
+def data_digest(
+    description: Mapping[str, Any], *, version: str | None = None, content: Iterable[bytes] = ()
+) -> str:
+    """The first ``DIGEST_LENGTH`` hex characters of a sha256 over a dataset's
+    ``description`` (type, filepath or table, load args) and either its resolved
+    load ``version`` or its ``content`` (a file's bytes, a folder's files in sorted
+    relative-path order), whichever the caller has."""
+    canonical = json.dumps(description, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    digest = hashlib.sha256(canonical.encode())
+    if version is not None:
+        digest.update(f"\0version:{version}".encode())
+    for chunk in content:
+        digest.update(chunk)
+    return digest.hexdigest()[:DIGEST_LENGTH]
+
+
+def clean_source(uri: str) -> str:
+    """A path or URL without credentials, query and fragment."""
+    parts = urlsplit(uri)
+    if not parts.scheme or len(parts.scheme) == 1:  # a path (C: is a drive)
+        return uri
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def evaluated_tags(evaluated: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
+    """One tag per metrics dataset: the data (name -> digest) it was evaluated on."""
+    return {
+        f"{EVALUATED_TAG}.{dataset}": _compact([{"name": n, "digest": d} for n, d in data.items()])
+        for dataset, data in evaluated.items()
+    }
+
+
+def recorded_evaluations(tags: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """Dataset -> {data name: digest}, from a run's tags (a tag that does not parse
+    is left out)."""
+    found: dict[str, dict[str, str]] = {}
+    prefix = f"{EVALUATED_TAG}."
+    for name, value in tags.items():
+        if not name.startswith(prefix):
+            continue
+        try:
+            entries = json.loads(value)
+            found[name[len(prefix) :]] = {str(e["name"]): str(e["digest"]) for e in entries}
+        except (ValueError, TypeError, KeyError):
+            continue
+    return found
+
+
+@dataclass(frozen=True)
+class SameData:
+    """Were the runs compared evaluated on the same data? ``same``: True, False, or
+    None (a run has no record, or they share no name); ``differs``: the first
+    shared name whose digests differ, with the two digests."""
+
+    same: bool | None
+    differs: tuple[str, str, str] | None = None
+
+
+def same_data(evaluations: Sequence[Mapping[str, str] | None]) -> SameData:
+    """``same_data`` of one key over the runs compared (each run's data name ->
+    digest for the key's dataset, None where the run records none)."""
+    if len(evaluations) < 2 or any(not e for e in evaluations):  # noqa: PLR2004
+        return SameData(None)
+    shared = set.intersection(*(set(e) for e in evaluations if e))
+    if not shared:
+        return SameData(None)
+    first = evaluations[0] or {}
+    for name in sorted(shared):
+        for other in evaluations[1:]:
+            if (other or {})[name] != first[name]:
+                return SameData(False, (name, first[name], (other or {})[name]))
+    return SameData(True)
+
+
 @dataclass(frozen=True)
 class Attribution:
-    """Which dataset and node every key of a run came from (from its tags)."""
+    """Which dataset and node every key of a run came from (from its tags), and the
+    data each dataset was evaluated on."""
 
     names: Mapping[str, str]
     sources: Mapping[str, Source]
+    evaluations: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @classmethod
     def of_tags(cls, tags: Mapping[str, str]) -> Attribution:
-        return cls(key_names(tags), recorded_sources(tags))
+        evaluations = recorded_evaluations(tags)
+        names = key_names(tags)
+        for dataset in evaluations:  # a dataset with evaluated_on but no source tag
+            names.setdefault(dataset, dataset)
+        return cls(names, recorded_sources(tags), evaluations)
 
     def merged(self, newer: Attribution) -> Attribution:
         """This run's attribution with a newer run's over it (compare: the newest wins)."""
-        return Attribution({**self.names, **newer.names}, {**self.sources, **newer.sources})
+        return Attribution(
+            {**self.names, **newer.names},
+            {**self.sources, **newer.sources},
+            {**self.evaluations, **newer.evaluations},
+        )
+
+    def evaluated_on(self, key: str) -> Mapping[str, str] | None:
+        """The data (name -> digest) the dataset of ``key`` was evaluated on."""
+        dataset = self.dataset(key)
+        return self.evaluations.get(dataset) if dataset else None
 
     def dataset(self, key: str) -> str | None:
         return dataset_of(key, self.names)

@@ -258,6 +258,9 @@ def compare(  # noqa: PLR0913
             rows += records.compare_params(found)
         if by:
             rows = formats.grouped_by(rows, found, by)
+        rows, not_same = formats.with_same_data(rows, found)
+        for warning in not_same:
+            click.echo(warning, err=True)
         ids = list(dict.fromkeys(run.run_id for run in found))
         if out.fmt == "csv":
             out.emit(formats.compare_csv_rows(rows, ids), formats.compare_columns(ids, by))

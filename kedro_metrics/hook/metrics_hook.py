@@ -8,7 +8,8 @@ settings.py can use ``HOOKS = (kedro_metrics.hook.MetricsHook(),)`` instead
 Kedro loads this module at start-up: it must not import mlflow at module level.
 The hook methods stay thin: the run's state and its start and end are in
 ``tracked_run``, catalog names in ``catalog_binding``, where each metrics dataset
-comes from in ``attribution``, the nodes' times in ``node_timings``, the Kubeflow file in
+comes from in ``attribution``, the data it was evaluated on in ``evaluation``, the
+nodes' times in ``node_timings``, the Kubeflow file in
 ``kubeflow_file``, interrupts in ``interrupts``, the check at the run's end in
 ``run_check``.
 """
@@ -32,6 +33,7 @@ from kedro_metrics.hook.catalog_binding import (
     declared_meaning,
     pipeline_datasets,
 )
+from kedro_metrics.hook.evaluation import evaluated_names, record_evaluations
 from kedro_metrics.hook.interrupts import InterruptHandlers
 from kedro_metrics.hook.kubeflow_file import KubeflowFile
 from kedro_metrics.hook.node_timings import NodeClock, collected, log_times, start_collecting
@@ -76,6 +78,8 @@ class MetricsHook:
         self._settings: project.ProjectSettings | None = None
         self._clock = NodeClock()
         self._timings: Path | None = None
+        #: The catalog and each metrics dataset's evaluated_on, recorded at the end.
+        self._evaluated: tuple[Any, dict[str, tuple[str, ...]]] | None = None
 
     @hook_impl
     def after_context_created(self, context: KedroContext) -> None:
@@ -111,6 +115,7 @@ class MetricsHook:
             settings = project.settings_for_context(self._context)
             datasets = pipeline_datasets(catalog, pipeline)
             sources = attribution_tags(pipeline, datasets)
+            evaluated = evaluated_names(catalog, datasets)
             kubeflow_file = KubeflowFile.for_run(settings)  # a bad KFP_EXECUTOR_INPUT stops here
             # Before the run exists: a signal while it is created ends it KILLED.
             interrupts.install()
@@ -133,6 +138,7 @@ class MetricsHook:
             if kubeflow_file is not None:
                 kubeflow_file.datasets = [datasets[name] for name in bound]
                 self._kubeflow_file = kubeflow_file
+            self._evaluated = (catalog, evaluated)
             if settings.config.node_timings and self._run.policy.enabled:
                 self._timings = start_collecting(session_id)
         except Exception as error:
@@ -186,7 +192,10 @@ class MetricsHook:
         run, self._run = self._run, None
         kubeflow_file, self._kubeflow_file = self._kubeflow_file, None
         timings, self._timings = self._timings, None
+        evaluated, self._evaluated = self._evaluated, None
         try:
+            if run is not None and evaluated is not None:
+                record_evaluations(run, *evaluated)
             if run is not None and timings is not None:
                 log_times(collected(timings), tracking_uri=run.tracking_uri, policy=run.policy)
             if run is not None:

@@ -127,6 +127,7 @@ class MlflowMetricsDataSet(MlflowRunDataset):
         non_numeric: str = "error",
         metrics: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
+        evaluated_on: str | list[str] | None = None,
         **foreign: Any,
     ):
         """Create the dataset.
@@ -156,6 +157,10 @@ class MlflowMetricsDataSet(MlflowRunDataset):
                 docs/meaning.md), e.g. ``{"loss": {"direction": "min"}}``. They win
                 over metrics.yml's ``metrics:``.
             metadata: Free-form metadata, ignored by the dataset (Kedro convention).
+            evaluated_on: The catalog name(s) of the data these metrics were computed
+                on: the run logs each as an MLflow dataset input with a stable
+                digest, and ``compare`` says when two runs were not evaluated on the
+                same data (docs/lineage.md).
             **foreign: kedro-mlflow's ``save_args`` and tracking.MetricsDataset's
                 ``filepath`` are refused with what to write instead
                 (docs/migrating.md); any other name is unknown.
@@ -168,6 +173,7 @@ class MlflowMetricsDataSet(MlflowRunDataset):
             load_args=load_args,
             async_logging=async_logging,
             metadata=metadata,
+            evaluated_on=evaluated_on,
             steps=steps,
             non_numeric=non_numeric,
         )
@@ -277,6 +283,7 @@ class MlflowMetricDataSet(MlflowRunDataset):
         steps: str = "given",
         metrics: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
+        evaluated_on: str | list[str] | None = None,
         **foreign: Any,
     ):
         """Create the dataset.
@@ -294,6 +301,8 @@ class MlflowMetricDataSet(MlflowRunDataset):
                 (see docs/meaning.md), e.g. ``{"direction": "min"}``. Wins over
                 metrics.yml's ``metrics:``.
             metadata: Free-form metadata, ignored by the dataset.
+            evaluated_on: The catalog name(s) of the data this metric was computed
+                on (see ``MlflowMetricsDataSet``).
             **foreign: As for ``MlflowMetricsDataSet``.
         """
         if foreign:
@@ -304,6 +313,7 @@ class MlflowMetricDataSet(MlflowRunDataset):
             load_args=load_args,
             async_logging=async_logging,
             metadata=metadata,
+            evaluated_on=evaluated_on,
             steps=steps,
         )
         mode = self._load_args.get("mode", "last")

@@ -104,6 +104,7 @@ class MlflowRunDataset(AbstractDataset):
         metadata: dict[str, Any] | None,
         steps: str = "given",
         non_numeric: str = "error",
+        evaluated_on: str | list[str] | None = None,
     ):
         for argument, value, allowed in (
             ("steps", steps, points.STEP_MODES),
@@ -114,6 +115,7 @@ class MlflowRunDataset(AbstractDataset):
                 raise DatasetError(f"{type(self).__name__} {reason}.")
         self._steps = steps
         self._non_numeric = non_numeric
+        self.evaluated_on = self._checked_evaluated_on(evaluated_on)
         self._run_id = run_id
         self._tracking_uri = tracking_uri
         self._async_logging = async_logging
@@ -123,6 +125,18 @@ class MlflowRunDataset(AbstractDataset):
         self._name: str | None = None
         self._bound_uri: str | None = None
         self._policy: DeliveryPolicy | None = None
+
+    def _checked_evaluated_on(self, names: Any) -> tuple[str, ...]:
+        """``evaluated_on``: a catalog name or a list of them."""
+        listed = [names] if isinstance(names, str) else list(names or [])
+        if not all(isinstance(name, str) and name for name in listed) or not isinstance(
+            names, (str, list, tuple, type(None))
+        ):
+            raise DatasetError(
+                f"{type(self).__name__} evaluated_on must be a catalog name or a list of "
+                f"them, got {names!r}."
+            )
+        return tuple(dict.fromkeys(listed))
 
     @property
     def declarations(self) -> Declarations:

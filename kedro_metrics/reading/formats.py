@@ -24,6 +24,7 @@ from kedro_metrics.lineage import (
     grouped,
     key_names,
     recorded_sources,
+    same_data,
 )
 from kedro_metrics.meaning import PERCENT, Meaning
 from kedro_metrics.points import MetricPoint, ordered
@@ -204,6 +205,25 @@ def grouped_by(
     ``by`` (null when the runs do not record it), rows ordered by it, nulls last."""
     attribution = attribution_of(runs)
     return grouped(rows, by, {row["name"]: attribution.group(row["name"], by) for row in rows})
+
+
+def with_same_data(
+    rows: Sequence[Mapping[str, Any]], runs: Sequence[Run]
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """``compare``: each row gains ``same_data`` (``lineage.same_data`` of its key
+    over ``runs``), and one warning per key evaluated on different data:
+    ``<key>: not evaluated on the same data (<name>: <d1> vs <d2>)``."""
+    recorded = [Attribution.of_tags(run.tags) for run in runs]
+    shown, warnings = [], []
+    for row in rows:
+        verdict = same_data([seen.evaluated_on(row["name"]) for seen in recorded])
+        shown.append({**row, "same_data": verdict.same})
+        if verdict.differs is not None:
+            name, first, other = verdict.differs
+            warnings.append(
+                f"{row['name']}: not evaluated on the same data ({name}: {first} vs {other})"
+            )
+    return shown, warnings
 
 
 def compare_csv_rows(

@@ -27,6 +27,7 @@ _INTERFACE = {
     ),
     "context": (
         "PARAM_VALUE_LIMIT", "STANDARD_TAG_NAMES", "TAG_VALUE_LIMIT", "delete_tags", "first_steps",
+        "log_evaluation_inputs",
         "log_metrics_and_tags", "log_params", "log_values", "read_values", "run_started_here",
     ),
     "probe": ("answers", "unhealthy", "within"),
@@ -50,7 +51,7 @@ __all__ = [  # the interface above, sorted (a test checks they agree)
     "client_for",
     "configure_retries", "create_spooled_run", "delete_tags", "end_run", "ensure_experiment",
     "experiment_id", "experiment_ids", "first_steps", "flush", "get_run", "is_local",
-    "is_server", "key_problem", "latest_run_holding", "link_parent", "log_metrics_and_tags", "log_params", "log_points",
+    "is_server", "key_problem", "latest_run_holding", "link_parent", "log_evaluation_inputs", "log_metrics_and_tags", "log_params", "log_points",
     "log_values", "metric_keys", "pending_writes", "read_histories", "read_history",
     "read_points", "read_values", "redact", "request_timeout", "resolve_uri",
     "run_started_here", "safe_key", "search_runs", "sqlite_file_problem", "start_run", "submit_points",

@@ -5,6 +5,7 @@ strings and booleans ``non_numeric`` routes), and each key's highest step for
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import threading
 from collections.abc import Iterable, Mapping
@@ -202,3 +203,38 @@ def first_steps(
 def run_started_here(tracking_uri: str | None, run_id: str) -> None:
     """Tell the step ledger that this process created the run: it holds no metrics yet."""
     _ledger().started_here(resolve_uri(tracking_uri), run_id)
+
+
+def log_evaluation_inputs(
+    tracking_uri: str | None, run_id: str, inputs: Iterable[tuple[str, str, str | None]]
+) -> None:
+    """MLflow dataset inputs of the run, context ``evaluation``, one request: each
+    (name, digest, source), the source as MLflow resolves a path or URL (local,
+    HTTP, S3 ...); an unknown scheme or no source: type ``unknown``."""
+    import warnings
+
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.entities import Dataset, DatasetInput, InputTag
+    from mlflow.exceptions import MlflowException
+
+    uri = resolve_uri(tracking_uri)
+    logged = []
+    for name, digest, source in inputs:
+        source_type, described = "unknown", json.dumps({"name": name})
+        if source:
+            try:
+                with warnings.catch_warnings():  # "can be interpreted in multiple ways"
+                    warnings.simplefilter("ignore")
+                    resolved = resolve_dataset_source(source)
+                source_type, described = resolved._get_source_type(), resolved.to_json()
+            except MlflowException:  # a scheme MLflow has no source for: the URI itself
+                described = json.dumps({"uri": source})
+        dataset = Dataset(name, digest, source_type, described)
+        context = InputTag(mlflow_tags.MLFLOW_DATASET_CONTEXT, "evaluation")
+        logged.append(DatasetInput(dataset, tags=[context]))
+    if logged:
+        client = client_for(uri)
+        with_retries(
+            uri, f"log the data run {run_id} was evaluated on",
+            lambda: client.log_inputs(run_id, datasets=logged),
+        )  # fmt: skip

@@ -11,12 +11,18 @@ from hypothesis import strategies as st
 
 from kedro_metrics.lineage import (
     Attribution,
+    SameData,
     Source,
+    clean_source,
+    data_digest,
     dataset_of,
+    evaluated_tags,
     grouped,
     is_parameter,
     key_names,
+    recorded_evaluations,
     recorded_sources,
+    same_data,
     source_tags,
 )
 
@@ -185,3 +191,75 @@ class TestGrouped:
     def test_an_unknown_grouping_is_refused(self):
         with pytest.raises(ValueError, match="node, namespace, dataset"):
             grouped([], "pipeline", {})
+
+
+class TestEvaluatedOn:
+    """The data metrics were computed on: digests, tags, same_data."""
+
+    def test_the_digest_is_pinned(self):
+        import hashlib
+
+        description = {"type": "T", "filepath": "/d/x.csv", "load_args": {"b": 1, "a": 2}}
+        canonical = '{"filepath":"/d/x.csv","load_args":{"a":2,"b":1},"type":"T"}'
+        assert data_digest(description) == hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        assert (
+            data_digest(description, version="v1")
+            == (hashlib.sha256((canonical + "\0version:v1").encode()).hexdigest()[:16])
+        )
+        assert (
+            data_digest(description, content=[b"ab", b"c"])
+            == (hashlib.sha256(canonical.encode() + b"abc").hexdigest()[:16])
+        )
+
+    def test_key_order_does_not_change_the_digest_content_does(self):
+        one = {"type": "T", "load_args": {"a": 1, "b": 2}}
+        two = {"load_args": {"b": 2, "a": 1}, "type": "T"}
+        assert data_digest(one, content=[b"x"]) == data_digest(two, content=[b"x"])
+        assert data_digest(one, content=[b"x"]) != data_digest(one, content=[b"y"])
+        assert data_digest(one, version="a") != data_digest(one, version="b")
+
+    @pytest.mark.parametrize(
+        ("uri", "clean"),
+        [
+            ("/data/x.csv", "/data/x.csv"),
+            ("data/x.csv", "data/x.csv"),
+            ("C:/data/x.csv", "C:/data/x.csv"),
+            ("https://user:secret@host:8443/x.csv?token=abc#part", "https://host:8443/x.csv"),
+            ("s3://key:secret@bucket/x.parquet", "s3://bucket/x.parquet"),
+        ],
+    )
+    def test_sources_lose_credentials_query_and_fragment(self, uri, clean):
+        assert clean_source(uri) == clean
+
+    def test_tags_read_back(self):
+        tags = evaluated_tags({"m": {"test": "aaaa", "ref": "bbbb"}})
+        assert tags == {
+            "kedro_metrics.evaluated_on.m": '[{"name":"test","digest":"aaaa"},{"name":"ref","digest":"bbbb"}]'
+        }
+        assert recorded_evaluations({**tags, "kedro_metrics.evaluated_on.bad": "nope"}) == {
+            "m": {"test": "aaaa", "ref": "bbbb"}
+        }
+
+    @pytest.mark.parametrize(
+        ("evaluations", "same", "differs"),
+        [
+            ([{"t": "a"}, {"t": "a"}], True, None),
+            ([{"t": "a", "r": "b"}, {"t": "a", "r": "c"}], False, ("r", "b", "c")),
+            ([{"t": "a"}, {"t": "a"}, {"t": "z"}], False, ("t", "a", "z")),
+            ([{"t": "a"}, {"u": "a"}], None, None),
+            ([{"t": "a"}, None], None, None),
+            ([{"t": "a"}], None, None),
+        ],
+    )
+    def test_same_data(self, evaluations, same, differs):
+        assert same_data(evaluations) == SameData(same, differs)
+
+    def test_attribution_finds_a_keys_evaluation(self):
+        tags = {
+            **source_tags({"m": Source("n", None, ())}, limit=LIMIT),
+            **evaluated_tags({"m": {"test": "aaaa"}, "only": {"x": "1"}}),
+        }
+        seen = Attribution.of_tags(tags)
+        assert seen.evaluated_on("m.f1") == {"test": "aaaa"}
+        assert seen.evaluated_on("only.f1") == {"x": "1"}
+        assert seen.evaluated_on("other") is None

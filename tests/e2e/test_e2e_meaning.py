@@ -169,11 +169,11 @@ class TestCompare:
         a, b, c = runs.ids
         assert first_two == [
             {"name": "scored_metrics.accuracy", "values": {a: 0.75, b: 0.875}, "change": 0.125,
-             "change_pct": 0.125 / 0.75 * 100, "better": True},
+             "change_pct": 0.125 / 0.75 * 100, "better": True, "same_data": None},
             {"name": "scored_metrics.f1", "values": {a: 0.625, b: 0.75}, "change": 0.125,
-             "change_pct": 20.0, "better": True},
+             "change_pct": 20.0, "better": True, "same_data": None},
             {"name": "scored_metrics.loss", "values": {a: 0.5, b: 0.375}, "change": -0.125,
-             "change_pct": -25.0, "better": True},
+             "change_pct": -25.0, "better": True, "same_data": None},
         ]  # fmt: skip
         last_two = json_of(metrics_in_process(runs.project, "compare", "--format", "json"))
         assert [row["better"] for row in last_two] == [False, False, False]
@@ -187,7 +187,7 @@ class TestCompare:
         )
         assert rows[-1] == {
             "name": "params.quality", "values": {a: "0.75", c: "0.625"}, "change": None,
-            "change_pct": None, "better": None,
+            "change_pct": None, "better": None, "same_data": None,
         }  # fmt: skip
         assert [row["name"] for row in rows[:-1]] == [
             "scored_metrics.accuracy", "scored_metrics.f1", "scored_metrics.loss",

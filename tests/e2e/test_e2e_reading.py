@@ -379,7 +379,7 @@ class TestCompare:
         expected = [
             {"name": key, "values": {second: RUN_METRICS[1].get(key) and last(RUN_METRICS[1][key])[1],
                                      third: RUN_METRICS[2].get(key) and last(RUN_METRICS[2][key])[1]},
-             "change": None, "change_pct": None, "better": None}
+             "change": None, "change_pct": None, "better": None, "same_data": None}
             for key in sorted({*RUN_METRICS[1], *RUN_METRICS[2]})
         ]  # fmt: skip
         assert got == expected
@@ -395,6 +395,7 @@ class TestCompare:
                 "change": 5.0,
                 "change_pct": 1000.0,
                 "better": None,
+                "same_data": None,
             },
             {
                 "name": "a_metrics.score",
@@ -402,6 +403,7 @@ class TestCompare:
                 "change": 5.0,
                 "change_pct": None,
                 "better": None,
+                "same_data": None,
             },
         ]
 

@@ -174,3 +174,11 @@ def evaluate(x_test: list[float], features: list[float], threshold: float) -> di
         "accuracy": sum(value >= threshold for value in x_test) / len(x_test),
         "rows": {"test": len(x_test), "all": len(features)},
     }
+
+
+def score_on(test_split: str, reference: str) -> dict:
+    """evaluated_metrics: how many lines each file has."""
+    return {
+        "test_lines": len(test_split.splitlines()),
+        "reference_lines": len(reference.splitlines()),
+    }

@@ -97,6 +97,16 @@ def register_pipelines() -> dict[str, Pipeline]:
     lineage = pipeline([node(nodes.make_features, None, "features", name="make_features")])
     for namespace in ("candidate", "champion"):
         lineage += pipeline(evaluation, namespace=namespace, inputs={"features"})
+    evaluated = pipeline(
+        [
+            node(
+                nodes.score_on,
+                ["test_split", "reference_table"],
+                "evaluated_metrics",
+                name="score_on",
+            )
+        ]
+    )
     return {
         "__default__": prefixes,
         "prefixes": prefixes,
@@ -110,4 +120,5 @@ def register_pipelines() -> dict[str, Pipeline]:
         "meaning": meaning,
         "gated": gated,
         "lineage": lineage,
+        "evaluated": evaluated,
     }
