@@ -25,7 +25,7 @@ from kedro.io import AbstractVersionedDataset
 from kedro.io.core import get_protocol_and_path
 
 from kedro_metrics import lineage, store
-from kedro_metrics.errors import ConfigError, KedroMetricsError
+from kedro_metrics.errors import ConfigError
 from kedro_metrics.io.run_dataset import MlflowRunDataset
 
 if TYPE_CHECKING:
@@ -75,8 +75,8 @@ def record_evaluations(
     run: TrackedRun, catalog: CatalogProtocol, evaluated: Mapping[str, tuple[str, ...]]
 ) -> None:
     """The digests, the run's dataset inputs (one request) and its evaluated_on tags
-    (one request). Context, not metrics: a store or a dataset that fails is said in
-    one warning and the run ends as it would have. A run that is not in the store
+    (one request). Context, not metrics: whatever fails (the store, a dataset with
+    no version to load yet) is said in one warning and the run ends as it would have. A run that is not in the store
     yet (offline, spooled whole) records nothing."""
     if not evaluated or not run.run_id or run.policy.offline:
         return
@@ -92,10 +92,11 @@ def record_evaluations(
             run.tracking_uri, run.run_id, [(d.name, d.digest, d.source) for d in data.values()]
         )
         store.log_values(run.tracking_uri, run.run_id, tags=tags)
-    except (KedroMetricsError, OSError) as exc:
+    except Exception as exc:  # noqa: BLE001 - context: never stops the run from ending
         logger.warning(
-            "kedro-metrics: the data run %s was evaluated on was not recorded: %s", run.run_id, exc
-        )
+            "kedro-metrics: the data run %s was evaluated on was not recorded (%s: %s)",
+            run.run_id, type(exc).__name__, exc,
+        )  # fmt: skip
 
 
 def _unique(evaluated: Mapping[str, tuple[str, ...]]) -> list[str]:

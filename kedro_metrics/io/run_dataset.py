@@ -128,9 +128,9 @@ class MlflowRunDataset(AbstractDataset):
 
     def _checked_evaluated_on(self, names: Any) -> tuple[str, ...]:
         """``evaluated_on``: a catalog name or a list of them."""
-        listed = [names] if isinstance(names, str) else list(names or [])
-        if not all(isinstance(name, str) and name for name in listed) or not isinstance(
-            names, (str, list, tuple, type(None))
+        listed = [names] if isinstance(names, str) else names or []
+        if not isinstance(listed, (list, tuple)) or not all(
+            isinstance(name, str) and name for name in listed
         ):
             raise DatasetError(
                 f"{type(self).__name__} evaluated_on must be a catalog name or a list of "
