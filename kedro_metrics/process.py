@@ -17,9 +17,11 @@ Standard library only: every module may import this one.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -56,6 +58,10 @@ class ProcessState:
     warned_spools: set[str] = field(default_factory=set)
     #: Datasets that already said tracking is off for their pipeline (delivery).
     said_disabled: set[str] = field(default_factory=set)
+    #: Saves running with the cyclic garbage collector paused (collection_paused),
+    #: and whether it ran before the first of them.
+    gc_pauses: int = 0
+    gc_was_enabled: bool = False
 
     def get(self, name: str, factory: Callable[[], Any]) -> Any:
         """The field ``name``, created with ``factory`` when still None."""
@@ -75,9 +81,35 @@ class ProcessState:
         self.closed_spools = set()
         self.warned_spools = set()
         self.said_disabled = set()
+        if self.gc_pauses and self.gc_was_enabled:  # forked in the middle of a save
+            gc.enable()
+        self.gc_pauses, self.gc_was_enabled = 0, False
 
 
 state = ProcessState()
+
+
+@contextlib.contextmanager
+def collection_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while a save builds and sends its
+    points: a large save allocates millions of short-lived objects that hold no
+    cycles, and the collections they trigger cost more than the validation itself
+    (tests/benchmarks/bench.py). Reference counting still frees them at once; the
+    collector resumes when the last save running in the process ends, and collects
+    then if it is due."""
+    with state.lock:
+        if state.gc_pauses == 0:
+            state.gc_was_enabled = gc.isenabled()
+            gc.disable()
+        state.gc_pauses += 1
+    try:
+        yield
+    finally:
+        with state.lock:
+            state.gc_pauses -= 1
+            if state.gc_pauses == 0 and state.gc_was_enabled:
+                gc.enable()
+
 
 _fork_cleanups: list[Callable[[], None]] = []
 

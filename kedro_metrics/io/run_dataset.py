@@ -22,6 +22,7 @@ from kedro_metrics.errors import (
 )
 from kedro_metrics.io.preview import PreviewSource, preview_of
 from kedro_metrics.meaning import Declarations
+from kedro_metrics.process import collection_paused
 from kedro_metrics.reading.figures import PlotlyPreview
 
 logger = logging.getLogger(__name__)
@@ -236,7 +237,7 @@ class MlflowRunDataset(AbstractDataset):
         if not len(validated) and not validated.values:
             logger.warning("%s was given no metrics; nothing logged.", self._label)
             return
-        with self._store_errors():
+        with self._store_errors(), collection_paused():
             delivery.save(
                 validated, tracking_uri=self._uri, policy=self._delivery_policy(),
                 label=self._label, asynchronous=self._async_logging,
@@ -299,13 +300,14 @@ class MlflowRunDataset(AbstractDataset):
 
     def _validated(self, data: Any, *, prefix: str) -> points.ValidatedMetrics:
         try:
-            return points.validate(
-                data,
-                prefix=prefix,
-                key_problem=store.key_problem,
-                steps=self._steps,
-                non_numeric=self._non_numeric,
-            )
+            with collection_paused():
+                return points.validate(
+                    data,
+                    prefix=prefix,
+                    key_problem=store.key_problem,
+                    steps=self._steps,
+                    non_numeric=self._non_numeric,
+                )
         except MetricsValidationError as exc:
             # from None: the problems are all in this message; chaining the
             # MetricsValidationError would print the same list again.

@@ -77,3 +77,79 @@ def test_a_forked_child_forgets_what_it_must_not_share(monkeypatch):
         "cleaned_here": True,
     }  # fmt: skip
     assert state.async_writer == "writer"  # the parent keeps its own
+
+
+class TestCollectionPaused:
+    """process.collection_paused: the cyclic collector off while saves run."""
+
+    def test_off_inside_on_after_nested_included(self):
+        import gc
+
+        from kedro_metrics.process import collection_paused
+
+        assert gc.isenabled()
+        with collection_paused():
+            assert not gc.isenabled()
+            with collection_paused():
+                assert not gc.isenabled()
+            assert not gc.isenabled()  # the outer save still runs
+        assert gc.isenabled()
+
+    def test_a_collector_already_off_stays_off(self):
+        import gc
+
+        from kedro_metrics.process import collection_paused
+
+        gc.disable()
+        try:
+            with collection_paused():
+                pass
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+
+    def test_back_on_after_an_error(self):
+        import gc
+
+        from kedro_metrics.process import collection_paused
+
+        with pytest.raises(RuntimeError), collection_paused():
+            raise RuntimeError("boom")
+        assert gc.isenabled()
+
+    def test_overlapping_saves_in_threads_end_with_it_on(self):
+        import gc
+        import threading
+
+        from kedro_metrics.process import collection_paused
+
+        started, release = threading.Barrier(5), threading.Event()
+
+        def save() -> None:
+            with collection_paused():
+                started.wait()
+                release.wait()
+
+        threads = [threading.Thread(target=save) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        started.wait()
+        assert not gc.isenabled()
+        release.set()
+        for thread in threads:
+            thread.join()
+        assert gc.isenabled()
+
+    def test_a_process_forked_during_a_save_collects_again(self):
+        import gc
+        import os
+
+        from kedro_metrics.process import collection_paused
+
+        with collection_paused():
+            pid = os.fork()
+            if pid == 0:  # the child: the fork reset turned the collector back on
+                os._exit(0 if gc.isenabled() else 1)
+            _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert gc.isenabled()
