@@ -5,6 +5,7 @@ the one-line error a command fails with; the summary `sync` prints."""
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import sys
 from collections.abc import Iterator
@@ -98,7 +99,7 @@ def reading(fmt: str, *, output: str | None = None) -> Iterator[Output]:
     """Run a reading command: kedro-metrics errors become one-line CLI errors, and
     for JSON/CSV everything but the document (Kedro's rich log handler, warnings,
     prints) goes to stderr, so ``... --format json | jq`` works."""
-    from kedro_metrics.errors import FilterError, KedroMetricsError
+    from kedro_metrics.errors import FilterError, KedroMetricsError, StoreUnavailableError
 
     real_stdout = sys.stdout
     try:
@@ -109,8 +110,39 @@ def reading(fmt: str, *, output: str | None = None) -> Iterator[Output]:
                 yield Output(fmt, real_stdout, output)
     except FilterError as exc:
         raise MetricsUsageError(str(exc)) from None
+    except StoreUnavailableError as exc:
+        raise MetricsCliError(unavailable(exc)) from None
     except KedroMetricsError as exc:
         raise MetricsCliError(str(exc)) from None
+
+
+#: The store a reading command reads and its retry budget (set by scope.project_scope).
+READING_STORE: contextvars.ContextVar[tuple[str, float] | None] = contextvars.ContextVar(
+    "kedro_metrics_reading_store", default=None
+)
+#: How long the one probe after a failed request may take, in seconds.
+PROBE_SECONDS = 2.0
+
+
+def unavailable(exc: Exception) -> str:
+    """The line a reading command fails with when the store kept failing through
+    the retry budget: a tracking server whose ``/health`` fails too (asked once, now
+    that a request failed: never before the first one) is said to be down."""
+    from kedro_metrics import store
+
+    reading_store = READING_STORE.get()
+    if reading_store is None:
+        return str(exc)
+    uri, within = reading_store
+    why = store.unhealthy(uri, within=min(within, PROBE_SECONDS))
+    if why is None:
+        return str(exc)
+    return (
+        f"The MLflow tracking server {store.redact(uri)} is not healthy: its /health "
+        f"{why} after the requests failed for the whole retry budget ({within:g} s, "
+        "metrics.yml `retry_seconds`). Start it, or point metrics.yml `tracking_uri` / "
+        "MLFLOW_TRACKING_URI at one that runs."
+    )
 
 
 @contextlib.contextmanager

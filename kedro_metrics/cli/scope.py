@@ -1,5 +1,5 @@
-"""Where a reading command reads: the project's settings for ``--env``, the query
-scope they give, and a fast failure when the tracking server is down."""
+"""Where a reading command reads: the project's settings for ``--env`` and the query
+scope they give (a server that fails is explained by ``output.reading``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import click
 from kedro.framework.startup import ProjectMetadata
 
-from kedro_metrics.cli.output import MetricsCliError
+from kedro_metrics.cli.output import READING_STORE
 from kedro_metrics.records import SHORT_ID
 
 
@@ -21,9 +21,10 @@ def project_scope(metadata: ProjectMetadata, env: str | None) -> tuple[Any, Any]
     settings = project.settings_for_path(metadata.project_path, env)
     scope = query.scope_for(settings=settings)
     say_if_the_latest_run_went_elsewhere(settings.project_path, scope.tracking_uri)
-    check_answers(scope.tracking_uri, within=settings.config.retry_seconds)
-    # the reading requests wait on a failing server as `kedro run` does: one budget
+    # the reading requests wait on a failing server as `kedro run` does: one budget;
+    # the server is probed only once they failed for it (output.reading)
     store.configure_retries(settings.config.retry_seconds)
+    READING_STORE.set((scope.tracking_uri, settings.config.retry_seconds))
     return scope, settings
 
 
@@ -42,19 +43,4 @@ def say_if_the_latest_run_went_elsewhere(project_path: str | Path, uri: str) -> 
             "another MLFLOW_TRACKING_URI): set metrics.yml `tracking_uri` to that store to "
             "read it here.",
             err=True,
-        )
-
-
-def check_answers(uri: str, *, within: float) -> None:
-    """Fail within the project's retry budget (metrics.yml ``retry_seconds``), not
-    MLflow's minutes, when a tracking server is down or answers 5xx."""
-    from kedro_metrics import store
-
-    why = store.unhealthy(uri, within=within)
-    if why is not None:
-        raise MetricsCliError(
-            f"The MLflow tracking server {store.redact(uri)} is not healthy: its /health "
-            f"{why} for the whole retry budget ({within:g} s, metrics.yml `retry_seconds`). "
-            "Start it, or point metrics.yml `tracking_uri` / MLFLOW_TRACKING_URI at one "
-            "that runs."
         )

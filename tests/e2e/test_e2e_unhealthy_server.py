@@ -42,19 +42,22 @@ def unhealthy_project(tmp_path_factory, new_project):
 
 @pytest.mark.parametrize("command", list(COMMANDS))
 def test_a_server_answering_503_to_everything_is_not_healthy(python, unhealthy_project, command):
-    """Its /health answers 503: the command asks it again within the budget, never
-    sends a reading request, and fails naming the server and the answer."""
+    """Everything answers 503: the first reading request is retried within the budget
+    (no /health probe before it), then /health is asked, and the command fails
+    naming the server and its answer."""
     with StatusServer(503) as server:
         result = reading(python, unhealthy_project, server.url, command)
         paths = server.paths()
     assert result.returncode == 1, result.output
     assert result.stderr.strip().splitlines()[-1] == (
         f"Error: The MLflow tracking server {server.url} is not healthy: its /health "
-        "answered 503 (Service Unavailable) for the whole retry budget (1 s, metrics.yml "
-        "`retry_seconds`). Start it, or point metrics.yml `tracking_uri` / "
-        "MLFLOW_TRACKING_URI at one that runs."
+        "answered 503 (Service Unavailable) after the requests failed for the whole retry "
+        "budget (1 s, metrics.yml `retry_seconds`). Start it, or point metrics.yml "
+        "`tracking_uri` / MLFLOW_TRACKING_URI at one that runs."
     ), result.output
-    assert len(paths) >= 2 and set(paths) == {"/health"}, paths
+    first_health = paths.index("/health")
+    assert first_health >= 2 and all(p.startswith("/api/") for p in paths[:first_health]), paths
+    assert set(paths[first_health:]) == {"/health"}, paths
 
 
 @pytest.mark.parametrize("command", ["runs", "show"])
@@ -76,3 +79,27 @@ def test_reading_requests_answered_503_get_the_retry_budget(python, unhealthy_pr
     ), result.output
     api = [path for path in paths if path.startswith("/api/")]
     assert len(api) >= 2 and len(set(api)) == 1, paths
+
+
+def test_a_healthy_server_is_not_probed(mlflow_server, unhealthy_project):
+    """A reading command against a server that answers sends its reading requests
+    only: no /health probe before (or after) them."""
+    import uuid
+
+    from mlflow import MlflowClient
+
+    from tests.e2e.conftest import json_of, metrics_in_process
+
+    experiment = f"healthy-{uuid.uuid4().hex[:8]}"
+    client = MlflowClient(mlflow_server.url)
+    run_id = client.create_run(client.create_experiment(experiment)).info.run_id
+    client.log_metric(run_id, "m", 1.0)
+    before = len(mlflow_server.requests())
+    result = metrics_in_process(
+        unhealthy_project, "runs", "--format", "json",
+        env={"MLFLOW_TRACKING_URI": mlflow_server.url, "MLFLOW_EXPERIMENT_NAME": experiment},
+    )  # fmt: skip
+    assert [row["run_id"] for row in json_of(result)] == [run_id]
+    paths = [path for _, path, _ in mlflow_server.requests()[before:]]
+    assert paths and "/health" not in paths, paths
+    assert all(path.startswith("/api/") for path in paths), paths
