@@ -383,8 +383,13 @@ def _resolve_parsed(scope: Scope, parsed: Sequence[records.RunReference]) -> lis
     if depth:
         ids = experiment_ids()
         newest = (
-            store.search_runs(scope.tracking_uri, ids, limit=depth, top_level=True) if ids else []
-        )
+            store.search_runs(
+                scope.tracking_uri, ids, limit=depth, top_level=True,
+                experiment_names=_names(scope, ids),
+            )
+            if ids
+            else []
+        )  # fmt: skip
     resolved = []
     for reference in parsed:
         if reference.is_latest:
@@ -400,10 +405,13 @@ def _resolve_parsed(scope: Scope, parsed: Sequence[records.RunReference]) -> lis
         else:
             ids = experiment_ids()
             candidates = (
-                store.search_runs(scope.tracking_uri, ids, run_id_prefix=reference.text)
+                store.search_runs(
+                    scope.tracking_uri, ids, run_id_prefix=reference.text,
+                    experiment_names=_names(scope, ids),
+                )
                 if ids
                 else []
-            )
+            )  # fmt: skip
             resolved.append(records.resolve_reference(reference, candidates, where=scope.where))
     return resolved
 

@@ -1,7 +1,8 @@
 """`kedro metrics` reading commands against a tracking server that is up but answers
 503: a 5xx /health is not healthy, and the reading requests themselves get the retry
 budget (metrics.yml `retry_seconds`) as every other request does, not MLflow's own
-minutes of retries. Each command fails with one clear line.
+minutes of retries. Each command fails with one clear line. A healthy server gets
+the reading requests only, no probe.
 
 The subprocess time-out (90 s) is far above the budget (1 s) and far below what
 MLflow's own retries take (~250 s): a command that waits for those fails the test.
@@ -81,9 +82,21 @@ def test_reading_requests_answered_503_get_the_retry_budget(python, unhealthy_pr
     assert len(api) >= 2 and len(set(api)) == 1, paths
 
 
-def test_a_healthy_server_is_not_probed(mlflow_server, unhealthy_project):
-    """A reading command against a server that answers sends its reading requests
-    only: no /health probe before (or after) them."""
+API = "/api/2.0/mlflow/"
+#: What each command asks a healthy server, in order: what a hand-written script
+#: asks (`runs` one search more: the child runs it counts), no /health probe.
+REQUESTS = {
+    "runs": ["experiments/get-by-name", "runs/search", "runs/search"],
+    "show": ["experiments/get-by-name", "runs/search", "metrics/get-history"],
+    "compare": ["experiments/get-by-name", "runs/search"],
+    "export": ["experiments/get-by-name", "runs/search", "metrics/get-history"],
+}
+
+
+@pytest.mark.parametrize("command", list(REQUESTS))
+def test_a_healthy_server_gets_the_reading_requests_only(mlflow_server, unhealthy_project, command):
+    """Against a server that answers: the reading requests only, no /health probe
+    before (or after) them, no experiment read twice."""
     import uuid
 
     from mlflow import MlflowClient
@@ -92,14 +105,15 @@ def test_a_healthy_server_is_not_probed(mlflow_server, unhealthy_project):
 
     experiment = f"healthy-{uuid.uuid4().hex[:8]}"
     client = MlflowClient(mlflow_server.url)
-    run_id = client.create_run(client.create_experiment(experiment)).info.run_id
-    client.log_metric(run_id, "m", 1.0)
+    experiment_id = client.create_experiment(experiment)
+    for value in (1.0, 2.0):
+        run_id = client.create_run(experiment_id).info.run_id
+        client.log_metric(run_id, "m", value)
     before = len(mlflow_server.requests())
     result = metrics_in_process(
-        unhealthy_project, "runs", "--format", "json",
+        unhealthy_project, command, "--format", "json",
         env={"MLFLOW_TRACKING_URI": mlflow_server.url, "MLFLOW_EXPERIMENT_NAME": experiment},
     )  # fmt: skip
-    assert [row["run_id"] for row in json_of(result)] == [run_id]
-    paths = [path for _, path, _ in mlflow_server.requests()[before:]]
-    assert paths and "/health" not in paths, paths
-    assert all(path.startswith("/api/") for path in paths), paths
+    assert json_of(result)
+    paths = [path.split("?")[0] for _, path, _ in mlflow_server.requests()[before:]]
+    assert paths == [API + request for request in REQUESTS[command]], paths
