@@ -14,20 +14,14 @@ import click
 from kedro.framework.cli.utils import env_option
 from kedro.framework.startup import ProjectMetadata
 
-from kedro_metrics.cli import arguments
-from kedro_metrics.cli.kfp_export import executor_target, write_executor_output
+from kedro_metrics.cli import arguments, options
 from kedro_metrics.cli.mlflow_ui import serve_mlflow_ui
 from kedro_metrics.cli.output import MetricsCliError, reading, sync_summary
 from kedro_metrics.cli.scope import project_scope
 from kedro_metrics.config import METRICS_YML_TEMPLATE
-from kedro_metrics.lineage import GROUPINGS
 
 #: What a project's .gitignore should hold: the embedded store and the local spool.
 GITIGNORE_ENTRIES = ("mlflow.db", ".kedro_metrics/")
-
-
-#: ``--env`` of the commands reading a project: a folder under conf/.
-_env_option = env_option(callback=arguments.environment(must_exist=True))
 
 
 @click.group(name="kedro-metrics")
@@ -84,7 +78,7 @@ def write_metrics_yml(conf_env_dir: Path, *, force: bool) -> Path:
     "--port", default=5000, type=click.IntRange(1, 65535), show_default=True,
     help="Port to listen on.",
 )  # fmt: skip
-@_env_option
+@options.env
 @click.pass_obj
 def ui(metadata: ProjectMetadata, host: str, port: int, env: str | None) -> None:
     """Start `mlflow ui` on the project's tracking store; Ctrl-C stops it."""
@@ -113,27 +107,9 @@ def _settings(metadata: ProjectMetadata, env: str | None) -> Any:
 # Each command resolves the project's settings (metrics.yml of --env), asks `query`,
 # and renders with `formats`. With --format json|csv stdout carries only the document.
 
-TABLE_FORMATS = ("table", "json", "csv")
-
-_format_option = click.option(
-    "--format", "fmt", type=click.Choice(TABLE_FORMATS), default="table", show_default=True,
-    help="A rich table, or a JSON / CSV document on stdout (logs go to stderr).",
-)  # fmt: skip
-_name_option = click.option(
-    "--name", default=None, help="Metric key or glob, e.g. 'model_metrics.*'."
-)
-_children_option = click.option(
-    "--children", is_flag=True,
-    help="Also every descendant run (MLflow's mlflow.parentRunId), each row naming its run.",
-)  # fmt: skip
-_by_option = click.option(
-    "--by", type=click.Choice(GROUPINGS), default=None,
-    help="Group the rows by the node that saved them, its namespace or the dataset.",
-)  # fmt: skip
-
 
 @metrics.command()
-@_env_option
+@options.env
 @click.option(
     "--limit", default=20, show_default=True, type=click.IntRange(min=1),
     help="At most this many runs.",
@@ -149,8 +125,8 @@ _by_option = click.option(
     "--sort", default=None, metavar="KEY[:asc|:desc]",
     help="Order by a metric: best first when it has a direction, else descending.",
 )  # fmt: skip
-@_children_option
-@_format_option
+@options.children
+@options.table_format
 @click.pass_obj
 def runs(  # noqa: PLR0913
     metadata: ProjectMetadata, env: str | None, limit: int, pipeline: str | None,
@@ -185,11 +161,11 @@ def _matching(where: tuple[str, ...]) -> str:
 
 @metrics.command()
 @click.argument("run", default="latest")
-@_env_option
-@_name_option
-@_by_option
-@_children_option
-@_format_option
+@options.env
+@options.name
+@options.by
+@options.children
+@options.table_format
 @click.pass_obj
 def show(  # noqa: PLR0913
     metadata: ProjectMetadata, run: str, env: str | None, name: str | None, by: str | None,
@@ -223,8 +199,8 @@ def show(  # noqa: PLR0913
 
 @metrics.command()
 @click.argument("run_refs", metavar="[RUN]...", nargs=-1)
-@_env_option
-@_name_option
+@options.env
+@options.name
 @click.option(
     "--only-changed", is_flag=True, help="Only metrics that differ or are missing somewhere."
 )
@@ -232,9 +208,9 @@ def show(  # noqa: PLR0913
     "--params", "with_params", is_flag=True,
     help="Also the parameters that differ between the runs, as rows params.<name>.",
 )  # fmt: skip
-@_by_option
-@_children_option
-@_format_option
+@options.by
+@options.children
+@options.table_format
 @click.pass_obj
 def compare(  # noqa: PLR0913
     metadata: ProjectMetadata, run_refs: tuple[str, ...], env: str | None, name: str | None,
@@ -283,8 +259,8 @@ _runs_option = click.option(
 @metrics.command()
 @click.argument("name")
 @_runs_option
-@_env_option
-@_format_option
+@options.env
+@options.table_format
 @click.option(
     "--plot", "plot_file", type=click.Path(dir_okay=False, writable=True), default=None,
     help="Also draw the points to this PNG (a line per run).",
@@ -317,7 +293,7 @@ def history(  # noqa: PLR0913
     help="The PNG file to write.",
     callback=arguments.output_file(if_empty="give the PNG file to write", create_folders=True),
 )  # fmt: skip
-@_env_option
+@options.env
 @click.pass_obj
 def plot(
     metadata: ProjectMetadata,
@@ -365,96 +341,13 @@ def write_plot(records: list[dict[str, Any]], output: str, *, title: str, meanin
     click.echo(f"Wrote {output}")
 
 
-EXPORT_FORMATS = ("kubeflow", "kfp-v2", "json", "csv")
-
-
-@metrics.command()
-@click.argument("run", default="latest")
-@_env_option
-@click.option(
-    "--format", "fmt", type=click.Choice(EXPORT_FORMATS), default="json", show_default=True,
-    help="kubeflow: KFP v1 metrics file; kfp-v2: a KFP v2 task's system.Metrics artifact in "
-    "its executor output; json: the run with nested metrics; csv: every point.",
-)  # fmt: skip
-@click.option(
-    "--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
-    help="Write to this file instead of stdout.",
-    callback=arguments.output_file(
-        if_empty="give a file path, or leave --output out to print to stdout", create_folders=False
-    ),
-)  # fmt: skip
-@_children_option
-@click.option(
-    "--executor-input", default=None,
-    help="kfp-v2: the executor input KFP passes the task (its JSON, or @FILE).",
-)  # fmt: skip
-@click.option(
-    "--executor-output", default=None, type=click.Path(dir_okay=False),
-    help="kfp-v2: the executor output file to write (default: the executor input's outputFile).",
-)  # fmt: skip
-@click.option(
-    "--output-name", default="metrics", show_default=True,
-    help="kfp-v2: the name of the task's Output[Metrics].",
-)  # fmt: skip
-@click.pass_obj
-def export(  # noqa: PLR0913
-    metadata: ProjectMetadata, run: str, env: str | None, fmt: str, output: str | None,
-    children: bool, executor_input: str | None, executor_output: str | None, output_name: str,
-) -> None:  # fmt: skip
-    """Export the metrics of RUN (default: latest) as a Kubeflow metrics file (KFP v1
-    or v2), JSON or CSV."""
-    with reading(fmt, output=output) as out:
-        from kedro_metrics import records
-        from kedro_metrics.reading import formats, query
-
-        if children and fmt in ("kubeflow", "kfp-v2"):
-            raise MetricsCliError(
-                "--children exports JSON or CSV (a Kubeflow metrics file holds one run's "
-                "metrics): use --format json or csv, or export each run."
-            )
-        if fmt == "kfp-v2":
-            target, path = executor_target(executor_input, executor_output, output, output_name)
-        scope, settings = project_scope(metadata, env)
-        (found,) = query.find_runs(scope, run=run)
-        family = query.with_children(scope, [found]) if children else [found]
-        if fmt == "kfp-v2":
-            write_executor_output(found, target, path)
-        elif children and fmt == "json":
-            out.emit([formats.export_document(r, query.run_histories(scope, r)) for r in family])
-        elif fmt == "kubeflow":
-            values = {key: point.value for key, point in found.metrics.items()}
-            skipped = formats.not_finite(values)
-            if skipped:
-                click.echo(
-                    f"Left out of the Kubeflow file (not a finite number): {', '.join(skipped)}",
-                    err=True,
-                )
-            out.emit(
-                formats.kubeflow_metrics(
-                    values,
-                    percentage=settings.config.kubeflow.percentage,
-                    meaning=scope.meaning(found),
-                )
-            )
-        elif fmt == "json":
-            out.emit(formats.export_document(found, query.run_histories(scope, found)))
-        else:
-            rows = []
-            for member in family:
-                histories = query.run_histories(scope, member)
-                rows += [
-                    r for k in histories for r in records.history_records(member, histories[k])
-                ]
-            out.emit(rows, records.RECORD_FIELDS)
-
-
 def _run_title(run: Any) -> str:
     return f"Run {run.run_id} ({run.run_name}, {run.status}) in experiment {run.experiment!r}"
 
 
 @metrics.command()
 @click.option("--dry-run", is_flag=True, help="Say what would be delivered; send nothing.")
-@_env_option
+@options.env
 @click.pass_obj
 def sync(metadata: ProjectMetadata, dry_run: bool, env: str | None) -> None:
     """Deliver the spooled metrics and runs to the project's MLflow store, exactly once.

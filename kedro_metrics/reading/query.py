@@ -184,11 +184,10 @@ def find_runs(  # noqa: PLR0913 - the filters of a run search, keyword-only
 
 def with_children(scope: Scope, runs: Sequence[Run]) -> list[Run]:
     """Each of ``runs`` followed by its descendants (``families.family``), each run
-    once: one search of the child runs of their experiments (one request per 1,000)."""
+    once (one search, ``_child_runs``)."""
     if not runs:
         return []
-    names = {run.experiment_id: run.experiment for run in runs}
-    kids = store.child_runs(scope.tracking_uri, sorted(names), experiment_names=names)
+    kids = _child_runs(scope, runs)
     seen: dict[str, Run] = {}
     for run in runs:
         for member in families.family(run, kids):
@@ -197,10 +196,14 @@ def with_children(scope: Scope, runs: Sequence[Run]) -> list[Run]:
 
 
 def children_counts(scope: Scope, runs: Sequence[Run]) -> dict[str, int]:
-    """How many child runs each of ``runs`` has (one search, as ``with_children``)."""
+    """How many child runs each of ``runs`` has (one search, ``_child_runs``)."""
+    return families.children_counts(_child_runs(scope, runs))
+
+
+def _child_runs(scope: Scope, runs: Sequence[Run]) -> list[Run]:
+    """The child runs of the experiments of ``runs`` (one request per 1,000)."""
     names = {run.experiment_id: run.experiment for run in runs}
-    kids = store.child_runs(scope.tracking_uri, sorted(names), experiment_names=names)
-    return families.children_counts(kids)
+    return store.child_runs(scope.tracking_uri, sorted(names), experiment_names=names)
 
 
 def parse_filters(
