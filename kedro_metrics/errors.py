@@ -72,6 +72,11 @@ class NoRunError(KedroMetricsError):
     """There is no MLflow run to log to or read from."""
 
 
+class NoModelError(KedroMetricsError):
+    """A metrics dataset's ``model:`` names a dataset whose save logged no MLflow
+    model in the run."""
+
+
 class RunReferenceError(KedroMetricsError, LookupError):
     """A run reference (id, prefix, ``latest~N``) names no run, or several."""
 

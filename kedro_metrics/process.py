@@ -45,6 +45,13 @@ class ProcessState:
     #: The run a ``kedro run`` of this process writes to, ``(tracking URI, run id)``,
     #: while its pipeline runs (hook): ``kedro_metrics.check()`` in a node checks it.
     current_run: tuple[str, str] | None = None
+    #: A run's LoggedModel outputs by (URI, run id, last model logged) (store.models).
+    model_outputs: dict[tuple[str, str, str], list[tuple[str, int]]] = field(default_factory=dict)
+    #: The LoggedModel a catalog dataset's save logged, by (URI, run id, dataset).
+    dataset_models: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    #: The digests of data metrics were evaluated on, by (run id, catalog name):
+    #: taken at the first save that links to them, reused for the run's inputs.
+    data_digests: dict[tuple[str, str], Any] = field(default_factory=dict)
     # Forgotten in a forked worker ---------------------------------------------------
     #: The asynchronous writer (store.write), None until the first async save.
     async_writer: Any = None

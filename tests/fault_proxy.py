@@ -15,7 +15,9 @@ the next fault of the list given, in order:
   (``holding`` is set meanwhile): a response that takes as long as the test wants;
 - ``"pass"``: forward untouched (to spoil only later requests).
 
-Every other request passes untouched. ``injected`` lists the faults applied.
+Every other request passes untouched. ``injected`` lists the faults applied, and
+``bodies`` the bodies of the requests whose path contains ``path_part``, in arrival
+order (what the server was sent), and ``requests`` their request lines.
 
     with FaultProxy(server_url, ["503", "truncate"], path_part="log-batch") as proxy:
         client = MlflowClient(proxy.url)
@@ -49,6 +51,8 @@ class FaultProxy:
         self._path_part = path_part.encode()
         self._lock = threading.Lock()
         self.injected: list[str] = []
+        self.bodies: list[bytes] = []
+        self.requests: list[str] = []
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
         self._stopped = threading.Event()
@@ -88,6 +92,8 @@ class FaultProxy:
         if self._path_part not in head.split(b"\r\n", 1)[0]:
             return None
         with self._lock:
+            self.bodies.append(head.partition(b"\r\n\r\n")[2])
+            self.requests.append(head.split(b"\r\n", 1)[0].decode(errors="replace"))
             if not self._faults:
                 return None
             fault = self._faults.pop(0)

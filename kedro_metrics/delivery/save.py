@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable
 
 from kedro_metrics import spool, store
+from kedro_metrics.delivery.linking import LinkRequest, link_of
 from kedro_metrics.delivery.policy import DeliveryPolicy
 from kedro_metrics.errors import (
     PartialWriteError,
@@ -18,6 +19,7 @@ from kedro_metrics.errors import (
     TrackingError,
     store_refused,
 )
+from kedro_metrics.links import NO_LINK, PointLink
 from kedro_metrics.points import MetricPoint, ValidatedMetrics, current_time_ms
 from kedro_metrics.process import state
 
@@ -27,19 +29,21 @@ logger = logging.getLogger(__name__)
 SYNC_COMMAND = "kedro metrics sync"
 
 
-def save(
+def save(  # noqa: PLR0913 - keyword-only settings of one save
     validated: ValidatedMetrics,
     *,
     tracking_uri: str | None,
     policy: DeliveryPolicy,
     label: str,
     asynchronous: bool | None = None,
+    linking: LinkRequest | None = None,
 ) -> None:
     """Deliver one validated save of the dataset ``label`` as ``policy`` says.
 
     ``asynchronous`` (the dataset's own ``async_logging``) overrides the policy's.
     Non-numeric values (``non_numeric: tag|param``) go first: a value MLflow refuses
-    writes nothing. They are never spooled.
+    writes nothing. They are never spooled. ``linking`` says what the points link
+    to (``delivery.linking``): resolved once, before anything is written.
     """
     if not policy.enabled:
         _say_disabled(label)
@@ -52,31 +56,34 @@ def save(
                 "kept.", label, len(validated.values),
             )  # fmt: skip
         points = list(validated.points(current_time_ms()))
+        link = link_of(linking, tracking_uri, None, label)
         try:
-            _spooled(policy, points)
+            _spooled(policy, points, link)
         except spool.SpoolWriteError as exc:
             _report_lost(policy, len(points), f"offline mode keeps them only there ({exc})")
         return
     run_id = _run_of(policy)
+    link = link_of(linking, tracking_uri, run_id, label)
     if validated.values:
         _log_values(tracking_uri, run_id, validated, policy, label)
     first_steps = store.first_steps(tracking_uri, run_id, validated)
     batch = validated.points(current_time_ms(), first_steps)
     send_points(
         tracking_uri, batch, policy=policy, total=len(validated),
-        asynchronous=policy.asynchronous if asynchronous is None else asynchronous,
+        asynchronous=policy.asynchronous if asynchronous is None else asynchronous, link=link,
     )  # fmt: skip
 
 
-def send_points(
+def send_points(  # noqa: PLR0913
     tracking_uri: str | None,
     points: Iterable[MetricPoint],
     *,
     policy: DeliveryPolicy,
     total: int,
     asynchronous: bool = False,
+    link: PointLink = NO_LINK,
 ) -> None:
-    """Send ``points`` to the policy's run: directly when it has no spool; else
+    """Send ``points`` (each linked as ``link`` says) to the policy's run: directly when it has no spool; else
     spooled (fsync'd) before returning, then sent. A failure past the retry budget
     leaves them spooled and warns once (``raises``: raises, saying how much was
     written). MLflow refusing them (a 4xx) fails the save as it would without a
@@ -84,15 +91,15 @@ def send_points(
     run_id = _run_of(policy)
     if not policy.spooled:  # a local store: written before save returns
         if asynchronous:
-            store.submit_points(tracking_uri, run_id, points, total=total)
+            store.submit_points(tracking_uri, run_id, points, total=total, link=link)
         else:
-            store.log_points(tracking_uri, run_id, points, total=total)
+            store.log_points(tracking_uri, run_id, points, total=total, link=link)
         return
     materialised = list(points)
     try:
-        writer, seq, count = _spooled(policy, materialised)
+        writer, seq, count = _spooled(policy, materialised, link)
     except spool.SpoolWriteError as exc:
-        _send_unspooled(tracking_uri, run_id, materialised, policy, exc)
+        _send_unspooled(tracking_uri, run_id, materialised, policy, exc, link)
         return
 
     def written() -> None:
@@ -112,11 +119,13 @@ def send_points(
     if asynchronous:
         store.submit_points(
             tracking_uri, run_id, materialised, total=count, on_written=written,
-            on_failed=None if policy.raises else failed, on_batch=batch_written,
+            on_failed=None if policy.raises else failed, on_batch=batch_written, link=link,
         )  # fmt: skip
         return
     try:
-        store.log_points(tracking_uri, run_id, materialised, total=count, on_batch=batch_written)
+        store.log_points(
+            tracking_uri, run_id, materialised, total=count, on_batch=batch_written, link=link
+        )
     except TrackingError as exc:
         if not failed(exc):
             raise
@@ -124,17 +133,18 @@ def send_points(
         written()
 
 
-def _send_unspooled(
+def _send_unspooled(  # noqa: PLR0913
     tracking_uri: str | None,
     run_id: str,
     points: list[MetricPoint],
     policy: DeliveryPolicy,
     spool_error: spool.SpoolWriteError,
+    link: PointLink,
 ) -> None:
     """The spool did not take a save (a full disk): send it straight to MLflow. What
     MLflow does not take then is lost, and said so."""
     try:
-        store.log_points(tracking_uri, run_id, points, total=len(points))
+        store.log_points(tracking_uri, run_id, points, total=len(points), link=link)
     except TrackingError as exc:
         if store_refused(exc):
             raise
@@ -189,7 +199,7 @@ def open_spool(policy: DeliveryPolicy) -> None:
 
 
 def _spooled(
-    policy: DeliveryPolicy, points: Iterable[MetricPoint]
+    policy: DeliveryPolicy, points: Iterable[MetricPoint], link: PointLink = NO_LINK
 ) -> tuple[spool.SpoolWriter, int, int]:
     """Append one save to this process's spool file of the run: (writer, seq, count).
     A file closed meanwhile (the run ended under a thread still saving) gives way
@@ -198,10 +208,10 @@ def _spooled(
     points = list(points)
     writer = spool.writer_for(target)
     try:
-        seq, total = writer.add_points(points)
+        seq, total = writer.add_points(points, link)
     except spool.SpoolClosedError:
         writer = spool.writer_for(target)  # a late writer now
-        seq, total = writer.add_points(points)
+        seq, total = writer.add_points(points, link)
     return writer, seq, total
 
 

@@ -220,7 +220,7 @@ def _deliver(
 
             done = store.log_points(
                 tracking_uri, run_id, part.points, total=len(part.points),
-                on_batch=confirmed, deadline=deadline,
+                on_batch=confirmed, deadline=deadline, link=run.link_of(part.seq),
             )  # fmt: skip
             sent += done
             if done < len(part.points):

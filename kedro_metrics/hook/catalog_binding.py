@@ -20,15 +20,25 @@ def pipeline_datasets(catalog: CatalogProtocol, pipeline: Pipeline) -> dict[str,
     return {name: catalog.get(name) for name in sorted(pipeline.datasets()) if name in catalog}
 
 
-def bind_datasets(datasets: dict[str, Any], run: TrackedRun) -> list[str]:
-    """Give every metrics dataset among ``datasets`` its catalog name, the store and
-    the run's delivery policy. Returns the names bound."""
+def bind_datasets(
+    datasets: dict[str, Any], run: TrackedRun, catalog: CatalogProtocol | None = None
+) -> list[str]:
+    """Give every metrics dataset among ``datasets`` its catalog name, the store, the
+    run's delivery policy and the catalog's dataset of its first ``evaluated_on``
+    name (names checked by ``evaluation.evaluated_names``). Returns the names bound."""
     from kedro_metrics.io.run_dataset import MlflowRunDataset
 
     bound = []
     for name, dataset in datasets.items():
         if isinstance(dataset, MlflowRunDataset):
-            dataset.bind_to_run(name, tracking_uri=run.tracking_uri, policy=run.policy)
+            evaluated = (
+                catalog.get(dataset.evaluated_on[0])
+                if catalog is not None and dataset.evaluated_on
+                else None
+            )
+            dataset.bind_to_run(
+                name, tracking_uri=run.tracking_uri, policy=run.policy, evaluated_data=evaluated
+            )
             bound.append(name)
     return bound
 

@@ -7,25 +7,19 @@ run logs it once as an MLflow dataset input (context ``evaluation``), and a tag 
 metrics dataset keeps the names and digests for the readers (``compare`` says when
 two runs were not evaluated on the same data).
 
-The digest never loads the data through the dataset: ``lineage.data_digest`` of the
-dataset's description (type, filepath or table, load args) and its resolved load
-version when it is versioned, else, for a local file or folder, its bytes (streamed,
-never parsed: a 1 GB file costs what reading it from disk costs), else the
-description alone.
+The digest (``io.data_digest``) never loads the data through the dataset; a digest
+a save already took for its points' links is reused, so points and inputs agree.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
-
-from kedro.io import AbstractVersionedDataset
-from kedro.io.core import get_protocol_and_path
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from kedro_metrics import lineage, store
 from kedro_metrics.errors import ConfigError
+from kedro_metrics.io.data_digest import evaluated as evaluated_data
 from kedro_metrics.io.run_dataset import MlflowRunDataset
 
 if TYPE_CHECKING:
@@ -35,40 +29,38 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-#: How much of a file is hashed at a time.
-CHUNK_BYTES = 1 << 20
-#: The description keys that say which data a dataset reads (others, such as save
-#: arguments or credentials, do not).
-DESCRIBING = ("filepath", "path", "table_name", "table", "sql", "load_args")
-
-
-class Evaluated(NamedTuple):
-    """One dataset metrics were computed on: its catalog name, digest and source."""
-
-    name: str
-    digest: str
-    source: str | None
-
 
 def evaluated_names(
     catalog: CatalogProtocol, datasets: Mapping[str, Any]
 ) -> dict[str, tuple[str, ...]]:
     """Metrics dataset -> the names its ``evaluated_on`` gives, each checked against
-    the catalog (factory names resolve as in the catalog)."""
+    the catalog (factory names resolve as in the catalog), as its ``model:`` is."""
     found = {}
     for dataset_name, dataset in datasets.items():
-        if not isinstance(dataset, MlflowRunDataset) or not dataset.evaluated_on:
+        if not isinstance(dataset, MlflowRunDataset):
+            continue
+        if dataset.model is not None:
+            _check_name(catalog, dataset_name, "model", dataset.model, "the model they score")
+        if not dataset.evaluated_on:
             continue
         for name in dataset.evaluated_on:
-            if lineage.is_parameter(name) or name not in catalog:
-                what = "a parameter" if lineage.is_parameter(name) else "not in the catalog"
-                raise ConfigError(
-                    f"{dataset_name!r}: evaluated_on names {name!r}, which is {what}; "
-                    "give the catalog name of the data its metrics were computed on.",
-                    key="evaluated_on",
-                )
+            _check_name(
+                catalog, dataset_name, "evaluated_on", name, "the data its metrics were computed on"
+            )
         found[dataset_name] = dataset.evaluated_on
     return found
+
+
+def _check_name(
+    catalog: CatalogProtocol, dataset: str, argument: str, name: str, what: str
+) -> None:
+    if lineage.is_parameter(name) or name not in catalog:
+        problem = "a parameter" if lineage.is_parameter(name) else "not in the catalog"
+        raise ConfigError(
+            f"{dataset!r}: {argument} names {name!r}, which is {problem}; give the catalog "
+            f"name of {what}.",
+            key=argument,
+        )
 
 
 def record_evaluations(
@@ -81,7 +73,9 @@ def record_evaluations(
     if not evaluated or not run.run_id or run.policy.offline:
         return
     try:
-        data = {name: describe(name, catalog.get(name)) for name in _unique(evaluated)}
+        data = {
+            name: evaluated_data(run.run_id, name, catalog.get(name)) for name in _unique(evaluated)
+        }
         tags = lineage.evaluated_tags(
             {
                 store.safe_key(dataset): {name: data[name].digest for name in names}
@@ -101,59 +95,3 @@ def record_evaluations(
 
 def _unique(evaluated: Mapping[str, tuple[str, ...]]) -> list[str]:
     return list(dict.fromkeys(name for names in evaluated.values() for name in names))
-
-
-def describe(name: str, dataset: Any) -> Evaluated:
-    """The digest and source of the catalog's ``dataset`` named ``name``."""
-    described = dataset._describe() if hasattr(dataset, "_describe") else {}
-    description = {
-        "type": f"{type(dataset).__module__}.{type(dataset).__qualname__}",
-        **{key: _plain(described[key]) for key in DESCRIBING if key in described},
-    }
-    filepath = described.get("filepath") or described.get("path")
-    source = lineage.clean_source(str(filepath)) if filepath else None
-    version = (
-        dataset.resolve_load_version() if isinstance(dataset, AbstractVersionedDataset) else None
-    )
-    if version is not None:
-        digest = lineage.data_digest(description, version=version)
-    elif filepath and (local := _local_path(str(filepath))) is not None:
-        source = str(local)
-        digest = lineage.data_digest(description, content=_bytes_of(local))
-    else:
-        digest = lineage.data_digest(description)
-    return Evaluated(name, digest, source)
-
-
-def _plain(value: Any) -> Any:
-    """A description value as JSON can hold it (paths and the like as text)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value if isinstance(value, (str, int, float, bool, type(None))) else str(value)
-
-
-def _local_path(filepath: str) -> Path | None:
-    """The absolute local path of ``filepath``, None for a remote one or none there."""
-    protocol, path = get_protocol_and_path(filepath)
-    if protocol != "file":
-        return None
-    local = Path(path).absolute()
-    return local if local.exists() else None
-
-
-def _bytes_of(path: Path) -> Iterator[bytes]:
-    """A file's bytes, or a folder's files' bytes in sorted relative-path order."""
-    files = (
-        [path]
-        if path.is_file()
-        else sorted(
-            (p for p in path.rglob("*") if p.is_file()),
-            key=lambda p: p.relative_to(path).as_posix(),
-        )
-    )
-    for file in files:
-        with open(file, "rb") as handle:
-            while chunk := handle.read(CHUNK_BYTES):
-                yield chunk

@@ -9,7 +9,8 @@ Kedro loads this module at start-up: it must not import mlflow at module level.
 The hook methods stay thin: the run's state and its start and end are in
 ``tracked_run``, catalog names in ``catalog_binding``, where each metrics dataset
 comes from in ``attribution``, the data it was evaluated on in ``evaluation``, the
-nodes' times in ``node_timings``, the Kubeflow file in
+run as the node threads' active MLflow run and the models datasets log in
+``model_links``, the nodes' times in ``node_timings``, the Kubeflow file in
 ``kubeflow_file``, interrupts in ``interrupts``, the check at the run's end in
 ``run_check``.
 """
@@ -36,6 +37,7 @@ from kedro_metrics.hook.catalog_binding import (
 from kedro_metrics.hook.evaluation import evaluated_names, record_evaluations
 from kedro_metrics.hook.interrupts import InterruptHandlers
 from kedro_metrics.hook.kubeflow_file import KubeflowFile
+from kedro_metrics.hook.model_links import ModelWatch, RunActivation
 from kedro_metrics.hook.node_timings import NodeClock, collected, log_times, start_collecting
 from kedro_metrics.hook.one_line import for_kedro_run
 from kedro_metrics.hook.run_check import check_at_run_end
@@ -77,6 +79,7 @@ class MetricsHook:
         self._kubeflow_file: KubeflowFile | None = None
         self._settings: project.ProjectSettings | None = None
         self._clock = NodeClock()
+        self._models = ModelWatch()
         self._timings: Path | None = None
         #: The catalog and each metrics dataset's evaluated_on, recorded at the end.
         self._evaluated: tuple[Any, dict[str, tuple[str, ...]]] | None = None
@@ -127,11 +130,13 @@ class MetricsHook:
                     settings.project_path, run_id=self._run.run_id, uri=self._run.tracking_uri
                 )
             self._run.watch_interrupts(interrupts)
+            if self._run.run_id and self._run.policy.enabled and not self._run.policy.offline:
+                self._run.activation = RunActivation(self._run.tracking_uri, self._run.run_id)
             if self._run.params and self._run.run_id:
                 log_run_params(self._run, self._run.params)
             if sources and self._run.run_id and not (self._run.owned or self._run.policy.offline):
                 log_run_tags(self._run, sources)  # a run started here has them already
-            bound = bind_datasets(datasets, self._run)
+            bound = bind_datasets(datasets, self._run, catalog)
             self._run.declarations = declared_meaning(
                 [datasets[name] for name in bound], settings.config.metrics
             )
@@ -151,6 +156,9 @@ class MetricsHook:
 
     @hook_impl
     def before_node_run(self, node: Node) -> None:
+        run = self._run
+        if run is not None and run.activation is not None:
+            run.activation.in_this_thread()
         self._clock.started(node.name)
 
     @hook_impl
@@ -162,7 +170,12 @@ class MetricsHook:
         self._clock.ended(node.name, session_id=run_id)
 
     @hook_impl
-    def after_dataset_saved(self) -> None:
+    def before_dataset_saved(self) -> None:
+        self._models.before_save()
+
+    @hook_impl
+    def after_dataset_saved(self, dataset_name: str) -> None:
+        self._models.after_save(dataset_name)
         # ParallelRunner's worker processes end without running atexit handlers:
         # what a node saved asynchronously is written before the node reports done.
         if multiprocessing.parent_process() is not None:

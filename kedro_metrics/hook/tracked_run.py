@@ -23,6 +23,7 @@ from kedro_metrics import config, delivery, project, run_context, store
 from kedro_metrics.delivery import DeliveryPolicy
 from kedro_metrics.errors import KedroMetricsError, StoreUnavailableError, TrackingError
 from kedro_metrics.hook.interrupts import InterruptHandlers
+from kedro_metrics.hook.model_links import RunActivation
 from kedro_metrics.meaning import Declarations
 from kedro_metrics.run_source import PARENT_RUN_VARIABLE, RunDecision, RunSource, decide
 from kedro_metrics.version import __version__
@@ -50,6 +51,8 @@ class TrackedRun:
     declarations: Declarations = field(default_factory=Declarations)
     #: The Kedro parameters to log as MLflow params (metrics.yml ``log_params``).
     params: dict[str, str] = field(default_factory=dict)
+    #: The threads where the run is MLflow's active run (``model_links``).
+    activation: RunActivation | None = None
 
     @property
     def run_id(self) -> str | None:
@@ -93,6 +96,8 @@ class TrackedRun:
             handlers.restore()
 
     def _end(self, status: str) -> None:
+        if self.activation is not None:  # before MLflow's own exit handler could end it
+            self.activation.leave()
         delivery.finish_run(
             self.tracking_uri, self.policy, owned=self.owned, status=status,
             declarations=self.declarations,

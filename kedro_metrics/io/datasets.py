@@ -128,6 +128,7 @@ class MlflowMetricsDataSet(MlflowRunDataset):
         metrics: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
         evaluated_on: str | list[str] | None = None,
+        model: str | None = None,
         **foreign: Any,
     ):
         """Create the dataset.
@@ -160,7 +161,11 @@ class MlflowMetricsDataSet(MlflowRunDataset):
             evaluated_on: The catalog name(s) of the data these metrics were computed
                 on: the run logs each as an MLflow dataset input with a stable
                 digest, and ``compare`` says when two runs were not evaluated on the
-                same data (docs/lineage.md).
+                same data (docs/lineage.md). Every point is sent with the first
+                name and its digest (MLflow's ``dataset_name``/``dataset_digest``).
+            model: The catalog name of a model dataset: every point links to the
+                MLflow LoggedModel that dataset's save logged in the run (by default
+                a point links to a model as ``mlflow.log_metrics`` would link it).
             **foreign: kedro-mlflow's ``save_args`` and tracking.MetricsDataset's
                 ``filepath`` are refused with what to write instead
                 (docs/migrating.md); any other name is unknown.
@@ -174,6 +179,7 @@ class MlflowMetricsDataSet(MlflowRunDataset):
             async_logging=async_logging,
             metadata=metadata,
             evaluated_on=evaluated_on,
+            model=model,
             steps=steps,
             non_numeric=non_numeric,
         )
@@ -284,6 +290,7 @@ class MlflowMetricDataSet(MlflowRunDataset):
         metrics: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
         evaluated_on: str | list[str] | None = None,
+        model: str | None = None,
         **foreign: Any,
     ):
         """Create the dataset.
@@ -303,6 +310,7 @@ class MlflowMetricDataSet(MlflowRunDataset):
             metadata: Free-form metadata, ignored by the dataset.
             evaluated_on: The catalog name(s) of the data this metric was computed
                 on (see ``MlflowMetricsDataSet``).
+            model: As for ``MlflowMetricsDataSet``.
             **foreign: As for ``MlflowMetricsDataSet``.
         """
         if foreign:
@@ -314,6 +322,7 @@ class MlflowMetricDataSet(MlflowRunDataset):
             async_logging=async_logging,
             metadata=metadata,
             evaluated_on=evaluated_on,
+            model=model,
             steps=steps,
         )
         mode = self._load_args.get("mode", "last")

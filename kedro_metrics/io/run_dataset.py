@@ -13,13 +13,15 @@ from typing import Any, ClassVar
 from kedro.io import AbstractDataset, DatasetError
 
 from kedro_metrics import delivery, points, project, store
-from kedro_metrics.delivery import DeliveryPolicy
+from kedro_metrics.delivery import DeliveryPolicy, LinkRequest
 from kedro_metrics.errors import (
     ConfigError,
     MetricsValidationError,
+    NoModelError,
     NoRunError,
     TrackingError,
 )
+from kedro_metrics.io import data_digest
 from kedro_metrics.io.preview import PreviewSource, preview_of
 from kedro_metrics.meaning import Declarations
 from kedro_metrics.process import collection_paused
@@ -106,6 +108,7 @@ class MlflowRunDataset(AbstractDataset):
         steps: str = "given",
         non_numeric: str = "error",
         evaluated_on: str | list[str] | None = None,
+        model: str | None = None,
     ):
         for argument, value, allowed in (
             ("steps", steps, points.STEP_MODES),
@@ -117,6 +120,12 @@ class MlflowRunDataset(AbstractDataset):
         self._steps = steps
         self._non_numeric = non_numeric
         self.evaluated_on = self._checked_evaluated_on(evaluated_on)
+        if model is not None and (not isinstance(model, str) or not model):
+            raise DatasetError(
+                f"{type(self).__name__} model must be the catalog name of a model "
+                f"dataset, got {model!r}."
+            )
+        self.model = model
         self._run_id = run_id
         self._tracking_uri = tracking_uri
         self._async_logging = async_logging
@@ -126,6 +135,9 @@ class MlflowRunDataset(AbstractDataset):
         self._name: str | None = None
         self._bound_uri: str | None = None
         self._policy: DeliveryPolicy | None = None
+        #: The catalog's dataset of the first ``evaluated_on`` name (its digest links
+        #: the points), given by the hook.
+        self._evaluated_data: Any = None
 
     def _checked_evaluated_on(self, names: Any) -> tuple[str, ...]:
         """``evaluated_on``: a catalog name or a list of them."""
@@ -157,13 +169,22 @@ class MlflowRunDataset(AbstractDataset):
         becomes the prefix (or key) when none was given."""
         self._name = name
 
-    def bind_to_run(self, name: str, *, tracking_uri: str, policy: DeliveryPolicy) -> None:
+    def bind_to_run(
+        self,
+        name: str,
+        *,
+        tracking_uri: str,
+        policy: DeliveryPolicy,
+        evaluated_data: Any = None,
+    ) -> None:
         """Called by the hook before the pipeline runs: the catalog name, the store of
-        this ``kedro run`` and its run's delivery policy (the run id, the spool).
-        Explicit constructor arguments still win."""
+        this ``kedro run``, its run's delivery policy (the run id, the spool) and the
+        catalog's dataset of the first ``evaluated_on`` name. Explicit constructor
+        arguments still win."""
         self.bind_name(name)
         self._bound_uri = tracking_uri
         self._policy = policy
+        self._evaluated_data = evaluated_data
 
     @property
     def metric_name(self) -> str | None:
@@ -238,10 +259,23 @@ class MlflowRunDataset(AbstractDataset):
             logger.warning("%s was given no metrics; nothing logged.", self._label)
             return
         with self._store_errors(), collection_paused():
+            policy = self._delivery_policy()
             delivery.save(
-                validated, tracking_uri=self._uri, policy=self._delivery_policy(),
-                label=self._label, asynchronous=self._async_logging,
+                validated, tracking_uri=self._uri, policy=policy, label=self._label,
+                asynchronous=self._async_logging, linking=self._linking(policy),
             )  # fmt: skip
+
+    def _linking(self, policy: DeliveryPolicy) -> LinkRequest | None:
+        """What this save's points link to: the first ``evaluated_on`` data (inside
+        ``kedro run``, where the hook gave its dataset) and the ``model:``."""
+        data = None
+        run_key = policy.run_id or (policy.spool.spool_id if policy.spool else None)
+        if self._evaluated_data is not None and self.evaluated_on and run_key:
+            found = data_digest.evaluated(run_key, self.evaluated_on[0], self._evaluated_data)
+            data = (found.name, found.digest)
+        if data is None and self.model is None:
+            return None
+        return LinkRequest(data, self.model)
 
     @property
     def _uses_bound_store(self) -> bool:
@@ -350,8 +384,8 @@ MlflowRunDataset.preview.__annotations__["return"] = PlotlyPreview
 
 @contextlib.contextmanager
 def _as_dataset_error(label: str) -> Iterator[None]:
-    """TrackingError/NoRunError -> DatasetError naming the dataset."""
+    """TrackingError/NoRunError/NoModelError -> DatasetError naming the dataset."""
     try:
         yield
-    except (TrackingError, NoRunError) as exc:
+    except (TrackingError, NoRunError, NoModelError) as exc:
         raise DatasetError(f"{label}: {exc}") from exc

@@ -11,7 +11,9 @@ in full and fsync'd before ``save`` returns:
   spooled in offline mode), the *redacted* tracking URI, and what ``sync`` needs to
   create an offline run (experiment, name, tags, start time);
 - ``{"kind": "points", "seq": n, "points": [[key, value, step, timestamp], ...]}``:
-  one save;
+  one save; with ``"link": {"dataset_name", "dataset_digest", "model_id",
+  "step_models"}`` (the fields that are set) when its points link to the data they
+  were computed on or to a LoggedModel (``links.PointLink``);
 - ``{"kind": "delivered", "seq": n, "span": [first, end]}``: MLflow confirmed those
   points of save ``n`` (one batch); without ``span``: the whole save;
 - ``{"kind": "refused", "seq": n}``: MLflow refused it (the save failed, loudly):

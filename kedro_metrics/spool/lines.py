@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from kedro_metrics.links import NO_LINK, PointLink
 from kedro_metrics.points import MetricPoint
 
 #: The format this version writes.
@@ -91,7 +92,12 @@ def well_formed(record: dict[str, Any]) -> bool:
     seq = record.get("seq")
     if kind == "points":
         rows = record.get("points")
-        return _is_int(seq) and isinstance(rows, list) and all(_is_row(row) for row in rows)
+        return (
+            _is_int(seq)
+            and isinstance(rows, list)
+            and all(_is_row(row) for row in rows)
+            and ("link" not in record or PointLink.from_record(record["link"]) is not None)
+        )
     if kind == "delivered":
         return _is_int(seq) and ("span" not in record or _is_span(record["span"]))
     if kind == "refused":
@@ -123,6 +129,8 @@ class SpooledRun:
     path: Path
     header: dict[str, Any]
     saves: dict[int, list[MetricPoint]] = field(default_factory=dict)
+    #: The links of the saves that have one, by seq.
+    links: dict[int, PointLink] = field(default_factory=dict)
     #: Saves with nothing left to deliver (delivered whole, or refused by MLflow).
     done: set[int] = field(default_factory=set)
     #: Parts of saves MLflow confirmed batch by batch: seq -> [[first, end), ...].
@@ -152,6 +160,10 @@ class SpooledRun:
             if seq not in self.done
             for first, end in _gaps(self.spans.get(seq, []), len(points))
         ]
+
+    def link_of(self, seq: int) -> PointLink:
+        """What the points of save ``seq`` link to (``links``)."""
+        return self.links.get(seq, NO_LINK)
 
     @property
     def pending_points(self) -> int:
@@ -220,6 +232,8 @@ def _apply(run: SpooledRun, record: dict[str, Any]) -> None:
     kind = record["kind"]
     if kind == "points":
         run.saves[record["seq"]] = [MetricPoint(*row) for row in record["points"]]
+        if "link" in record:
+            run.links[record["seq"]] = PointLink.from_record(record["link"]) or NO_LINK
     elif kind == "delivered" and "span" in record:
         first, end = record["span"]
         run.spans.setdefault(record["seq"], []).append((first, end))

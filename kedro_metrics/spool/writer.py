@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kedro_metrics.errors import KedroMetricsError
+from kedro_metrics.links import NO_LINK, PointLink
 from kedro_metrics.points import MetricPoint
 from kedro_metrics.process import state
 from kedro_metrics.spool.lines import FORMAT, encode
@@ -150,8 +151,11 @@ class SpoolWriter:
             raise SpoolWriteError(f"Could not create the spool file {self.path}: {exc}.") from None
         return fd
 
-    def add_points(self, points: Iterable[MetricPoint]) -> tuple[int, int]:
-        """Append one save's points, fsync'd; returns (seq, number of points).
+    def add_points(
+        self, points: Iterable[MetricPoint], link: PointLink = NO_LINK
+    ) -> tuple[int, int]:
+        """Append one save's points (and their ``link``), fsync'd; returns (seq,
+        number of points).
 
         Raises:
             SpoolWriteError: the disk did not take them; they are not in the file.
@@ -160,7 +164,10 @@ class SpoolWriter:
         with self._lock:
             self._seq += 1
             seq = self._seq
-            self._write({"kind": "points", "seq": seq, "points": rows}, sync=True)
+            record: dict[str, Any] = {"kind": "points", "seq": seq, "points": rows}
+            if not link.empty:
+                record["link"] = link.as_record()
+            self._write(record, sync=True)
             self._undelivered[seq] = len(rows)
         return seq, len(rows)
 

@@ -6,6 +6,7 @@
 - ``read``: run search (child runs too), histories and the keys of a run;
 - ``runs``: the run lifecycle (experiment, start, end);
 - ``context``: params and tags of a run, and each key's highest step;
+- ``models``: MLflow 3's LoggedModels a save links its points to;
 - ``probe``: a bounded check that a tracking server answers.
 
 The names below are the package's interface: the rest of kedro-metrics imports
@@ -30,6 +31,10 @@ _INTERFACE = {
         "log_evaluation_inputs",
         "log_metrics_and_tags", "log_params", "log_values", "read_values", "run_started_here",
     ),
+    "models": (
+        "DATASET_TAG", "active_model_id", "last_model_here", "mark_model_of_dataset",
+        "model_logged_by", "model_outputs",
+    ),
     "probe": ("answers", "unhealthy", "within"),
     "read": (
         "checked_status", "child_runs", "experiment_id", "experiment_ids", "get_run",
@@ -37,22 +42,23 @@ _INTERFACE = {
         "read_points", "search_runs", "where",
     ),
     "runs": (
-        "SESSION_TAG", "SPOOL_ID_TAG", "check_run", "create_spooled_run", "end_run",
-        "ensure_experiment", "link_parent", "start_run",
+        "SESSION_TAG", "SPOOL_ID_TAG", "activate_in_thread", "check_run", "create_spooled_run",
+        "end_run", "ensure_experiment", "leave_in_thread", "link_parent", "start_run",
     ),
     "write": ("IN_FLIGHT", "batches", "flush", "log_points", "pending_writes", "submit_points"),
 }  # fmt: skip
 _SUBMODULE = {name: module for module, names in _INTERFACE.items() for name in names}
 
 __all__ = [  # the interface above, sorted (a test checks they agree)
-    "IN_FLIGHT", "NO_RUN_HELP", "PARAM_VALUE_LIMIT", "SESSION_TAG", "SPOOL_ID_TAG",
+    "DATASET_TAG", "IN_FLIGHT", "NO_RUN_HELP", "PARAM_VALUE_LIMIT", "SESSION_TAG", "SPOOL_ID_TAG",
     "STANDARD_TAG_NAMES", "TAG_VALUE_LIMIT",
-    "active_run_id", "answer_lost", "answers", "batches", "check_run", "checked_status", "child_runs",
+    "activate_in_thread", "active_model_id", "active_run_id", "answer_lost", "answers", "batches", "check_run", "checked_status", "child_runs",
     "client_for",
     "configure_retries", "create_spooled_run", "delete_tags", "end_run", "ensure_experiment",
     "experiment_id", "experiment_ids", "first_steps", "flush", "get_run", "is_local",
-    "is_server", "key_problem", "latest_run_holding", "link_parent", "log_evaluation_inputs", "log_metrics_and_tags", "log_params", "log_points",
-    "log_values", "metric_keys", "pending_writes", "read_histories", "read_history",
+    "is_server", "key_problem", "last_model_here", "latest_run_holding", "leave_in_thread", "link_parent", "log_evaluation_inputs", "log_metrics_and_tags", "log_params", "log_points",
+    "log_values", "mark_model_of_dataset", "metric_keys", "model_logged_by", "model_outputs",
+    "pending_writes", "read_histories", "read_history",
     "read_points", "read_values", "redact", "request_timeout", "resolve_uri",
     "run_started_here", "safe_key", "search_runs", "sqlite_file_problem", "start_run", "submit_points",
     "unhealthy", "where",

@@ -227,3 +227,47 @@ def link_parent(tracking_uri: str | None, run_id: str, parent_id: str) -> bool:
         lambda: client.set_tag(run_id, MLFLOW_PARENT_RUN_ID, parent_id),
     )
     return True
+
+
+def activate_in_thread(tracking_uri: str | None, run_id: str) -> tuple[bool, str | None]:
+    """Make ``run_id`` the calling thread's active MLflow run, so that a node's own
+    MLflow calls (``mlflow.<flavor>.log_model``) land in it. Nothing when the
+    thread has an active run already. Two requests (MLflow's ``start_run`` reads
+    the run and marks it running).
+
+    Returns (activated, the tracking URI to restore): MLflow's tracking URI becomes
+    the run's store when it was another (``MLFLOW_TRACKING_URI`` too, so that worker
+    processes inherit it); ``leave_in_thread`` undoes both.
+    """
+    import os
+
+    import mlflow
+
+    if mlflow.active_run() is not None:
+        return False, None
+    uri = resolve_uri(tracking_uri)
+    previous = None
+    if resolve_uri(None) != uri:
+        previous = os.environ.get("MLFLOW_TRACKING_URI", "")
+        mlflow.set_tracking_uri(uri)
+    mlflow.start_run(run_id=run_id)
+    return True, previous
+
+
+def leave_in_thread(
+    run_id: str, previous_uri: str | None = None, *, thread: int | None = None
+) -> None:
+    """The active run of ``thread`` (default: the calling thread) is no longer
+    ``run_id``, which is not ended (``mlflow.end_run``, or MLflow's own exit handler,
+    would end it: the hook ends the run itself); MLflow's tracking URI is
+    ``previous_uri`` again when given ("": none was set). MLflow has no public way
+    to leave a run without ending it: its per-thread stack of active runs is read."""
+    import mlflow
+    from mlflow.tracking import fluent
+
+    stacks = fluent._active_run_stack
+    stack = stacks.get() if thread is None else stacks.get_all_thread_values().get(thread)
+    if stack and stack[-1].info.run_id == run_id:
+        stack.pop()
+    if previous_uri is not None:
+        mlflow.set_tracking_uri(previous_uri or None)

@@ -18,6 +18,7 @@ from mlflow.entities import Metric
 from mlflow.utils.validation import MAX_BATCH_LOG_REQUEST_SIZE, MAX_METRICS_PER_BATCH
 
 from kedro_metrics.errors import PartialWriteError, TrackingError
+from kedro_metrics.links import NO_LINK, PointLink
 from kedro_metrics.points import MetricPoint
 from kedro_metrics.process import state
 from kedro_metrics.store.client import (
@@ -45,6 +46,7 @@ def log_points(  # noqa: PLR0913
     total: int | None = None,
     on_batch: Callable[[int, int], None] | None = None,
     deadline: float | None = None,
+    link: PointLink = NO_LINK,
 ) -> int:
     """Log ``points`` to the run in as few ``log_batch`` requests as MLflow allows.
 
@@ -59,7 +61,9 @@ def log_points(  # noqa: PLR0913
     lazily, a batch at a time. Against a tracking server (http/https) up to
     ``IN_FLIGHT`` batches are sent at once: MLflow orders a history by step and
     timestamp, not by arrival, and picks the latest value the same way, so
-    concurrent batches store exactly what sequential ones would.
+    concurrent batches store exactly what sequential ones would. ``link`` gives
+    every point its dataset and model (``links``): a point linked to several models
+    is one row per model, in the same batch, and still counts as one point.
     """
     uri = resolve_uri(tracking_uri)
     client = client_for(uri)
@@ -67,7 +71,7 @@ def log_points(  # noqa: PLR0913
     uncertain = [0]  # points of batches whose answer was lost: MLflow may hold them
     lock = threading.Lock()
 
-    def send(first: int, batch: list[Metric]) -> int:
+    def send(first: int, count: int, batch: list[Metric]) -> int:
         try:
             with_retries(
                 uri, f"log metrics to run {run_id}", lambda: client.log_batch(run_id, metrics=batch)
@@ -75,15 +79,15 @@ def log_points(  # noqa: PLR0913
         except TrackingError as exc:
             if answer_lost(exc):
                 with lock:
-                    uncertain[0] += len(batch)
+                    uncertain[0] += count
             raise
         with lock:
-            confirmed[0] += len(batch)
+            confirmed[0] += count
         if on_batch is not None:
-            on_batch(first, len(batch))
-        return len(batch)
+            on_batch(first, count)
+        return count
 
-    chunks = _until(deadline, _numbered(batches(points)))
+    chunks = _until(deadline, _numbered(_counted_batches(points, link)))
     try:
         if not is_server(uri):
             return sum(send(*chunk) for chunk in chunks)
@@ -106,15 +110,16 @@ def log_points(  # noqa: PLR0913
         ) from exc
 
 
-_Chunk = tuple[int, list[Metric]]
+#: A batch: the index of its first point, its number of points, its rows.
+_Chunk = tuple[int, int, list[Metric]]
 
 
-def _numbered(chunks: Iterator[list[Metric]]) -> Iterator[_Chunk]:
+def _numbered(chunks: Iterator[tuple[int, list[Metric]]]) -> Iterator[_Chunk]:
     """Each batch with the index of its first point."""
     first = 0
-    for batch in chunks:
-        yield first, batch
-        first += len(batch)
+    for count, batch in chunks:
+        yield first, count, batch
+        first += count
 
 
 def _until(deadline: float | None, chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
@@ -125,7 +130,7 @@ def _until(deadline: float | None, chunks: Iterator[_Chunk]) -> Iterator[_Chunk]
 
 
 def _send_concurrently(
-    send: Callable[[int, list[Metric]], int], chunks: Iterator[_Chunk], limit: int
+    send: Callable[[int, int, list[Metric]], int], chunks: Iterator[_Chunk], limit: int
 ) -> int:
     """Run ``send`` over ``chunks`` with at most ``limit`` calls in flight.
 
@@ -148,19 +153,61 @@ def _send_concurrently(
     return written
 
 
-def batches(points: Iterable[MetricPoint]) -> Iterator[list[Metric]]:
+def batches(points: Iterable[MetricPoint], link: PointLink = NO_LINK) -> Iterator[list[Metric]]:
     """Chunks of MLflow metrics within the per-request count and size limits."""
+    for _, batch in _counted_batches(points, link):
+        yield batch
+
+
+def _counted_batches(
+    points: Iterable[MetricPoint], link: PointLink
+) -> Iterator[tuple[int, list[Metric]]]:
+    """(number of points, rows) per batch; the rows of one point share a batch."""
+    if link.empty:
+        yield from _plain_batches(points)
+        return
+    link_bytes = sum(len(v or "") for v in (link.dataset_name, link.dataset_digest))
+    batch: list[Metric] = []
+    size = count = 0
+    for point in points:
+        models = link.models_at(point.step)
+        point_size = (len(point.key) + _METRIC_OVERHEAD_BYTES + link_bytes + 40) * len(models)
+        if batch and (
+            len(batch) + len(models) > MAX_METRICS_PER_BATCH
+            or size + point_size > _REQUEST_BYTES_BUDGET
+        ):
+            yield count, batch
+            batch, size, count = [], 0, 0
+        batch.extend(
+            Metric(
+                point.key,
+                point.value,
+                point.timestamp,
+                point.step,
+                model_id=model,
+                dataset_name=link.dataset_name,
+                dataset_digest=link.dataset_digest,
+            )  # fmt: skip
+            for model in models
+        )
+        size += point_size
+        count += 1
+    if batch:
+        yield count, batch
+
+
+def _plain_batches(points: Iterable[MetricPoint]) -> Iterator[tuple[int, list[Metric]]]:
     batch: list[Metric] = []
     size = 0
     for point in points:
         point_size = len(point.key) + _METRIC_OVERHEAD_BYTES
         if len(batch) == MAX_METRICS_PER_BATCH or size + point_size > _REQUEST_BYTES_BUDGET:
-            yield batch
+            yield len(batch), batch
             batch, size = [], 0
         batch.append(Metric(point.key, point.value, point.timestamp, point.step))
         size += point_size
     if batch:
-        yield batch
+        yield len(batch), batch
 
 
 @dataclass
@@ -176,6 +223,7 @@ class _Job:
     on_failed: Callable[[Exception], bool] | None = None
     #: Told each batch MLflow confirmed (see ``log_points``).
     on_batch: Callable[[int, int], None] | None = None
+    link: PointLink = NO_LINK
 
 
 class _AsyncWriter:
@@ -226,7 +274,7 @@ class _AsyncWriter:
             try:
                 log_points(
                     job.tracking_uri, job.run_id, job.points, total=job.total,
-                    on_batch=job.on_batch,
+                    on_batch=job.on_batch, link=job.link,
                 )  # fmt: skip
             except Exception as exc:  # noqa: BLE001 - handed to on_failed or to flush()
                 if job.on_failed is None or not job.on_failed(exc):  # reported by flush()
@@ -252,12 +300,13 @@ def submit_points(  # noqa: PLR0913
     on_written: Callable[[], None] | None = None,
     on_failed: Callable[[Exception], bool] | None = None,
     on_batch: Callable[[int, int], None] | None = None,
+    link: PointLink = NO_LINK,
 ) -> None:
     """Log ``points`` in the background; ``flush()`` waits for them. With
     ``on_failed``, a failure goes to it first; ``flush`` reports it unless it
     returned True. ``on_batch`` is told each batch MLflow confirmed."""
     _async_writer().submit(
-        _Job(tracking_uri, run_id, points, total, on_written, on_failed, on_batch)
+        _Job(tracking_uri, run_id, points, total, on_written, on_failed, on_batch, link)
     )
 
 

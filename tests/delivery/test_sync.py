@@ -232,3 +232,35 @@ class TestBatchByBatch:
         assert second.points_delivered == first.points_left
         assert stored(client, run_id) == {"m.curve": history(points)}
         assert spool.spool_files(tmp_path) == []
+
+
+class TestLinkedSaves:
+    def test_sync_delivers_a_save_linked_as_it_was_saved(
+        self, tmp_path, mlflow_server, client, new_run
+    ):
+        """A save linked to a LoggedModel and its data, spooled and not delivered,
+        reaches the model's metrics through sync with both links."""
+        from kedro_metrics.links import PointLink
+
+        run_id = new_run()
+        model = client.create_logged_model(
+            client.get_run(run_id).info.experiment_id, source_run_id=run_id
+        )
+        link = PointLink("test_split", "0123456789abcdef", model.model_id)
+        target = spool.SpoolTarget(
+            str(tmp_path), spool.new_spool_id(), run_id, store.redact(mlflow_server.url) or "",
+            owner_pid=os.getpid(),
+        )  # fmt: skip
+        writer = spool.writer_for(target)
+        writer.add_points(GOOD, link)
+        writer.add_points(OTHER)
+        spool.close_writer(target, remove=False)
+        delivery.sync(str(tmp_path), mlflow_server.url)
+        assert stored(client, run_id) == {"m.acc": history(OTHER), "m.loss": history(GOOD)}
+        assert sorted(
+            (m.key, m.value, m.step, m.model_id, m.dataset_name, m.dataset_digest)
+            for m in client.get_logged_model(model.model_id).metrics
+        ) == [
+            ("m.loss", 0.1, 1, model.model_id, "test_split", "0123456789abcdef"),
+            ("m.loss", 0.2, 0, model.model_id, "test_split", "0123456789abcdef"),
+        ]

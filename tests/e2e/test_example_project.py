@@ -156,3 +156,48 @@ class TestExampleLeavesTrackedFilesAlone:
         kedro(project, "run", env=telemetry_on).check()
         assert (project / "mlflow.db").is_file()
         assert git("status", "--porcelain", "--untracked-files=all") == ""
+
+
+class TestExampleLineageEnvironment:
+    """`kedro run --env lineage` (docs/lineage.md): the model is logged to the run and
+    the scores are linked to it and to their split, as MLflow's model page shows."""
+
+    def test_the_model_holds_the_scores_per_dataset(self, tmp_path_factory, new_project, kedro):
+        import hashlib
+        import json
+
+        from mlflow import MlflowClient
+
+        project = new_project(tmp_path_factory.mktemp("example-lineage"), source=EXAMPLE)
+        kedro(project, "run", "--env", "lineage").check()
+        client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
+        experiment = client.get_experiment_by_name("metrics_example").experiment_id
+        (run,) = client.search_runs([experiment])
+        (model,) = client.search_logged_models([experiment])
+        assert (model.name, model.source_run_id, model.tags["kedro_metrics.dataset"]) == (
+            "model",
+            run.info.run_id,
+            "model",
+        )
+        described = json.dumps(
+            {"type": "kedro.io.memory_dataset.MemoryDataset"}, sort_keys=True, separators=(",", ":")
+        )
+        memory_digest = hashlib.sha256(described.encode()).hexdigest()[:16]
+        linked = sorted(
+            (m.key, m.step, m.model_id, m.dataset_name, m.dataset_digest) for m in model.metrics
+        )
+        assert linked == [
+            ("model_metrics.accuracy", 0, model.model_id, None, None),
+            ("model_metrics.loss", 0, model.model_id, None, None),  # the step of the model
+            ("model_metrics.precision", 0, model.model_id, None, None),
+            ("model_metrics.recall", 0, model.model_id, None, None),
+            ("test_scores.accuracy", 0, model.model_id, "X_test", memory_digest),
+            ("test_scores.log_loss", 0, model.model_id, "X_test", memory_digest),
+            ("train_scores.accuracy", 0, model.model_id, "X_train", memory_digest),
+            ("train_scores.log_loss", 0, model.model_id, "X_train", memory_digest),
+        ]
+        first_loss = client.get_metric_history(run.info.run_id, "model_metrics.loss")[0]
+        assert {m.key: m.value for m in model.metrics} == {
+            **{key: run.data.metrics[key] for key, *_ in linked},
+            "model_metrics.loss": first_loss.value,
+        }

@@ -13,8 +13,9 @@ from mlflow import MlflowClient
 
 from kedro_metrics.delivery import DeliveryPolicy
 from kedro_metrics.errors import ConfigError
-from kedro_metrics.hook.evaluation import describe, evaluated_names, record_evaluations
+from kedro_metrics.hook.evaluation import evaluated_names, record_evaluations
 from kedro_metrics.hook.tracked_run import TrackedRun
+from kedro_metrics.io.data_digest import describe
 from kedro_metrics.io.datasets import MlflowMetricsDataSet
 from tests.e2e.project_template.src.e2e_project.datasets import TextDataset
 

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from kedro_metrics.links import NO_LINK, PointLink
 from kedro_metrics.points import MetricPoint
 from kedro_metrics.spool.lines import (
     FORMAT,
@@ -26,6 +27,7 @@ PATH = Path("run.1.jsonl")
 HEADER = {"kind": "run", "format": FORMAT, "spool_id": "abc", "run_id": "r1", "owner": True}
 FIRST = [["m.loss", 0.2, 0, 1], ["m.loss", 0.1, 1, 2]]
 SECOND = [["m.acc", 0.9, 0, 3]]
+LINK = PointLink("test_split", "0123456789abcdef", step_models={0: ("m-1", "m-2")})
 
 
 def file_of(*records: dict, legacy: bool = False) -> bytes:
@@ -101,6 +103,9 @@ class TestWellFormed:
             {"kind": "points", "seq": 1, "points": [[1, 0.1, 0, 1]]},
             {"kind": "points", "seq": 1, "points": [["m", 0.1, 0.5, 1]]},
             {"kind": "points", "seq": 1, "points": {"m": 1}},
+            {"kind": "points", "seq": 1, "points": FIRST, "link": {"model_id": 7}},
+            {"kind": "points", "seq": 1, "points": FIRST, "link": {"dataset": "x"}},
+            {"kind": "points", "seq": 1, "points": FIRST, "link": None},
             {"kind": "delivered"},
             {"kind": "delivered", "seq": 1, "span": [3, 3]},
             {"kind": "delivered", "seq": 1, "span": [-1, 3]},
@@ -122,6 +127,7 @@ class TestWellFormed:
         [
             {"kind": "points", "seq": 1, "points": FIRST},
             {"kind": "points", "seq": 1, "points": []},
+            {"kind": "points", "seq": 1, "points": FIRST, "link": LINK.as_record()},
             {"kind": "delivered", "seq": 1},
             {"kind": "delivered", "seq": 1, "span": [0, 1000]},
             {"kind": "refused", "seq": 2},
@@ -136,6 +142,29 @@ class TestWellFormed:
 
 
 class TestParse:
+    def test_a_saves_link_comes_back_with_its_pending_points(self):
+        run = parse(
+            PATH,
+            file_of(
+                HEADER,
+                {"kind": "points", "seq": 1, "points": FIRST, "link": LINK.as_record()},
+                {"kind": "points", "seq": 2, "points": SECOND},
+                {"kind": "delivered", "seq": 1, "span": [0, 1]},
+            ),
+        )
+        assert run.pending == [
+            Pending(1, 1, points_of(FIRST[1:])),
+            Pending(2, 0, points_of(SECOND)),
+        ]
+        assert (run.link_of(1), run.link_of(2)) == (LINK, NO_LINK)
+
+    def test_a_damaged_link_is_a_damaged_record_not_a_save_without_links(self):
+        run = parse(
+            PATH,
+            file_of(HEADER, {"kind": "points", "seq": 1, "points": FIRST, "link": {"x": 1}}),
+        )
+        assert (run.damaged, run.pending) == (1, [])
+
     def test_a_file_reads_back(self):
         run = parse(PATH, points_file())
         assert (run.run_id, run.damaged, run.foreign) == ("r1", 0, None)

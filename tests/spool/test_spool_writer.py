@@ -9,6 +9,7 @@ import os
 import pytest
 
 from kedro_metrics import spool
+from kedro_metrics.links import PointLink
 from kedro_metrics.points import MetricPoint
 
 POINTS = [
@@ -42,6 +43,16 @@ def _hold_lock(path: str, ready, done) -> None:
 
 class TestWriteAndRead:
     """A save's points come back exactly; delivered saves are not pending."""
+
+    def test_a_saves_link_is_written_with_its_points(self, target):
+        link = PointLink("test_split", "0123456789abcdef", "m-1")
+        writer = spool.writer_for(target)
+        writer.add_points(POINTS, link)
+        writer.add_points(POINTS[:1])
+        (path,) = spool.spool_files(target.directory)
+        run = spool.read(path)
+        assert run.pending == [(1, 0, POINTS), (2, 0, POINTS[:1])]
+        assert (run.link_of(1), run.link_of(2)) == (link, PointLink())
 
     def test_round_trip(self, target):
         """Points (inf included) read back exactly; the header names run, URI and owner."""

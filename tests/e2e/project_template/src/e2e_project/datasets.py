@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import PurePosixPath
 from typing import Any
 
-from kedro.io import AbstractVersionedDataset, Version
+from kedro.io import AbstractDataset, AbstractVersionedDataset, Version
 from kedro.io.core import get_filepath_str, get_protocol_and_path
 
 
@@ -30,3 +30,25 @@ class TextDataset(AbstractVersionedDataset):
 
     def _describe(self) -> dict[str, Any]:
         return {"filepath": self._filepath, "version": self._version, "load_args": self._load_args}
+
+
+class PyfuncModelDataset(AbstractDataset):
+    """A model dataset as kedro-mlflow's are: its save logs the model to the active
+    MLflow run (``mlflow.pyfunc.log_model``, a LoggedModel output at step 0), and
+    its load gives the model saved."""
+
+    def __init__(self, name: str = "model"):
+        self._name = name
+        self._model: Any = None
+
+    def _save(self, model: Any) -> None:
+        import mlflow
+
+        mlflow.pyfunc.log_model(name=self._name, python_model=model, pip_requirements=[])
+        self._model = model
+
+    def _load(self) -> Any:
+        return self._model
+
+    def _describe(self) -> dict[str, Any]:
+        return {"name": self._name}

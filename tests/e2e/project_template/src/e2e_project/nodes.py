@@ -6,6 +6,7 @@ Every value is exact in binary floating point, so the tests compare with ``==``.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 # pipeline "prefixes" (also __default__) -------------------------------------------
 
@@ -182,3 +183,44 @@ def score_on(test_split: str, reference: str) -> dict:
         "test_lines": len(test_split.splitlines()),
         "reference_lines": len(reference.splitlines()),
     }
+
+
+def _threshold_model(threshold: float) -> Any:
+    import mlflow
+
+    class ThresholdModel(mlflow.pyfunc.PythonModel):
+        """1 for the values at or above ``threshold``."""
+
+        def __init__(self, threshold: float) -> None:
+            self.threshold = threshold
+
+        def predict(self, context: Any, model_input: list[float]) -> list[int]:
+            return [int(value >= self.threshold) for value in model_input]
+
+    return ThresholdModel(threshold)
+
+
+#: The threshold of the models pipeline's models.
+MODEL_THRESHOLD = 2.0
+
+
+def train() -> Any:
+    """model: a pyfunc model (the dataset's save logs it)."""
+    return _threshold_model(MODEL_THRESHOLD)
+
+
+def score_model(model: Any, test_split: str) -> dict:
+    """model_scores: the share of the test lines the model says 1 for."""
+    values = [float(len(line)) for line in test_split.splitlines()]
+    predicted = model.predict(None, values)
+    return {"accuracy": sum(predicted) / len(predicted), "lines": len(values)}
+
+
+def train_and_score() -> dict:
+    """inline_scores: this node logs its own model, then returns its scores."""
+    import mlflow
+
+    mlflow.pyfunc.log_model(
+        name="inline", python_model=_threshold_model(MODEL_THRESHOLD), pip_requirements=[]
+    )
+    return {"threshold": MODEL_THRESHOLD}

@@ -107,6 +107,13 @@ def register_pipelines() -> dict[str, Pipeline]:
             )
         ]
     )
+    models = pipeline(
+        [
+            node(nodes.train, None, "model", name="train"),
+            node(nodes.score_model, ["model", "test_split"], "model_scores", name="score_model"),
+            node(nodes.train_and_score, None, "inline_scores", name="inline"),
+        ]
+    )
     return {
         "__default__": prefixes,
         "prefixes": prefixes,
@@ -121,4 +128,5 @@ def register_pipelines() -> dict[str, Pipeline]:
         "gated": gated,
         "lineage": lineage,
         "evaluated": evaluated,
+        "models": models,
     }

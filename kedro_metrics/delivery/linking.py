@@ -1,0 +1,55 @@
+"""What one save's points link to in MLflow 3 (``links``), resolved once before the
+save writes anything: the data its dataset was evaluated on, and the LoggedModel by
+MLflow's own rule (the dataset's ``model:``, else the saving thread's active model,
+else the run's model outputs at each point's step). ``store.models`` says what each
+costs: nothing unless a model is in play.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from kedro_metrics import store
+from kedro_metrics.errors import NoModelError
+from kedro_metrics.links import NO_LINK, PointLink, link_for
+
+
+@dataclass(frozen=True)
+class LinkRequest:
+    """What a metrics dataset asks its points to link to: ``dataset`` = (catalog name,
+    digest) of the first data its ``evaluated_on`` names; ``model_dataset`` = the
+    catalog name its ``model:`` gives."""
+
+    dataset: tuple[str, str] | None = None
+    model_dataset: str | None = None
+
+
+def link_of(
+    request: LinkRequest | None, tracking_uri: str | None, run_id: str | None, label: str
+) -> PointLink:
+    """The link of a save of ``label`` to ``run_id`` (None: a run spooled offline,
+    not in the store yet: no model of it to link).
+
+    Raises:
+        NoModelError: ``model:`` names a dataset whose save logged no model in the run.
+    """
+    request = request or LinkRequest()
+    model_id = None
+    if request.model_dataset is not None and run_id is not None:
+        model_id = store.model_logged_by(tracking_uri, run_id, request.model_dataset)
+        if model_id is None:
+            raise NoModelError(
+                f"{label} links its metrics to the model {request.model_dataset!r} "
+                f"(`model:`), but no save of {request.model_dataset!r} logged an MLflow "
+                f"model in run {run_id}. Save the model first: make the node that "
+                "computes these metrics take the model as an input, or drop `model:`."
+            )
+    active = store.active_model_id()
+    outputs = []
+    if model_id is None and active is None and run_id is not None:
+        outputs = store.model_outputs(tracking_uri, run_id)
+    if request.dataset is None and model_id is None and active is None and not outputs:
+        return NO_LINK
+    return link_for(
+        dataset=request.dataset, model_id=model_id, active_model_id=active, outputs=outputs
+    )
