@@ -45,6 +45,9 @@ class ProcessState:
     #: The run a ``kedro run`` of this process writes to, ``(tracking URI, run id)``,
     #: while its pipeline runs (hook): ``kedro_metrics.check()`` in a node checks it.
     current_run: tuple[str, str] | None = None
+    #: Runs other processes log to as well (the hook resumed them): a save reads
+    #: their model outputs every time (delivery.linking).
+    shared_runs: set[str] = field(default_factory=set)
     #: A run's LoggedModel outputs by (URI, run id, last model logged) (store.models).
     model_outputs: dict[tuple[str, str, str], list[tuple[str, int]]] = field(default_factory=dict)
     #: The LoggedModel a catalog dataset's save logged, by (URI, run id, dataset).

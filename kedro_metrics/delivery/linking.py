@@ -7,11 +7,13 @@ costs: nothing unless a model is in play.
 
 from __future__ import annotations
 
+import multiprocessing
 from dataclasses import dataclass
 
 from kedro_metrics import store
 from kedro_metrics.errors import NoModelError
 from kedro_metrics.links import NO_LINK, PointLink, link_for
+from kedro_metrics.process import state
 
 
 @dataclass(frozen=True)
@@ -47,9 +49,16 @@ def link_of(
     active = store.active_model_id()
     outputs = []
     if model_id is None and active is None and run_id is not None:
-        outputs = store.model_outputs(tracking_uri, run_id)
+        outputs = store.model_outputs(tracking_uri, run_id, shared=shared_run(run_id))
     if request.dataset is None and model_id is None and active is None and not outputs:
         return NO_LINK
     return link_for(
         dataset=request.dataset, model_id=model_id, active_model_id=active, outputs=outputs
     )
+
+
+def shared_run(run_id: str) -> bool:
+    """Do other processes log models to ``run_id`` too? In a ParallelRunner worker,
+    and for a run the hook resumed (``MLFLOW_RUN_ID``: a task of a pipeline spread
+    over containers): then a save reads the run's model outputs every time."""
+    return multiprocessing.parent_process() is not None or run_id in state.shared_runs

@@ -25,6 +25,7 @@ from kedro_metrics.errors import KedroMetricsError, StoreUnavailableError, Track
 from kedro_metrics.hook.interrupts import InterruptHandlers
 from kedro_metrics.hook.model_links import RunActivation
 from kedro_metrics.meaning import Declarations
+from kedro_metrics.process import state
 from kedro_metrics.run_source import PARENT_RUN_VARIABLE, RunDecision, RunSource, decide
 from kedro_metrics.version import __version__
 
@@ -160,6 +161,8 @@ def open_run(
         if not decision.offline:
             check_resumed_run(uri, policy)
             link_to_parent(uri, policy, os.environ.get(PARENT_RUN_VARIABLE))
+            # a task of a pipeline spread over processes: others log models to it too
+            state.shared_runs.add(decision.run_id)
         logger.info(
             "kedro-metrics: logging to run %s (MLFLOW_RUN_ID) at %s.",
             decision.run_id, store.redact(uri),

@@ -5,7 +5,8 @@ dataset's save logged.
 Nothing here costs a request unless a model is in play: the active model is
 MLflow's thread-local state, and the run's outputs are read only after the
 calling thread logged a model (MLflow remembers the last one per thread), once
-per model logged.
+per model logged; or at every save of a run other processes log to as well (a
+ParallelRunner worker's, a run resumed with ``MLFLOW_RUN_ID``).
 """
 
 from __future__ import annotations
@@ -36,11 +37,14 @@ def last_model_here() -> str | None:
     return remembered.get() if remembered is not None else None
 
 
-def model_outputs(tracking_uri: str | None, run_id: str) -> list[tuple[str, int]]:
-    """The run's LoggedModel outputs as (model id, step), when the calling thread
-    logged a model (else none: nothing to read). One request per model logged."""
+def model_outputs(
+    tracking_uri: str | None, run_id: str, *, shared: bool = False
+) -> list[tuple[str, int]]:
+    """The run's LoggedModel outputs as (model id, step). Read once per model the
+    calling thread logged, and not at all when it logged none, unless the run is
+    ``shared`` (other processes log to it too: read at every call)."""
     last = last_model_here()
-    if last is None:
+    if last is None and not shared:
         return []
     uri = resolve_uri(tracking_uri)
 
@@ -51,6 +55,8 @@ def model_outputs(tracking_uri: str | None, run_id: str) -> list[tuple[str, int]
         outputs = run.outputs.model_outputs if run.outputs else []
         return [(output.model_id, output.step) for output in outputs]
 
+    if shared:
+        return read()
     return _remembered(state.model_outputs, (uri, run_id, last), read) or []
 
 

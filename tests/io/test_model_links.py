@@ -66,6 +66,25 @@ class TestOutsideKedroRun:
         assert store.last_model_here() is None
         assert store.model_outputs(None, info.run_id) == []
 
+    def test_a_run_other_processes_log_to_reads_its_outputs_at_every_save(self, run):
+        """A run the hook resumed (MLFLOW_RUN_ID: a task among others): a model
+        another process output at step 0 links the points this one saves."""
+        from kedro_metrics.process import state
+
+        client, info = run
+        made = []
+        thread = threading.Thread(target=lambda: made.append(mlflow.create_external_model()))
+        thread.start()
+        thread.join()
+        (model,) = made
+        client.log_outputs(info.run_id, [mlflow.entities.LoggedModelOutput(model.model_id, 0)])
+        state.shared_runs.add(info.run_id)
+        try:
+            MlflowMetricsDataSet(prefix="m").save({"acc": 0.5})
+        finally:
+            state.shared_runs.discard(info.run_id)
+        assert model_metrics(client, model.model_id) == [("m.acc", 0.5, 0, model.model_id, None)]
+
     def test_a_model_dataset_that_logged_nothing_fails_the_save_saying_why(self, run):
         client, info = run
         with pytest.raises(DatasetError) as caught:
