@@ -7,13 +7,19 @@ costs: nothing unless a model is in play.
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NoReturn, TypeVar
 
 from kedro_metrics import store
-from kedro_metrics.errors import NoModelError
+from kedro_metrics.errors import NoModelError, StoreUnavailableError
 from kedro_metrics.links import NO_LINK, PointLink, link_for
 from kedro_metrics.process import state
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -33,28 +39,51 @@ def link_of(
     not in the store yet: no model of it to link).
 
     Raises:
-        NoModelError: ``model:`` names a dataset whose save logged no model in the run.
+        NoModelError: ``model:`` names a dataset whose save logged no model in the run
+            (a store that cannot answer is one warning: no model link).
     """
     request = request or LinkRequest()
     model_id = None
     if request.model_dataset is not None and run_id is not None:
-        model_id = store.model_logged_by(tracking_uri, run_id, request.model_dataset)
-        if model_id is None:
-            raise NoModelError(
-                f"{label} links its metrics to the model {request.model_dataset!r} "
-                f"(`model:`), but no save of {request.model_dataset!r} logged an MLflow "
-                f"model in run {run_id}. Save the model first: make the node that "
-                "computes these metrics take the model as an input, or drop `model:`."
-            )
+        named = request.model_dataset
+        model_id = _looked_up(
+            label, f"the model {named!r}",
+            lambda: store.model_logged_by(tracking_uri, run_id, named) or _no_model(named, run_id),
+        )  # fmt: skip
     active = store.active_model_id()
     outputs = []
     if model_id is None and active is None and run_id is not None:
-        outputs = store.model_outputs(tracking_uri, run_id, shared=shared_run(run_id))
+        outputs = _looked_up(
+            label, f"the models of run {run_id}",
+            lambda: store.model_outputs(tracking_uri, run_id, shared=shared_run(run_id)),
+        ) or []  # fmt: skip
     if request.dataset is None and model_id is None and active is None and not outputs:
         return NO_LINK
     return link_for(
         dataset=request.dataset, model_id=model_id, active_model_id=active, outputs=outputs
     )
+
+
+def _no_model(named: str, run_id: str) -> NoReturn:
+    raise NoModelError(
+        f"its metrics link to the model {named!r} (`model:`), but no save of {named!r} "
+        f"logged an MLflow model in run {run_id}. Save the model first: make the node "
+        "that computes these metrics take the model as an input, or drop `model:`."
+    )
+
+
+def _looked_up(label: str, what: str, look_up: Callable[[], T]) -> T | None:
+    """``look_up()``; None when the store could not answer (one warning): the points
+    then go, spooled if need be, without that link. Links are context: an
+    unavailable store must not cost the metrics."""
+    try:
+        return look_up()
+    except StoreUnavailableError as exc:
+        logger.warning(
+            "%s: %s could not be looked up, so its points go without that link: %s",
+            label, what, exc,
+        )  # fmt: skip
+        return None
 
 
 def shared_run(run_id: str) -> bool:

@@ -271,8 +271,16 @@ class MlflowRunDataset(AbstractDataset):
         data = None
         run_key = policy.run_id or (policy.spool.spool_id if policy.spool else None)
         if self._evaluated_data is not None and self.evaluated_on and run_key:
-            found = data_digest.evaluated(run_key, self.evaluated_on[0], self._evaluated_data)
-            data = (found.name, found.digest)
+            name = self.evaluated_on[0]
+            try:
+                found = data_digest.evaluated(run_key, name, self._evaluated_data)
+            except Exception as exc:  # noqa: BLE001 - context: never costs the metrics
+                logger.warning(
+                    "%s: the digest of %r could not be taken (%s: %s); its points go "
+                    "without the data link.", self._label, name, type(exc).__name__, exc,
+                )  # fmt: skip
+            else:
+                data = (found.name, found.digest)
         if data is None and self.model is None:
             return None
         return LinkRequest(data, self.model)

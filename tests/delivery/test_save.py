@@ -101,6 +101,33 @@ class TestSave:
         assert pending_in_files(target) == [[(1, 0, POINTS), (2, 0, POINTS[:2])]]
         spool.close_writer(target, remove=False)
 
+    def test_an_unavailable_store_keeps_a_linked_saves_points_without_the_model(
+        self, tmp_path, retry_budget, caplog
+    ):
+        """`model:` cannot be looked up in a store that does not answer: one warning,
+        and the save's points are spooled as any save's, linked to their data."""
+        from kedro_metrics.delivery.linking import LinkRequest
+        from kedro_metrics.links import PointLink
+        from kedro_metrics.points import validate
+
+        dead = f"http://127.0.0.1:{free_port()}"
+        policy = spooled_policy(tmp_path, dead, "run-1")
+        validated = validate({"loss": 0.5}, prefix="m", key_problem=store.key_problem)
+        linking = LinkRequest(("test_split", "0123456789abcdef"), "model")
+        with caplog.at_level(logging.WARNING, logger="kedro_metrics"):
+            delivery.save(validated, tracking_uri=dead, policy=policy, label="'m'", linking=linking)
+        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        assert warnings[0].startswith(
+            "'m': the model 'model' could not be looked up, so its points go without that link: "
+        )
+        (path,) = spool.spool_files(policy.spool.directory)
+        run = spool.read(path)
+        assert [(p.key, p.value, p.step) for _, _, points in run.pending for p in points] == [
+            ("m.loss", 0.5, 0)
+        ]
+        assert run.link_of(1) == PointLink("test_split", "0123456789abcdef")
+        spool.close_writer(policy.spool, remove=False)
+
     def test_raise_mode_fails_the_save_and_says_how_much_was_written(self, tmp_path, retry_budget):
         dead = f"http://127.0.0.1:{free_port()}"
         policy = spooled_policy(tmp_path, dead, "run-1", raises=True)

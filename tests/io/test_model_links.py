@@ -4,6 +4,7 @@ against a real sqlite store: the active model, the thread's own model outputs, a
 
 from __future__ import annotations
 
+import logging
 import threading
 
 import mlflow
@@ -90,10 +91,10 @@ class TestOutsideKedroRun:
         with pytest.raises(DatasetError) as caught:
             MlflowMetricsDataSet(prefix="m", model="trained_model").save({"loss": 0.5})
         assert str(caught.value) == (
-            "'m': 'm' links its metrics to the model 'trained_model' (`model:`), but no "
-            f"save of 'trained_model' logged an MLflow model in run {info.run_id}. Save the "
-            "model first: make the node that computes these metrics take the model as an "
-            "input, or drop `model:`."
+            "'m': its metrics link to the model 'trained_model' (`model:`), but no save of "
+            f"'trained_model' logged an MLflow model in run {info.run_id}. Save the model "
+            "first: make the node that computes these metrics take the model as an input, "
+            "or drop `model:`."
         )
         assert client.get_run(info.run_id).data.metrics == {}
 
@@ -103,6 +104,27 @@ class TestOutsideKedroRun:
         store.mark_model_of_dataset(None, model.model_id, "trained_model")
         MlflowMetricsDataSet(prefix="m", model="trained_model").save({"acc": 0.75})
         assert model_metrics(client, model.model_id) == [("m.acc", 0.75, 0, model.model_id, None)]
+
+    def test_data_whose_digest_fails_costs_the_link_not_the_metrics(self, run, sqlite_uri, caplog):
+        from kedro_metrics.delivery import DeliveryPolicy
+
+        class Unreadable:
+            def _describe(self) -> dict:
+                raise OSError("the disk is gone")
+
+        client, info = run
+        dataset = MlflowMetricsDataSet(evaluated_on="test_split")
+        dataset.bind_to_run(
+            "scores", tracking_uri=sqlite_uri, policy=DeliveryPolicy(run_id=info.run_id),
+            evaluated_data=Unreadable(),
+        )  # fmt: skip
+        with caplog.at_level(logging.WARNING, logger="kedro_metrics"):
+            dataset.save({"acc": 0.5})
+        assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+            "'scores': the digest of 'test_split' could not be taken (OSError: the disk is "
+            "gone); its points go without the data link."
+        ]
+        assert client.get_run(info.run_id).data.metrics == {"scores.acc": 0.5}
 
     @pytest.mark.parametrize("model", [3, "", ["a"]])
     def test_model_must_be_a_catalog_name(self, model):
