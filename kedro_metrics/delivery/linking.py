@@ -73,13 +73,18 @@ def _no_model(named: str, run_id: str) -> NoReturn:
 
 
 def _looked_up(label: str, what: str, look_up: Callable[[], T]) -> T | None:
-    """``look_up()``; None when the store could not answer (one warning): the points
+    """``look_up()``; None when the store could not answer (one warning per lookup
+    and run, the next ones at DEBUG): the points
     then go, spooled if need be, without that link. Links are context: an
     unavailable store must not cost the metrics."""
     try:
         return look_up()
     except StoreUnavailableError as exc:
-        logger.warning(
+        with state.lock:  # one warning per lookup, the others at DEBUG
+            first = f"links:{what}" not in state.warned_spools
+            state.warned_spools.add(f"links:{what}")
+        logger.log(
+            logging.WARNING if first else logging.DEBUG,
             "%s: %s could not be looked up, so its points go without that link: %s",
             label, what, exc,
         )  # fmt: skip

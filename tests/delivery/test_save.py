@@ -79,6 +79,34 @@ class TestSave:
         assert pending_in_files(target) == [[]]
         spool.close_writer(target, remove=True)
 
+    def test_a_one_request_save_of_a_kedro_run_pays_one_fsync(
+        self, tmp_path, mlflow_server, monkeypatch
+    ):
+        """The hook opens the run's spool file when the run starts (delivery.open_spool);
+        a save that fits one request then costs one fsync (its points record), and
+        marking it delivered none."""
+        import os
+
+        from mlflow import MlflowClient
+
+        client = MlflowClient(tracking_uri=mlflow_server.url)
+        run_id = client.create_run(
+            client.create_experiment(f"fsync-{uuid.uuid4().hex[:8]}")
+        ).info.run_id
+        policy = spooled_policy(tmp_path, mlflow_server.url, run_id)
+        delivery.open_spool(policy)
+        fsyncs = []
+        real_fsync = os.fsync
+        monkeypatch.setattr(os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd)))
+        delivery.send_points(
+            mlflow_server.url, POINTS, policy=policy, total=len(POINTS), asynchronous=False
+        )
+        monkeypatch.undo()
+        assert len(fsyncs) == 1
+        assert len(client.get_metric_history(run_id, "m.loss")) == len(POINTS)
+        assert pending_in_files(policy.spool) == [[]]
+        spool.close_writer(policy.spool, remove=True)
+
     def test_an_unavailable_store_keeps_the_points_and_warns_once(
         self, tmp_path, retry_budget, caplog
     ):
