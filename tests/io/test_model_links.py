@@ -48,6 +48,18 @@ class TestOutsideKedroRun:
             ("m.loss", 0.5, 0, model.model_id, None),
         ]
 
+    def test_mlflow_active_model_id_links_the_points_of_a_new_thread(self, run, monkeypatch):
+        """MLFLOW_ACTIVE_MODEL_ID: MLflow's default active model, read by each thread."""
+        client, info = run
+        model = mlflow.create_external_model(name="from-the-environment")
+        monkeypatch.setenv("MLFLOW_ACTIVE_MODEL_ID", model.model_id)
+        saving = threading.Thread(
+            target=lambda: MlflowMetricsDataSet(prefix="m", run_id=info.run_id).save({"f1": 0.5})
+        )
+        saving.start()
+        saving.join()
+        assert model_metrics(client, model.model_id) == [("m.f1", 0.5, 0, model.model_id, None)]
+
     def test_a_model_this_thread_logged_links_the_points_at_its_step(self, run):
         client, info = run
         model = mlflow.create_external_model(name="external")
