@@ -37,7 +37,7 @@ from kedro_metrics.hook.catalog_binding import (
 from kedro_metrics.hook.evaluation import evaluated_names, record_evaluations
 from kedro_metrics.hook.interrupts import InterruptHandlers
 from kedro_metrics.hook.kubeflow_file import KubeflowFile
-from kedro_metrics.hook.model_links import ModelWatch, RunActivation
+from kedro_metrics.hook.model_links import ModelWatch, RunActivation, WorkerActivation
 from kedro_metrics.hook.node_timings import NodeClock, collected, log_times, start_collecting
 from kedro_metrics.hook.one_line import for_kedro_run
 from kedro_metrics.hook.run_check import check_at_run_end
@@ -47,6 +47,7 @@ from kedro_metrics.hook.tracked_run import (
     log_run_params,
     log_run_tags,
     open_run,
+    runner_name,
 )
 from kedro_metrics.io.run_dataset import one_message
 from kedro_metrics.process import state
@@ -80,6 +81,7 @@ class MetricsHook:
         self._settings: project.ProjectSettings | None = None
         self._clock = NodeClock()
         self._models = ModelWatch()
+        self._worker = WorkerActivation()
         self._timings: Path | None = None
         #: The catalog and each metrics dataset's evaluated_on, recorded at the end.
         self._evaluated: tuple[Any, dict[str, tuple[str, ...]]] | None = None
@@ -132,6 +134,8 @@ class MetricsHook:
             self._run.watch_interrupts(interrupts)
             if self._run.run_id and self._run.policy.enabled and not self._run.policy.offline:
                 self._run.activation = RunActivation(self._run.tracking_uri, self._run.run_id)
+                if "ParallelRunner" in runner_name(run_params.get("runner")):
+                    self._run.activation.for_workers()
             if self._run.params and self._run.run_id:
                 log_run_params(self._run, self._run.params)
             if sources and self._run.run_id and not (self._run.owned or self._run.policy.offline):
@@ -159,6 +163,8 @@ class MetricsHook:
         run = self._run
         if run is not None and run.activation is not None:
             run.activation.in_this_thread()
+        elif run is None:
+            self._worker.before_node()
         self._clock.started(node.name)
 
     @hook_impl

@@ -43,7 +43,8 @@ _INTERFACE = {
     ),
     "runs": (
         "SESSION_TAG", "SPOOL_ID_TAG", "activate_in_thread", "check_run", "create_spooled_run",
-        "end_run", "ensure_experiment", "leave_in_thread", "link_parent", "start_run",
+        "end_run", "ensure_experiment", "leave_in_thread", "link_parent", "point_mlflow_at",
+        "start_run",
     ),
     "write": ("IN_FLIGHT", "batches", "flush", "log_points", "pending_writes", "submit_points"),
 }  # fmt: skip
@@ -58,7 +59,7 @@ __all__ = [  # the interface above, sorted (a test checks they agree)
     "experiment_id", "experiment_ids", "first_steps", "flush", "get_run", "is_local",
     "is_server", "key_problem", "last_model_here", "latest_run_holding", "leave_in_thread", "link_parent", "log_evaluation_inputs", "log_metrics_and_tags", "log_params", "log_points",
     "log_values", "mark_model_of_dataset", "metric_keys", "model_logged_by", "model_outputs",
-    "pending_writes", "read_histories", "read_history",
+    "pending_writes", "point_mlflow_at", "read_histories", "read_history",
     "read_points", "read_values", "redact", "request_timeout", "resolve_uri",
     "run_started_here", "safe_key", "search_runs", "sqlite_file_problem", "start_run", "submit_points",
     "unhealthy", "where",

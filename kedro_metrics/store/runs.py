@@ -235,23 +235,32 @@ def activate_in_thread(tracking_uri: str | None, run_id: str) -> tuple[bool, str
     thread has an active run already. Two requests (MLflow's ``start_run`` reads
     the run and marks it running).
 
-    Returns (activated, the tracking URI to restore): MLflow's tracking URI becomes
-    the run's store when it was another (``MLFLOW_TRACKING_URI`` too, so that worker
-    processes inherit it); ``leave_in_thread`` undoes both.
+    Returns (activated, the tracking URI to restore): see ``point_mlflow_at``;
+    ``leave_in_thread`` undoes both.
     """
-    import os
-
     import mlflow
 
     if mlflow.active_run() is not None:
         return False, None
-    uri = resolve_uri(tracking_uri)
-    previous = None
-    if resolve_uri(None) != uri:
-        previous = os.environ.get("MLFLOW_TRACKING_URI", "")
-        mlflow.set_tracking_uri(uri)
+    previous = point_mlflow_at(tracking_uri)
     mlflow.start_run(run_id=run_id)
     return True, previous
+
+
+def point_mlflow_at(tracking_uri: str | None) -> str | None:
+    """MLflow's tracking URI becomes ``tracking_uri`` when it was another one
+    (``MLFLOW_TRACKING_URI`` too, so that worker processes inherit it). Returns the
+    variable's value before ("" when unset), None when nothing changed."""
+    import os
+
+    import mlflow
+
+    uri = resolve_uri(tracking_uri)
+    if resolve_uri(None) == uri:
+        return None
+    previous = os.environ.get("MLFLOW_TRACKING_URI", "")
+    mlflow.set_tracking_uri(uri)
+    return previous
 
 
 def leave_in_thread(

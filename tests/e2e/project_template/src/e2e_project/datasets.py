@@ -35,20 +35,29 @@ class TextDataset(AbstractVersionedDataset):
 class PyfuncModelDataset(AbstractDataset):
     """A model dataset as kedro-mlflow's are: its save logs the model to the active
     MLflow run (``mlflow.pyfunc.log_model``, a LoggedModel output at step 0), and
-    its load gives the model saved."""
+    keeps its threshold in ``filepath`` so that any process (a ParallelRunner
+    worker) loads the model back."""
 
-    def __init__(self, name: str = "model"):
+    def __init__(self, filepath: str, name: str = "model"):
+        self._filepath = filepath
         self._name = name
-        self._model: Any = None
 
     def _save(self, model: Any) -> None:
+        import json
+
         import mlflow
 
         mlflow.pyfunc.log_model(name=self._name, python_model=model, pip_requirements=[])
-        self._model = model
+        with open(self._filepath, "w") as file:
+            json.dump({"threshold": model.threshold}, file)
 
     def _load(self) -> Any:
-        return self._model
+        import json
+
+        from e2e_project.nodes import threshold_model
+
+        with open(self._filepath) as file:
+            return threshold_model(json.load(file)["threshold"])
 
     def _describe(self) -> dict[str, Any]:
-        return {"name": self._name}
+        return {"filepath": self._filepath, "name": self._name}

@@ -185,7 +185,7 @@ def score_on(test_split: str, reference: str) -> dict:
     }
 
 
-def _threshold_model(threshold: float) -> Any:
+def threshold_model(threshold: float) -> Any:
     import mlflow
 
     class ThresholdModel(mlflow.pyfunc.PythonModel):
@@ -206,7 +206,7 @@ MODEL_THRESHOLD = 2.0
 
 def train() -> Any:
     """model: a pyfunc model (the dataset's save logs it)."""
-    return _threshold_model(MODEL_THRESHOLD)
+    return threshold_model(MODEL_THRESHOLD)
 
 
 def score_model(model: Any, test_split: str) -> dict:
@@ -221,6 +221,6 @@ def train_and_score() -> dict:
     import mlflow
 
     mlflow.pyfunc.log_model(
-        name="inline", python_model=_threshold_model(MODEL_THRESHOLD), pip_requirements=[]
+        name="inline", python_model=threshold_model(MODEL_THRESHOLD), pip_requirements=[]
     )
     return {"threshold": MODEL_THRESHOLD}
