@@ -29,6 +29,9 @@ RUN_ID_VARIABLE = "MLFLOW_RUN_ID"
 #: Our own variable: the parent of the run MLFLOW_RUN_ID resumes, recorded in MLflow's
 #: parent tag when the run has none (a Kubeflow task's run made without it).
 PARENT_RUN_VARIABLE = "MLFLOW_PARENT_RUN_ID"
+#: Our own variable, set by the hook while a ParallelRunner's pipeline runs: the run
+#: its worker processes make their active MLflow run (and log models to).
+WORKERS_RUN_VARIABLE = "KEDRO_METRICS_ACTIVE_RUN_ID"
 
 
 class RunSource(enum.Enum):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NoReturn, TypeVar
@@ -17,6 +18,7 @@ from kedro_metrics import store
 from kedro_metrics.errors import NoModelError, StoreUnavailableError
 from kedro_metrics.links import NO_LINK, PointLink, link_for
 from kedro_metrics.process import state
+from kedro_metrics.run_source import WORKERS_RUN_VARIABLE
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -92,7 +94,12 @@ def _looked_up(label: str, what: str, look_up: Callable[[], T]) -> T | None:
 
 
 def shared_run(run_id: str) -> bool:
-    """Do other processes log models to ``run_id`` too? In a ParallelRunner worker,
-    and for a run the hook resumed (``MLFLOW_RUN_ID``: a task of a pipeline spread
-    over containers): then a save reads the run's model outputs every time."""
-    return multiprocessing.parent_process() is not None or run_id in state.shared_runs
+    """Do other processes log models to ``run_id`` too? In a ParallelRunner worker
+    (the hook names the run in ``WORKERS_RUN_VARIABLE``), and for a run the hook
+    resumed (``MLFLOW_RUN_ID``: a task of a pipeline spread over containers): then a
+    save reads the run's model outputs every time. Any other process (a script's
+    multiprocessing pool) reads them only after it logged a model itself."""
+    in_a_worker = multiprocessing.parent_process() is not None
+    return (in_a_worker and os.environ.get(WORKERS_RUN_VARIABLE) == run_id) or (
+        run_id in state.shared_runs
+    )

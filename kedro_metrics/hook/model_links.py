@@ -22,12 +22,13 @@ import sys
 import threading
 
 from kedro_metrics import store
+from kedro_metrics.run_source import WORKERS_RUN_VARIABLE
 
 logger = logging.getLogger(__name__)
 
 #: The run of the ``kedro run`` whose worker processes (ParallelRunner) make it
-#: active around their nodes; set while its pipeline runs.
-RUN_VARIABLE = "KEDRO_METRICS_ACTIVE_RUN_ID"
+#: active before their first node; set while its pipeline runs.
+RUN_VARIABLE = WORKERS_RUN_VARIABLE
 
 
 class RunActivation:
