@@ -1201,9 +1201,6 @@ def render_markdown(results: Results, machine_info: list[tuple[str, str]], elaps
         "(`kedro --help` in the project: 0.62 s) is the gap; what is left to the plugin is "
         "+0.04 to +0.12 s. The 1.1 goal is not met: a `kedro <plugin> <command>` pays Kedro's "
         "CLI start, which a bare script does not.",
-        "- `kedro run` of the 20-node pipeline against a minimal hand-written MLflow hook doing "
-        "the same job (`run_overhead.py`, medians of 5): tracked 3.69 s, hand hook 3.45 s, "
-        "tracked / hand hook 1.07 (goal: at most 1.1).",
         "",
         "Last line of the run:",
         "",
