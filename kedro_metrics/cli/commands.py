@@ -261,13 +261,13 @@ _runs_option = click.option(
 @_runs_option
 @options.env
 @options.table_format
-@click.option(
-    "--plot", "plot_file", type=click.Path(dir_okay=False, writable=True), default=None,
+@options.output_file(
+    "--plot",
+    "plot_file",
     help="Also draw the points to this PNG (a line per run).",
-    callback=arguments.output_file(
-        if_empty="give the PNG file to draw, or leave --plot out", create_folders=True
-    ),
-)  # fmt: skip
+    if_empty="give the PNG file to draw, or leave --plot out",
+    create_folders=True,
+)
 @click.pass_obj
 def history(  # noqa: PLR0913
     metadata: ProjectMetadata, name: str, run_refs: tuple[str, ...], env: str | None, fmt: str,
@@ -288,11 +288,14 @@ def history(  # noqa: PLR0913
 @metrics.command()
 @click.argument("name_glob")
 @_runs_option
-@click.option(
-    "--output", "-o", required=True, type=click.Path(dir_okay=False, writable=True),
+@options.output_file(
+    "--output",
+    "-o",
+    required=True,
     help="The PNG file to write.",
-    callback=arguments.output_file(if_empty="give the PNG file to write", create_folders=True),
-)  # fmt: skip
+    if_empty="give the PNG file to write",
+    create_folders=True,
+)
 @options.env
 @click.pass_obj
 def plot(

@@ -25,13 +25,13 @@ EXPORT_FORMATS = ("kubeflow", "kfp-v2", "json", "csv")
     help="kubeflow: KFP v1 metrics file; kfp-v2: a KFP v2 task's system.Metrics artifact in "
     "its executor output; json: the run with nested metrics; csv: every point.",
 )  # fmt: skip
-@click.option(
-    "--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
+@options.output_file(
+    "--output",
+    "-o",
     help="Write to this file instead of stdout.",
-    callback=arguments.output_file(
-        if_empty="give a file path, or leave --output out to print to stdout", create_folders=False
-    ),
-)  # fmt: skip
+    if_empty="give a file path, or leave --output out to print to stdout",
+    create_folders=False,
+)
 @options.children
 @click.option(
     "--executor-input", default=None,

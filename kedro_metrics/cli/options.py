@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import click
 from kedro.framework.cli.utils import env_option
 
@@ -26,3 +29,15 @@ by = click.option(
     "--by", type=click.Choice(GROUPINGS), default=None,
     help="Group the rows by the node that saved them, its namespace or the dataset.",
 )  # fmt: skip
+
+
+def output_file(
+    *names: str, help: str, if_empty: str, create_folders: bool, required: bool = False
+) -> Callable[[Any], Any]:
+    """An option naming a file the command writes, checked before anything runs
+    (``arguments.output_file``)."""
+    return click.option(
+        *names, required=required, type=click.Path(dir_okay=False, writable=True),
+        default=None, help=help,
+        callback=arguments.output_file(if_empty=if_empty, create_folders=create_folders),
+    )  # fmt: skip
