@@ -87,6 +87,11 @@ class ValidatedMetrics:
     def __len__(self) -> int:
         return self.point_count
 
+    def batch(self, now_ms: int, first_steps: Mapping[str, int] | None = None) -> PointBatch:
+        """The points of ``points(now_ms, first_steps)`` as a collection that can be
+        drawn from more than once (spooled, then sent), built afresh each time."""
+        return PointBatch(self, now_ms, dict(first_steps or {}))
+
     def points(
         self, now_ms: int | None = None, first_steps: Mapping[str, int] | None = None
     ) -> Iterator[MetricPoint]:
@@ -129,6 +134,22 @@ class ValidatedMetrics:
                     for i, (_, step, _) in enumerate(series.triples or ())
                 )
         return highest
+
+
+@dataclass(frozen=True)
+class PointBatch:
+    """One save's points: a sized collection, iterated as often as needed, each
+    time built afresh from the validated data (``ValidatedMetrics.batch``)."""
+
+    validated: ValidatedMetrics
+    now_ms: int
+    first_steps: Mapping[str, int]
+
+    def __iter__(self) -> Iterator[MetricPoint]:
+        return self.validated.points(self.now_ms, self.first_steps)
+
+    def __len__(self) -> int:
+        return len(self.validated)
 
 
 def current_time_ms() -> int:

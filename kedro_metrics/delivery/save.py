@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import atexit
 import logging
-from collections.abc import Iterable
+from collections.abc import Collection
 
 from kedro_metrics import spool, store
 from kedro_metrics.delivery.linking import LinkRequest, link_of
@@ -55,7 +55,7 @@ def save(  # noqa: PLR0913 - keyword-only settings of one save
                 "%s: offline mode spools numbers only; %d non-numeric value(s) were not "
                 "kept.", label, len(validated.values),
             )  # fmt: skip
-        points = list(validated.points(current_time_ms()))
+        points = validated.batch(current_time_ms())
         link = link_of(linking, tracking_uri, None, label)
         try:
             _spooled(policy, points, link)
@@ -67,27 +67,31 @@ def save(  # noqa: PLR0913 - keyword-only settings of one save
     if validated.values:
         _log_values(tracking_uri, run_id, validated, policy, label)
     first_steps = store.first_steps(tracking_uri, run_id, validated)
-    batch = validated.points(current_time_ms(), first_steps)
+    batch = validated.batch(current_time_ms(), first_steps)
     send_points(
-        tracking_uri, batch, policy=policy, total=len(validated),
+        tracking_uri, batch, policy=policy, total=len(batch),
         asynchronous=policy.asynchronous if asynchronous is None else asynchronous, link=link,
     )  # fmt: skip
 
 
 def send_points(  # noqa: PLR0913
     tracking_uri: str | None,
-    points: Iterable[MetricPoint],
+    points: Collection[MetricPoint],
     *,
     policy: DeliveryPolicy,
     total: int,
     asynchronous: bool = False,
     link: PointLink = NO_LINK,
 ) -> None:
-    """Send ``points`` (each linked as ``link`` says) to the policy's run: directly when it has no spool; else
-    spooled (fsync'd) before returning, then sent. A failure past the retry budget
-    leaves them spooled and warns once (``raises``: raises, saying how much was
-    written). MLflow refusing them (a 4xx) fails the save as it would without a
-    spool, and sync will not resend them."""
+    """Send ``points`` (each linked as ``link`` says) to the policy's run: directly
+    when it has no spool; else spooled (fsync'd) before returning, then sent. A
+    failure past the retry budget leaves them spooled and warns once (``raises``:
+    raises, saying how much was written). MLflow refusing them (a 4xx) fails the
+    save as it would without a spool, and sync will not resend them.
+
+    ``points`` is drawn twice when spooled (into the spool, then to MLflow) and
+    must yield the same points each time: a list, or ``ValidatedMetrics.batch``,
+    which builds them afresh each time so a large save is never held whole."""
     run_id = _run_of(policy)
     if not policy.spooled:  # a local store: written before save returns
         if asynchronous:
@@ -95,36 +99,36 @@ def send_points(  # noqa: PLR0913
         else:
             store.log_points(tracking_uri, run_id, points, total=total, link=link)
         return
-    materialised = list(points)
     try:
-        writer, seq, count = _spooled(policy, materialised, link)
+        writer, saved = _spooled(policy, points, link)
     except spool.SpoolWriteError as exc:
-        _send_unspooled(tracking_uri, run_id, materialised, policy, exc, link)
+        _send_unspooled(tracking_uri, run_id, points, policy, exc, link)
         return
+    count = saved.points
 
     def written() -> None:
-        writer.mark_delivered(seq)
+        writer.mark_delivered(saved)
 
     def batch_written(first: int, count: int) -> None:
-        writer.mark_delivered(seq, (first, first + count))
+        writer.mark_delivered(saved, (first, first + count))
 
     def failed(exc: Exception) -> bool:
         """Spooled (True), or refused by MLflow: then ``flush`` reports it (False)."""
         if store_refused(exc):
-            writer.mark_refused(seq)
+            writer.mark_refused(saved)
             return False
         _report_spooled(exc, count, policy)
         return True
 
     if asynchronous:
         store.submit_points(
-            tracking_uri, run_id, materialised, total=count, on_written=written,
+            tracking_uri, run_id, points, total=count, on_written=written,
             on_failed=None if policy.raises else failed, on_batch=batch_written, link=link,
         )  # fmt: skip
         return
     try:
         store.log_points(
-            tracking_uri, run_id, materialised, total=count, on_batch=batch_written, link=link
+            tracking_uri, run_id, points, total=count, on_batch=batch_written, link=link
         )
     except TrackingError as exc:
         if not failed(exc):
@@ -136,7 +140,7 @@ def send_points(  # noqa: PLR0913
 def _send_unspooled(  # noqa: PLR0913
     tracking_uri: str | None,
     run_id: str,
-    points: list[MetricPoint],
+    points: Collection[MetricPoint],
     policy: DeliveryPolicy,
     spool_error: spool.SpoolWriteError,
     link: PointLink,
@@ -199,20 +203,19 @@ def open_spool(policy: DeliveryPolicy) -> None:
 
 
 def _spooled(
-    policy: DeliveryPolicy, points: Iterable[MetricPoint], link: PointLink = NO_LINK
-) -> tuple[spool.SpoolWriter, int, int]:
-    """Append one save to this process's spool file of the run: (writer, seq, count).
-    A file closed meanwhile (the run ended under a thread still saving) gives way
-    to a late file."""
+    policy: DeliveryPolicy, points: Collection[MetricPoint], link: PointLink = NO_LINK
+) -> tuple[spool.SpoolWriter, spool.SpooledSave]:
+    """Append one save to this process's spool file of the run: (writer, where the
+    save is in it). A file closed meanwhile (the run ended under a thread still
+    saving) gives way to a late file."""
     target = _spool_of(policy)
-    points = list(points)
     writer = spool.writer_for(target)
     try:
-        seq, total = writer.add_points(points, link)
+        saved = writer.add_points(points, link)
     except spool.SpoolClosedError:
         writer = spool.writer_for(target)  # a late writer now
-        seq, total = writer.add_points(points, link)
-    return writer, seq, total
+        saved = writer.add_points(points, link)
+    return writer, saved
 
 
 def _report_spooled(exc: Exception, total: int, policy: DeliveryPolicy) -> None:

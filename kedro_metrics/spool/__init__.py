@@ -11,7 +11,8 @@ in full and fsync'd before ``save`` returns:
   spooled in offline mode), the *redacted* tracking URI, and what ``sync`` needs to
   create an offline run (experiment, name, tags, start time);
 - ``{"kind": "points", "seq": n, "points": [[key, value, step, timestamp], ...]}``:
-  one save; with ``"link": {"dataset_name", "dataset_digest", "model_id",
+  up to 1,000 points of one save (a save is as many records as it needs, all
+  written before one fsync, or none of them); with ``"link": {"dataset_name", "dataset_digest", "model_id",
   "step_models"}`` (the fields that are set) when its points link to the data they
   were computed on or to a LoggedModel (``links.PointLink``);
 - ``{"kind": "delivered", "seq": n, "span": [first, end]}``: MLflow confirmed those
@@ -49,6 +50,7 @@ from kedro_metrics.spool.lines import FORMAT, Pending, SpooledRun
 from kedro_metrics.spool.writer import (
     SUFFIX,
     SpoolClosedError,
+    SpooledSave,
     SpoolTarget,
     SpoolWriteError,
     SpoolWriter,
@@ -70,6 +72,7 @@ __all__ = [
     "SpoolWriteError",
     "SpoolWriter",
     "SpooledRun",
+    "SpooledSave",
     "appender",
     "claimed",
     "close_writer",

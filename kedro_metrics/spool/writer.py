@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import itertools
 import os
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,9 @@ from kedro_metrics.points import MetricPoint
 from kedro_metrics.process import state
 from kedro_metrics.spool.lines import FORMAT, encode
 
+#: Points per ``points`` record: a save is spooled in records of this many points
+#: (MLflow's own batch size), so no record, and no line read back, is ever large.
+CHUNK_POINTS = 1000
 #: Every spool file's name ends so: ``<spool_id>.<pid>[.late-<n>].jsonl``.
 SUFFIX = ".jsonl"
 
@@ -83,24 +87,65 @@ class SpoolWriteError(KedroMetricsError):
 def write_fully(fd: int, line: bytes, *, sync: bool, path: Path) -> None:
     """Append ``line`` to ``fd`` whole (and fsync it), or leave the file as it was
     and raise ``SpoolWriteError``."""
+    append_whole(fd, (line,), sync=sync, path=path)
+
+
+def append_whole(fd: int, lines: Iterable[bytes], *, sync: bool, path: Path) -> None:
+    """Append every line of ``lines`` (drawn one at a time) to ``fd`` and fsync
+    once, or leave the file as it was: a disk that does not take them all (an
+    ``OSError``: ``SpoolWriteError``), or anything raised while drawing them,
+    cuts the file back to where it was."""
     size = os.fstat(fd).st_size
     try:
-        view = memoryview(line)
-        while view:
-            written = os.write(fd, view)
-            if not written:
-                raise OSError(errno.EIO, "the disk took no byte")
-            view = view[written:]
+        for line in lines:
+            view = memoryview(line)
+            while view:
+                written = os.write(fd, view)
+                if not written:
+                    raise OSError(errno.EIO, "the disk took no byte")
+                view = view[written:]
         if sync:
             os.fsync(fd)
-    except OSError as exc:
+    except BaseException as exc:
         try:
             os.ftruncate(fd, size)
         except OSError:
             cut = "; the cut record stays in the file (sync counts it as damaged)"
         else:
             cut = ""
+        if not isinstance(exc, OSError):
+            raise
         raise SpoolWriteError(f"Could not write to the spool file {path}: {exc}{cut}.") from None
+
+
+@dataclass(frozen=True)
+class SpooledSave:
+    """Where one save's points are in its spool file: one ``points`` record per
+    ``CHUNK_POINTS`` points, each as (seq, first, end), the save's points
+    ``first`` to ``end``."""
+
+    records: tuple[tuple[int, int, int], ...]
+
+    @property
+    def points(self) -> int:
+        return self.records[-1][2] if self.records else 0
+
+    @property
+    def seqs(self) -> tuple[int, ...]:
+        return tuple(seq for seq, _, _ in self.records)
+
+    def parts(self, span: tuple[int, int] | None) -> list[tuple[int, tuple[int, int] | None, int]]:
+        """The records that ``span`` (of the save's points; None: all of them)
+        covers: (seq, the span within the record or None when it covers all of
+        it, number of points)."""
+        first, end = span if span is not None else (0, self.points)
+        covered = []
+        for seq, start, stop in self.records:
+            low, high = max(first, start), min(end, stop)
+            if low < high:
+                whole = (low, high) == (start, stop)
+                covered.append((seq, None if whole else (low - start, high - start), high - low))
+        return covered
 
 
 class SpoolWriter:
@@ -151,47 +196,63 @@ class SpoolWriter:
             raise SpoolWriteError(f"Could not create the spool file {self.path}: {exc}.") from None
         return fd
 
-    def add_points(
-        self, points: Iterable[MetricPoint], link: PointLink = NO_LINK
-    ) -> tuple[int, int]:
-        """Append one save's points (and their ``link``), fsync'd; returns (seq,
-        number of points).
+    def add_points(self, points: Iterable[MetricPoint], link: PointLink = NO_LINK) -> SpooledSave:
+        """Append one save's points (and their ``link``), fsync'd once: a record per
+        ``CHUNK_POINTS`` points, encoded as they are drawn from ``points``, so a
+        million-point save is never held whole. All or nothing: when the disk does
+        not take every record, none of them stays.
 
         Raises:
             SpoolWriteError: the disk did not take them; they are not in the file.
         """
-        rows = [[p.key, p.value, p.step, p.timestamp] for p in points]
+        extra = {"link": link.as_record()} if not link.empty else {}
         with self._lock:
-            self._seq += 1
-            seq = self._seq
-            record: dict[str, Any] = {"kind": "points", "seq": seq, "points": rows}
-            if not link.empty:
-                record["link"] = link.as_record()
-            self._write(record, sync=True)
-            self._undelivered[seq] = len(rows)
-        return seq, len(rows)
+            self._check_open()
+            first_seq, records = self._seq, []
 
-    def mark_delivered(self, seq: int, span: tuple[int, int] | None = None) -> None:
-        """MLflow has save ``seq`` (only its points ``span`` = [first, end) when
-        given: one batch). Not fsync'd: a lost mark only means an identical resend,
-        which MLflow ignores; a mark the disk did not take is dropped for that
-        reason too."""
-        record: dict[str, Any] = {"kind": "delivered", "seq": seq}
-        if span is not None:
-            record["span"] = list(span)
-        with self._lock:
-            if not self._take(record, sync=False):
-                return
-            if span is None:
-                self._undelivered.pop(seq, None)
-            elif seq in self._undelivered:
-                self._undelivered[seq] -= span[1] - span[0]
+            def lines() -> Iterator[bytes]:
+                at, drawn = 0, iter(points)
+                while rows := [
+                    [p.key, p.value, p.step, p.timestamp]
+                    for p in itertools.islice(drawn, CHUNK_POINTS)
+                ]:
+                    seq = first_seq + len(records) + 1
+                    yield encode({"kind": "points", "seq": seq, "points": rows, **extra})
+                    records.append((seq, at, at + len(rows)))
+                    at += len(rows)
 
-    def mark_refused(self, seq: int) -> None:
-        """MLflow refused save ``seq`` (its caller was told): sync must not resend it."""
+            append_whole(self._fd, lines(), sync=True, path=self.path)
+            self._seq = first_seq + len(records)
+            for seq, first, end in records:
+                self._undelivered[seq] = end - first
+        return SpooledSave(tuple(records))
+
+    def mark_delivered(self, save: SpooledSave, span: tuple[int, int] | None = None) -> None:
+        """MLflow has ``save`` (only its points ``span`` = [first, end) when given:
+        one batch). Not fsync'd: a lost mark only means an identical resend, which
+        MLflow ignores; a mark the disk did not take is dropped for that reason
+        too."""
         with self._lock:
-            if self._take({"kind": "refused", "seq": seq}, sync=True):
-                self._undelivered.pop(seq, None)
+            for seq, part, count in save.parts(span):
+                if seq not in self._undelivered:
+                    continue
+                record: dict[str, Any] = {"kind": "delivered", "seq": seq}
+                if part is not None:
+                    record["span"] = list(part)
+                if not self._take(record, sync=False):
+                    return
+                left = self._undelivered[seq] - count
+                if part is None or left <= 0:
+                    del self._undelivered[seq]
+                else:
+                    self._undelivered[seq] = left
+
+    def mark_refused(self, save: SpooledSave) -> None:
+        """MLflow refused ``save`` (its caller was told): sync must not resend it."""
+        with self._lock:
+            for seq in save.seqs:
+                if self._take({"kind": "refused", "seq": seq}, sync=True):
+                    self._undelivered.pop(seq, None)
 
     def end(self, status: str, end_time: int, *, meaning: dict[str, Any] | None = None) -> None:
         """Record how the run ended (the store could not be told), and the declarations
@@ -229,9 +290,12 @@ class SpoolWriter:
             return False
         return True
 
-    def _write(self, record: dict[str, Any], *, sync: bool) -> None:
+    def _check_open(self) -> None:
         if self.closed:
             raise SpoolClosedError(f"The spool file {self.path} was closed: its run has ended.")
+
+    def _write(self, record: dict[str, Any], *, sync: bool) -> None:
+        self._check_open()
         write_fully(self._fd, encode(record), sync=sync, path=self.path)
 
 

@@ -175,7 +175,8 @@ class TestSave:
     ):
         """Two batches of 1,000: the first request passes, every later one gets a 503.
         The message counts what MLflow confirmed; the spool marks the confirmed batch
-        (either one: both are in flight at once), so only the other is pending."""
+        (either one: both are in flight at once; a record each), so only the other
+        is pending."""
         from mlflow import MlflowClient
 
         client = MlflowClient(tracking_uri=mlflow_server.url)
@@ -210,7 +211,7 @@ class TestSave:
         ((part,),) = pending_in_files(target)
         assert (part.seq, part.offset, part.points) in [
             (1, 0, points[:1000]),
-            (1, 1000, points[1000:]),
+            (2, 0, points[1000:]),
         ]
         spool.close_writer(target, remove=False)
 

@@ -204,6 +204,27 @@ class TestBatchByBatch:
         store.log_points(mlflow_server.url, run_id, points[2000:3000])
         path = spooled(tmp_path, mlflow_server.url, run_id, points)
         with spool.appender(path) as add:
+            add({"kind": "delivered", "seq": 1})
+            add({"kind": "delivered", "seq": 3})
+        requests_before = len(mlflow_server.requests("log-batch"))
+        report = delivery.sync(str(tmp_path), mlflow_server.url)
+        assert (report.points_delivered, report.problems) == (3000, [])
+        assert len(mlflow_server.requests("log-batch")) - requests_before == 3
+        assert stored(client, run_id) == {"m.curve": history(points)}
+
+    def test_a_whole_save_in_one_record_resumes_after_its_confirmed_spans(
+        self, tmp_path, mlflow_server, client, new_run
+    ):
+        """A file spooled before saves were split into records (one 5,000-point
+        record, spans 1 and 3 marked) syncs the same way: three requests."""
+        run_id = new_run()
+        points = large_save(5000)
+        store.log_points(mlflow_server.url, run_id, points[:1000])
+        store.log_points(mlflow_server.url, run_id, points[2000:3000])
+        path = spooled(tmp_path, mlflow_server.url, run_id)
+        rows = [[p.key, p.value, p.step, p.timestamp] for p in points]
+        with spool.appender(path) as add:
+            add({"kind": "points", "seq": 1, "points": rows})
             add({"kind": "delivered", "seq": 1, "span": [0, 1000]})
             add({"kind": "delivered", "seq": 1, "span": [2000, 3000]})
         requests_before = len(mlflow_server.requests("log-batch"))

@@ -56,20 +56,18 @@ def counted(server, run_id: str, key: str) -> tuple[int, int]:
 
 
 def batch_marks(spool_dir: Path) -> int:
-    """Batch marks in the spool (one per confirmed batch, the 1-point save's too)."""
-    return sum(path.read_bytes().count(b'"span"') for path in spool_dir.glob("*.jsonl"))
+    """Delivery marks in the spool (one per confirmed batch, the 1-point save's too)."""
+    return sum(path.read_bytes().count(b'"kind":"delivered"') for path in spool_dir.glob("*.jsonl"))
 
 
 def confirmed_and_pending(spool_dir: Path) -> tuple[int, int]:
     """(points of the large save marked delivered batch by batch, points pending)."""
     runs = [spool.read(path) for path in spool.spool_files(spool_dir)]
-    confirmed = sum(
-        end - first
-        for run in runs
-        for seq, points in run.saves.items()
-        if len(points) == LARGE
-        for first, end in run.spans.get(seq, [])
-    )
+    confirmed = 0
+    for run in runs:
+        large = {seq for seq, points in run.saves.items() if points[0].key == LARGE_KEY}
+        spooled = sum(len(run.saves[seq]) for seq in large)
+        confirmed += spooled - sum(len(p.points) for p in run.pending if p.seq in large)
     return confirmed, sum(run.pending_points for run in runs)
 
 

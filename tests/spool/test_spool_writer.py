@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import math
 import multiprocessing
 import os
+import subprocess
+import sys
+import textwrap
 
 import pytest
 
 from kedro_metrics import spool
 from kedro_metrics.links import PointLink
 from kedro_metrics.points import MetricPoint
+from kedro_metrics.spool.lines import decode
 
 POINTS = [
     MetricPoint("m.loss", 0.5, 0, 1),
@@ -57,10 +62,10 @@ class TestWriteAndRead:
     def test_round_trip(self, target):
         """Points (inf included) read back exactly; the header names run, URI and owner."""
         writer = spool.writer_for(target)
-        seq, count = writer.add_points(POINTS)
+        saved = writer.add_points(POINTS)
         (path,) = spool.spool_files(target.directory)
         run = spool.read(path)
-        assert (seq, count) == (1, 3)
+        assert (saved.seqs, saved.points) == ((1,), 3)
         assert run.pending == [(1, 0, POINTS)]
         assert (run.run_id, run.header["tracking_uri"], run.header["owner"]) == (
             "run-1",
@@ -71,7 +76,7 @@ class TestWriteAndRead:
     def test_delivered_saves_are_not_pending(self, target):
         """After mark_delivered only the other save is pending, in the file and the writer."""
         writer = spool.writer_for(target)
-        first, _ = writer.add_points(POINTS)
+        first = writer.add_points(POINTS)
         writer.add_points(POINTS[:1])
         writer.mark_delivered(first)
         (path,) = spool.spool_files(target.directory)
@@ -108,6 +113,129 @@ class TestWriteAndRead:
         assert spool.spool_files(target.directory) == []
 
 
+def curve(count: int) -> list[MetricPoint]:
+    return [MetricPoint("m.curve", i / 4, i, 1_700_000_000_000) for i in range(count)]
+
+
+class TestLargeSaves:
+    """A save is spooled as records of ``CHUNK_POINTS`` points, drawn as they are
+    written, fsync'd once, and all of them or none."""
+
+    def test_a_save_is_one_record_per_thousand_points_and_one_fsync(self, target, monkeypatch):
+        points = curve(2500)
+        writer = spool.writer_for(target)
+        fsyncs = []
+        real_fsync = os.fsync
+        monkeypatch.setattr(os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd)))
+        saved = writer.add_points(points)
+        assert len(fsyncs) == 1
+        assert saved.records == ((1, 0, 1000), (2, 1000, 2000), (3, 2000, 2500))
+        assert (saved.points, saved.seqs) == (2500, (1, 2, 3))
+        records = [decode(line, checksummed=True) for line in writer.path.read_bytes().splitlines()]
+        assert [(r["kind"], r.get("seq"), len(r.get("points", []))) for r in records] == [
+            ("run", None, 0), ("points", 1, 1000), ("points", 2, 1000), ("points", 3, 500)
+        ]  # fmt: skip
+        assert spool.read(writer.path).pending == [
+            (1, 0, points[:1000]), (2, 0, points[1000:2000]), (3, 0, points[2000:])
+        ]  # fmt: skip
+        assert writer.add_points(POINTS).seqs == (4,)
+
+    def test_every_record_carries_the_saves_link(self, target):
+        link = PointLink("test_split", "0123456789abcdef", "m-1")
+        writer = spool.writer_for(target)
+        writer.add_points(curve(1001), link)
+        run = spool.read(writer.path)
+        assert (run.link_of(1), run.link_of(2)) == (link, link)
+
+    def test_a_batch_across_records_marks_each_part(self, target):
+        """Batch [500, 1500) of a 2,500-point save ends half of record 1 and half of
+        record 2; the rest stays pending in the file and the writer."""
+        points = curve(2500)
+        writer = spool.writer_for(target)
+        saved = writer.add_points(points)
+        writer.mark_delivered(saved, (500, 1500))
+        marks = [
+            decode(line, checksummed=True) for line in writer.path.read_bytes().splitlines()[4:]
+        ]
+        assert marks == [
+            {"kind": "delivered", "seq": 1, "span": [500, 1000]},
+            {"kind": "delivered", "seq": 2, "span": [0, 500]},
+        ]
+        assert spool.read(writer.path).pending == [
+            (1, 0, points[:500]), (2, 500, points[1500:2000]), (3, 0, points[2000:])
+        ]  # fmt: skip
+        assert writer.pending_points == 1500
+        writer.mark_delivered(saved, (2000, 2500))
+        assert decode(writer.path.read_bytes().splitlines()[-1], checksummed=True) == {
+            "kind": "delivered", "seq": 3
+        }  # fmt: skip
+        writer.mark_delivered(saved)
+        assert (spool.read(writer.path).pending, writer.pending_points) == ([], 0)
+
+    def test_a_refused_save_is_refused_in_every_record(self, target):
+        writer = spool.writer_for(target)
+        writer.add_points(POINTS)
+        writer.mark_refused(writer.add_points(curve(2001)))
+        assert spool.read(writer.path).pending == [(1, 0, POINTS)]
+        assert writer.pending_points == len(POINTS)
+
+    def test_a_failure_while_drawing_the_points_leaves_the_file_as_it_was(self, target):
+        """Points that raise half-way (after a whole record was written) are not
+        spooled at all: the error is the caller's, the file and numbering unchanged."""
+        writer = spool.writer_for(target)
+        writer.add_points(POINTS)
+        before = writer.path.read_bytes()
+
+        def failing():
+            yield from curve(1500)
+            raise ValueError("no more points")
+
+        with pytest.raises(ValueError, match="no more points"):
+            writer.add_points(failing())
+        assert writer.path.read_bytes() == before
+        assert (writer.pending_points, writer.add_points(POINTS[:1]).seqs) == (3, (2,))
+
+
+FULL_DISK = textwrap.dedent(
+    """
+    import json, os, resource, signal, sys
+    from kedro_metrics import spool
+    from kedro_metrics.points import MetricPoint
+
+    target = spool.SpoolTarget(sys.argv[1], spool.new_spool_id(), "run-1", "", owner_pid=os.getpid())
+    writer = spool.writer_for(target)
+    writer.add_points([MetricPoint("m.loss", 0.5, 0, 1)])
+    before = writer.path.read_bytes()
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails: EFBIG
+    resource.setrlimit(resource.RLIMIT_FSIZE, (len(before) + 60_000, resource.RLIM_INFINITY))
+    try:
+        writer.add_points([MetricPoint("m.curve", i / 4, i, 1) for i in range(5000)])
+    except spool.SpoolWriteError as exc:
+        error = str(exc)
+    else:
+        error = None
+    print(json.dumps({
+        "error": error, "unchanged": writer.path.read_bytes() == before,
+        "pending": writer.pending_points, "next": writer.add_points([]).seqs,
+    }))
+    """
+)
+
+
+class TestAFullDisk:
+    def test_a_save_the_disk_cannot_hold_leaves_no_record_of_it(self, tmp_path):
+        """The file may grow by 60 kB, the save needs ~200 kB: two records fit,
+        the save fails as a whole and the file is cut back to its one earlier save."""
+        done = subprocess.run(
+            [sys.executable, "-c", FULL_DISK, str(tmp_path)],
+            capture_output=True, text=True, check=True, timeout=120,
+        )  # fmt: skip
+        result = json.loads(done.stdout)
+        assert result["error"].startswith("Could not write to the spool file ")
+        assert "File too large" in result["error"]
+        assert (result["unchanged"], result["pending"], result["next"]) == (True, 1, [])
+
+
 class TestAfterTheRunEnded:
     """Saves and confirmations that come after this process closed the run's file."""
 
@@ -140,7 +268,7 @@ class TestAfterTheRunEnded:
         """The closed file's descriptor may be reused by another file: nothing is
         written to it, and the save stays pending in the spool (sync resends it)."""
         writer = spool.writer_for(target)
-        seq, _ = writer.add_points(POINTS)
+        seq = writer.add_points(POINTS)
         spool.close_writer(target, remove=False)
         other = tmp_path / "other.txt"
         fd = os.open(other, os.O_WRONLY | os.O_CREAT, 0o600)
