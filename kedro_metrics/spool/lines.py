@@ -11,6 +11,10 @@ written:
 
 - a last line without its newline is a write cut by ``kill -9`` (its ``fsync``
   never returned, so no save claimed it): skipped;
+- a save is one or more ``points`` records of consecutive seqs, each but the last
+  saying ``"more": true``; records of a save whose last record never came (the
+  process died between them, before the save's ``fsync``) are a save never
+  acknowledged: skipped, like a torn last line;
 - any other line that does not decode, fails its checksum, or is not a record of
   its kind's shape is **damaged**: counted, never guessed at;
 - a header of another format, or a record of a kind this version does not know,
@@ -96,6 +100,7 @@ def well_formed(record: dict[str, Any]) -> bool:
             _is_int(seq)
             and isinstance(rows, list)
             and all(_is_row(row) for row in rows)
+            and isinstance(record.get("more", False), bool)
             and ("link" not in record or PointLink.from_record(record["link"]) is not None)
         )
     if kind == "delivered":
@@ -212,6 +217,7 @@ def parse(path: Path, data: bytes) -> SpooledRun:
     run = SpooledRun(path, header, foreign=foreign)
     if foreign:
         return run
+    unfinished: list[dict[str, Any]] = []  # records of a save whose last is to come
     for line in lines[1:]:
         try:
             record = decode(line, checksummed=checksummed)
@@ -223,6 +229,17 @@ def parse(path: Path, data: bytes) -> SpooledRun:
             return run
         if not isinstance(record, dict) or not well_formed(record):
             run.damaged += 1
+            continue
+        if record["kind"] == "points":
+            if unfinished and record["seq"] != unfinished[-1]["seq"] + 1:
+                run.damaged += len(unfinished)  # a save whose middle is missing
+                unfinished = []
+            unfinished.append(record)
+            if record.get("more"):
+                continue
+            for part in unfinished:
+                _apply(run, part)
+            unfinished = []
             continue
         _apply(run, record)
     return run

@@ -199,8 +199,10 @@ class SpoolWriter:
     def add_points(self, points: Iterable[MetricPoint], link: PointLink = NO_LINK) -> SpooledSave:
         """Append one save's points (and their ``link``), fsync'd once: a record per
         ``CHUNK_POINTS`` points, encoded as they are drawn from ``points``, so a
-        million-point save is never held whole. All or nothing: when the disk does
-        not take every record, none of them stays.
+        million-point save is never held whole; every record but the save's last
+        says ``"more": true``. All or nothing: when the disk does not take every
+        record, none of them stays; when the process dies between them, the
+        records written so far are a save never acknowledged, which sync skips.
 
         Raises:
             SpoolWriteError: the disk did not take them; they are not in the file.
@@ -210,16 +212,25 @@ class SpoolWriter:
             self._check_open()
             first_seq, records = self._seq, []
 
-            def lines() -> Iterator[bytes]:
-                at, drawn = 0, iter(points)
+            def chunks() -> Iterator[list[list[Any]]]:
+                drawn = iter(points)
                 while rows := [
                     [p.key, p.value, p.step, p.timestamp]
                     for p in itertools.islice(drawn, CHUNK_POINTS)
                 ]:
+                    yield rows
+
+            def lines() -> Iterator[bytes]:
+                at, drawn = 0, chunks()
+                rows = next(drawn, None)
+                while rows is not None:
                     seq = first_seq + len(records) + 1
-                    yield encode({"kind": "points", "seq": seq, "points": rows, **extra})
+                    following = next(drawn, None)
+                    more = {"more": True} if following is not None else {}
+                    yield encode({"kind": "points", "seq": seq, "points": rows, **more, **extra})
                     records.append((seq, at, at + len(rows)))
                     at += len(rows)
+                    rows = following
 
             append_whole(self._fd, lines(), sync=True, path=self.path)
             self._seq = first_seq + len(records)

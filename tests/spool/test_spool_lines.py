@@ -180,6 +180,31 @@ class TestParse:
         run = parse(PATH, data)
         assert (run.damaged, run.pending_points) == (0, 3)
 
+    def test_a_save_of_several_records_is_read_whole(self):
+        data = points_file() + encode({"kind": "points", "seq": 3, "points": FIRST, "more": True})
+        data += encode({"kind": "points", "seq": 4, "points": SECOND})
+        run = parse(PATH, data)
+        assert (run.damaged, sorted(run.saves), run.pending_points) == (0, [1, 2, 3, 4], 6)
+
+    def test_a_save_whose_last_record_never_came_is_skipped_not_counted(self):
+        """kill -9 between a save's records, before its fsync: never acknowledged,
+        so not delivered, even when sync's own marks follow it in the file."""
+        data = points_file() + encode({"kind": "points", "seq": 3, "points": FIRST, "more": True})
+        data += encode({"kind": "points", "seq": 4, "points": SECOND, "more": True})
+        data += encode({"kind": "created", "run_id": "r2"})
+        run = parse(PATH, data)
+        assert (run.damaged, sorted(run.saves), run.pending_points) == (0, [1, 2], 3)
+
+    def test_a_save_whose_middle_is_missing_is_damage(self):
+        data = points_file() + encode({"kind": "points", "seq": 3, "points": FIRST, "more": True})
+        data += encode({"kind": "points", "seq": 5, "points": SECOND})
+        run = parse(PATH, data)
+        assert (run.damaged, sorted(run.saves)) == (1, [1, 2, 5])
+
+    def test_more_that_is_not_a_boolean_is_damage(self):
+        data = points_file() + encode({"kind": "points", "seq": 3, "points": FIRST, "more": 1})
+        assert parse(PATH, data).damaged == 1
+
     def test_a_changed_digit_is_damage_not_a_wrong_value(self):
         """0.2 -> 0.7 in the first save: that save is not delivered, the file says so."""
         data = points_file().replace(b'"m.loss",0.2', b'"m.loss",0.7', 1)

@@ -132,8 +132,11 @@ class TestLargeSaves:
         assert saved.records == ((1, 0, 1000), (2, 1000, 2000), (3, 2000, 2500))
         assert (saved.points, saved.seqs) == (2500, (1, 2, 3))
         records = [decode(line, checksummed=True) for line in writer.path.read_bytes().splitlines()]
-        assert [(r["kind"], r.get("seq"), len(r.get("points", []))) for r in records] == [
-            ("run", None, 0), ("points", 1, 1000), ("points", 2, 1000), ("points", 3, 500)
+        assert [
+            (r["kind"], r.get("seq"), len(r.get("points", [])), r.get("more")) for r in records
+        ] == [
+            ("run", None, 0, None),
+            ("points", 1, 1000, True), ("points", 2, 1000, True), ("points", 3, 500, None),
         ]  # fmt: skip
         assert spool.read(writer.path).pending == [
             (1, 0, points[:1000]), (2, 0, points[1000:2000]), (3, 0, points[2000:])
