@@ -92,11 +92,11 @@ def measure(who: str, uri: str, points: int, workdir: Path) -> dict[str, float]:
         timeout=3600, check=False,
     )  # fmt: skip
     if done.returncode != 0:
-        raise SystemExit(f"{who} on {uri} failed:\n{done.stderr[-2000:]}")
+        raise RuntimeError(f"{who} on {uri} failed:\n{done.stderr[-2000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
     stored = len(client.get_metric_history(run_id, "loss"))
     if stored != points:
-        raise SystemExit(f"{who} on {uri} stored {stored:,} of {points:,} points")
+        raise RuntimeError(f"{who} on {uri} stored {stored:,} of {points:,} points")
     client.set_terminated(run_id)
     return result
 
