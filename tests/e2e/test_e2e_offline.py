@@ -31,7 +31,7 @@ PARAMS = {
     **{f"factory_index.{letter}": str(index) for index, letter in enumerate("abcd")},
     **{f"history_index.hist_{i}": str(i) for i in range(4)},
     **{f"history_index.f{i}_hist": str(i) for i in range(4, 8)},
-    "steps": "50", "long_node_seconds": "8", "large_points": "200000", "quality": "0.75",
+    "steps": "50", "long_node_seconds": "8", "large_points": "100000", "quality": "0.75",
     "candidate.test_share": "0.5", "candidate.threshold": "0.8",
     "champion.test_share": "0.75", "champion.threshold": "0.6",
 }  # fmt: skip
