@@ -1,15 +1,14 @@
 """kedro-metrics: track metrics from Kedro pipelines in MLflow.
 
-Public names are loaded lazily, so ``import kedro_metrics`` (and Kedro's start-up,
-which loads the hook and CLI entry points) does not pay for importing mlflow.
+Public names are loaded lazily, ``__version__`` too, so ``import kedro_metrics`` (and
+Kedro's start-up, which loads the hook and CLI entry points) pays for nothing it does
+not use: not for importing mlflow, not for reading the distribution's metadata.
 """
 
 from __future__ import annotations
 
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
-
-from kedro_metrics.version import __version__
 
 __all__ = [
     "MlflowMetricDataSet",
@@ -24,6 +23,7 @@ __all__ = [
 _LAZY = {name: "kedro_metrics.io.datasets" for name in __all__ if name.startswith("Mlflow")}
 _LAZY["get_metrics"] = "kedro_metrics.reading.query"
 _LAZY["check"] = "kedro_metrics.reading.check"
+_LAZY["__version__"] = "kedro_metrics.version"  # importlib.metadata reads the disk
 
 if TYPE_CHECKING:
     from kedro_metrics.io.datasets import (
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     )
     from kedro_metrics.reading.check import check
     from kedro_metrics.reading.query import get_metrics
+    from kedro_metrics.version import __version__
 
 
 def __getattr__(name: str) -> Any:

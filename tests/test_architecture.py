@@ -108,6 +108,26 @@ class TestImports:
         (line,) = [ln for ln in result.stdout.splitlines() if ln.startswith("MLFLOW_MODULES=")]
         assert line == "MLFLOW_MODULES=[]"
 
+    def test_the_cli_entry_point_imports_no_subcommand(self):
+        """Loading the CLI entry point (what ``kedro --help`` does) imports the package
+        face and the two groups only: each subcommand's module waits for its command."""
+        code = (
+            "import sys\n"
+            "from importlib.metadata import distribution\n"
+            "(ep,) = distribution('kedro-metrics').entry_points.select("
+            "group='kedro.project_commands')\n"
+            "ep.load()\n"
+            "ours = sorted(m for m in sys.modules if m.split('.')[0] == 'kedro_metrics')\n"
+            "print('OURS=' + repr(ours))\n"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code], cwd=REPO, env=quiet_env(),
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        (line,) = [ln for ln in result.stdout.splitlines() if ln.startswith("OURS=")]
+        assert line == "OURS=['kedro_metrics', 'kedro_metrics.cli']"
+
 
 class TestDocstrings:
     """The examples in the dataset docstrings run."""

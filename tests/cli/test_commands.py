@@ -5,10 +5,11 @@ from __future__ import annotations
 import socket
 import tempfile
 
+import click
 import pytest
 
 from kedro_metrics.cli.arguments import check_port_free, why_unwritable
-from kedro_metrics.cli.commands import GITIGNORE_ENTRIES, missing_gitignore_entries
+from kedro_metrics.cli.basics import GITIGNORE_ENTRIES, missing_gitignore_entries
 from kedro_metrics.cli.output import MetricsUsageError
 from kedro_metrics.errors import ConfigError
 from kedro_metrics.project import conf_env_dir
@@ -130,3 +131,37 @@ class TestPortFree:
                 MetricsUsageError, match=f"Cannot listen on port {port} of 127.0.0.1"
             ):
                 check_port_free("127.0.0.1", port)
+
+
+class TestLazyGroup:
+    """``kedro metrics``'s subcommands are found by name, each from its own module."""
+
+    def test_every_subcommand_resolves_to_the_command_of_that_name(self):
+        from kedro_metrics.cli import SUBCOMMANDS, metrics
+
+        context = click.Context(metrics)
+        assert metrics.list_commands(context) == sorted(SUBCOMMANDS) == [
+            "check", "compare", "export", "history", "init", "plot", "runs", "show", "sync",
+            "ui",
+        ]  # fmt: skip
+        for name in SUBCOMMANDS:
+            command = metrics.get_command(context, name)
+            assert isinstance(command, click.Command)
+            assert command.name == name
+
+    def test_no_command_of_the_cli_modules_is_left_out(self):
+        """Every click command defined in the CLI's modules is a ``metrics`` subcommand."""
+        from kedro_metrics.cli import SUBCOMMANDS, basics, check, export
+
+        defined = {
+            f"{module.__name__}:{attribute}"
+            for module in (basics, check, export)
+            for attribute, value in vars(module).items()
+            if isinstance(value, click.Command)
+        }
+        assert defined == set(SUBCOMMANDS.values())
+
+    def test_an_unknown_name_is_no_command(self):
+        from kedro_metrics.cli import metrics
+
+        assert metrics.get_command(click.Context(metrics), "nope") is None

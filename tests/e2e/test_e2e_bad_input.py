@@ -11,9 +11,9 @@ does to a run.
 
 from __future__ import annotations
 
+import importlib
 import shutil
 import socket
-import sys
 from pathlib import Path
 
 import pytest
@@ -278,7 +278,7 @@ class TestEnvironments:
 
 def fake_ui(monkeypatch) -> list[int]:
     """`mlflow ui` is never started: the ports it would have been started on."""
-    commands = sys.modules["kedro_metrics.cli.commands"]
+    commands = importlib.import_module("kedro_metrics.cli.basics")
     started: list[int] = []
 
     def serve(uri, *, host, port, cwd):

@@ -1,6 +1,7 @@
-"""``kedro metrics ...`` project commands (entry point ``kedro.project_commands``).
+"""The everyday commands, ``kedro metrics init/ui/runs/show/compare/history/plot/sync``:
+what the ``metrics`` group of ``kedro_metrics.cli`` imports when one of them is run.
 
-Kedro loads this module at start-up: no mlflow or matplotlib import here, and
+No mlflow or matplotlib import here (``kedro metrics init`` needs neither), and
 commands stay thin (pure logic lives in config.py, figures.py ...).
 """
 
@@ -24,17 +25,7 @@ from kedro_metrics.config import METRICS_YML_TEMPLATE
 GITIGNORE_ENTRIES = ("mlflow.db", ".kedro_metrics/")
 
 
-@click.group(name="kedro-metrics")
-def commands() -> None:
-    """kedro-metrics project commands."""
-
-
-@commands.group()
-def metrics() -> None:
-    """Track metrics from Kedro pipelines in MLflow."""
-
-
-@metrics.command()
+@click.command()
 @env_option(
     default="base", show_default=True, help="Configuration environment to write metrics.yml into.",
     callback=arguments.environment(must_exist=False),
@@ -72,7 +63,7 @@ def write_metrics_yml(conf_env_dir: Path, *, force: bool) -> Path:
     return target
 
 
-@metrics.command()
+@click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
 @click.option(
     "--port", default=5000, type=click.IntRange(1, 65535), show_default=True,
@@ -108,7 +99,7 @@ def _settings(metadata: ProjectMetadata, env: str | None) -> Any:
 # and renders with `formats`. With --format json|csv stdout carries only the document.
 
 
-@metrics.command()
+@click.command()
 @options.env
 @click.option(
     "--limit", default=20, show_default=True, type=click.IntRange(min=1),
@@ -159,7 +150,7 @@ def _matching(where: tuple[str, ...]) -> str:
     return f" where {' and '.join(where)}" if where else ""
 
 
-@metrics.command()
+@click.command()
 @click.argument("run", default="latest")
 @options.env
 @options.name
@@ -197,7 +188,7 @@ def show(  # noqa: PLR0913
         )  # fmt: skip
 
 
-@metrics.command()
+@click.command()
 @click.argument("run_refs", metavar="[RUN]...", nargs=-1)
 @options.env
 @options.name
@@ -256,7 +247,7 @@ _runs_option = click.option(
 )  # fmt: skip
 
 
-@metrics.command()
+@click.command()
 @click.argument("name")
 @_runs_option
 @options.env
@@ -285,7 +276,7 @@ def history(  # noqa: PLR0913
             write_plot(points, plot_file, title=name, meaning=meaning)
 
 
-@metrics.command()
+@click.command()
 @click.argument("name_glob")
 @_runs_option
 @options.output_file(
@@ -348,7 +339,7 @@ def _run_title(run: Any) -> str:
     return f"Run {run.run_id} ({run.run_name}, {run.status}) in experiment {run.experiment!r}"
 
 
-@metrics.command()
+@click.command()
 @click.option("--dry-run", is_flag=True, help="Say what would be delivered; send nothing.")
 @options.env
 @click.pass_obj
