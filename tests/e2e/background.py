@@ -9,21 +9,29 @@ import sys
 import time
 from pathlib import Path
 
-from tests.e2e.conftest import Completed, subprocess_env
+from tests.e2e import warm_kedro
+from tests.e2e.conftest import Completed, needs_new_interpreter, subprocess_env
 
 
 class BackgroundKedro:
-    """``python -m kedro *args`` in its own process group, output to files."""
+    """``python -m kedro *args`` in its own process group, output to files: a warm
+    process (``warm_kedro``) unless ``needs_new_interpreter``."""
 
     def __init__(self, project: Path, *args: str, env: dict[str, str | None] | None = None):
         self.project = project
         self.args = (sys.executable, "-m", "kedro", *args)
-        self._out = (project / "stdout.txt").open("w")
-        self._err = (project / "stderr.txt").open("w")
-        self.process = subprocess.Popen(
-            self.args, cwd=project, env=subprocess_env(env), stdout=self._out,
-            stderr=self._err, start_new_session=True, text=True,
-        )  # fmt: skip
+        out, err = project / "stdout.txt", project / "stderr.txt"
+        if needs_new_interpreter(args, env):
+            with out.open("w") as stdout, err.open("w") as stderr:
+                self.process = subprocess.Popen(
+                    self.args, cwd=project, env=subprocess_env(env), stdout=stdout,
+                    stderr=stderr, start_new_session=True, text=True,
+                )  # fmt: skip
+            return
+        warm_kedro.start_server(subprocess_env())
+        self.process = warm_kedro.WarmKedro(
+            list(args), cwd=project, env=subprocess_env(env), stdout=out, stderr=err
+        )
 
     def wait_for_file(self, name: str, timeout: float = 120.0) -> None:
         """Wait until the pipeline wrote ``name`` in the project (a node started)."""
@@ -46,8 +54,6 @@ class BackgroundKedro:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait()
-        self._out.close()
-        self._err.close()
         return Completed(
             self.args,
             self.process.returncode,

@@ -2,7 +2,8 @@
 
 Each test copies ``project_template/`` (a minimal Kedro project, never installed:
 ``kedro run`` puts its ``src/`` on ``sys.path``) into a temporary directory, runs
-``python -m kedro ...`` there in a subprocess with a clean environment, and reads
+``python -m kedro ...`` there in a process of its own with a clean environment
+(one that starts with MLflow and the other libraries imported: ``warm_kedro``), and reads
 the MLflow store back with ``MlflowClient``. The kedro-metrics hook is active only
 because the package is installed (its ``kedro.hooks`` entry point): the template's
 settings.py registers nothing.
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.e2e import warm_kedro
 
 TEMPLATE = Path(__file__).parent / "project_template"
 
@@ -118,14 +121,37 @@ def run_python(
     return Completed(tuple(cmd), proc.returncode, proc.stdout, proc.stderr)
 
 
+#: Variables that MLflow or Python read when they are imported or start: a command
+#: given one of them runs in a new interpreter, not a warm one (tests/e2e/warm_kedro.py).
+READ_AT_START = ("MLFLOW_LOGGING_LEVEL", "MLFLOW_CONFIGURE_LOGGING", "PYTHON")
+
+
+def needs_new_interpreter(args: tuple[str, ...], env: dict[str, str | None] | None) -> bool:
+    """A command a warm process cannot stand in for: one given a variable of
+    ``READ_AT_START``, and ParallelRunner's (its workers are forked from the command's
+    process; under a process the fork server started, a model a worker logs is not
+    found by the metrics that link to it, so these run as ``kedro`` does)."""
+    return "ParallelRunner" in args or any(name.startswith(READ_AT_START) for name in env or {})
+
+
 def run_kedro(
     project: Path,
     *args: str,
     env: dict[str, str | None] | None = None,
     cwd: Path | None = None,
+    timeout: float = 600,
+    exec_: bool = False,
 ) -> Completed:
-    """``python -m kedro *args`` in the project (or in ``cwd`` inside it)."""
-    return run_python(["-m", "kedro", *args], cwd=cwd or project, env=env)
+    """``python -m kedro *args`` in the project (or in ``cwd`` inside it), in a process
+    of its own that starts with the libraries imported (``warm_kedro``); ``exec_``, or
+    ``needs_new_interpreter``, makes it a new interpreter."""
+    if exec_ or needs_new_interpreter(args, env):
+        return run_python(["-m", "kedro", *args], cwd=cwd or project, env=env, timeout=timeout)
+    warm_kedro.start_server(subprocess_env())
+    code, stdout, stderr = warm_kedro.run(
+        list(args), cwd=cwd or project, env=subprocess_env(env), timeout=timeout
+    )
+    return Completed((sys.executable, "-m", "kedro", *args), code, stdout, stderr)
 
 
 def metrics_in_process(

@@ -27,11 +27,9 @@ COMMANDS = {
 TIMEOUT = 90
 
 
-def reading(python, project, url, command):
+def reading(kedro, project, url, command):
     env = {"MLFLOW_TRACKING_URI": url}
-    return python(
-        ["-m", "kedro", "metrics", *COMMANDS[command]], cwd=project, env=env, timeout=TIMEOUT
-    )
+    return kedro(project, "metrics", *COMMANDS[command], env=env, timeout=TIMEOUT)
 
 
 @pytest.fixture(scope="module")
@@ -42,12 +40,12 @@ def unhealthy_project(tmp_path_factory, new_project):
 
 
 @pytest.mark.parametrize("command", list(COMMANDS))
-def test_a_server_answering_503_to_everything_is_not_healthy(python, unhealthy_project, command):
+def test_a_server_answering_503_to_everything_is_not_healthy(kedro, unhealthy_project, command):
     """Everything answers 503: the first reading request is retried within the budget
     (no /health probe before it), then /health is asked, and the command fails
     naming the server and its answer."""
     with StatusServer(503) as server:
-        result = reading(python, unhealthy_project, server.url, command)
+        result = reading(kedro, unhealthy_project, server.url, command)
         paths = server.paths()
     assert result.returncode == 1, result.output
     assert result.stderr.strip().splitlines()[-1] == (
@@ -62,12 +60,12 @@ def test_a_server_answering_503_to_everything_is_not_healthy(python, unhealthy_p
 
 
 @pytest.mark.parametrize("command", ["runs", "show"])
-def test_reading_requests_answered_503_get_the_retry_budget(python, unhealthy_project, command):
+def test_reading_requests_answered_503_get_the_retry_budget(kedro, unhealthy_project, command):
     """/health says OK but every API request answers 503 (its database is down): the
     reading request is retried within the budget, then the command fails in one line
     saying so."""
     with StatusServer(503, health=200) as server:
-        result = reading(python, unhealthy_project, server.url, command)
+        result = reading(kedro, unhealthy_project, server.url, command)
         paths = server.paths()
     assert result.returncode == 1, result.output
     last = result.stderr.strip().splitlines()[-1]

@@ -1,0 +1,174 @@
+"""``python -m kedro ...`` in a new process that starts with the libraries imported.
+
+Most of a ``kedro`` subprocess's seconds go to importing MLflow, SQLAlchemy, pandas
+and Kedro's dependencies, the same in every test. Here each command runs in its own
+process forked from a multiprocessing fork server that has imported them once
+(``PRELOADED``): its own pid, process group, working directory, environment and
+output files, signals and exit status as a ``kedro`` process has them, the same
+``kedro.framework.cli.main``. What the process does after start-up is what ``kedro``
+does; only the import of these libraries was paid once per test worker. Kedro itself,
+the project and kedro-metrics are imported in the new process, as ``kedro`` does.
+
+Exit as the interpreter exits: non-daemon threads are joined, ``atexit`` functions
+run, output is flushed; an uncaught KeyboardInterrupt ends the process by SIGINT,
+as Python does. Tests that prove something about a real interpreter's start (the
+README's command, entry points) exec one instead (``run_kedro(..., exec_=True)``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import traceback
+from collections.abc import Iterator
+from pathlib import Path
+
+#: Third-party libraries every `kedro run` and `kedro metrics` command imports; none
+#: reads the environment or the working directory at import time. Kedro's framework
+#: (which sets up logging from the environment when imported) and kedro-metrics are
+#: not among them.
+PRELOADED = (
+    "numpy",
+    "pandas",
+    "sqlalchemy",
+    "alembic",
+    "mlflow",
+    "mlflow.tracking",
+    "mlflow.store.tracking.sqlalchemy_store",
+    "mlflow.store.tracking.rest_store",
+    "click",
+    "omegaconf",
+    "dynaconf",
+    "rich.console",
+)
+
+_context = multiprocessing.get_context("forkserver")
+
+
+@contextlib.contextmanager
+def _environment(env: dict[str, str]) -> Iterator[None]:
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def start_server(env: dict[str, str]) -> None:
+    """Start this process's fork server with ``env`` (a clean test environment), its
+    libraries imported. Later calls do nothing."""
+    from multiprocessing import forkserver
+
+    _context.set_forkserver_preload(list(PRELOADED))
+    with _environment(env):
+        forkserver.ensure_running()
+
+
+def _exit_code(code: object) -> int:
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def _as_a_main_process() -> None:
+    """Forget the fork server's multiprocessing parentage: the new process has no
+    parent process, as ``kedro`` has none (kedro-metrics tells ParallelRunner's
+    workers by ``multiprocessing.parent_process()``)."""
+    from multiprocessing import process
+
+    process._parent_process = None
+
+
+def _kedro_main(args: list[str], cwd: str, env: dict[str, str], out: str, err: str) -> None:
+    """The new process: what ``python -m kedro *args`` does in ``cwd``."""
+    os.setsid()
+    _as_a_main_process()
+    os.chdir(cwd)
+    os.environ.clear()
+    os.environ.update(env)
+    for fd, path in ((1, out), (2, err)):
+        file = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        os.dup2(file, fd)
+        os.close(file)
+    sys.argv = ["python -m kedro", *args]
+    sys.path.insert(0, cwd)  # `python -m` puts the working directory first
+    interrupted, code = False, 0
+    try:
+        from kedro.framework.cli import main
+
+        main()
+    except SystemExit as exc:
+        code = _exit_code(exc.code)
+    except KeyboardInterrupt:
+        traceback.print_exc()
+        interrupted = True
+    except BaseException:  # noqa: BLE001 - as the interpreter does: a traceback, exit 1
+        traceback.print_exc()
+        code = 1
+    threading._shutdown()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    if interrupted:
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+    os._exit(code)
+
+
+def run(args: list[str], *, cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str, str]:
+    """``python -m kedro *args`` to its end: (exit status, stdout, stderr). Past
+    ``timeout`` seconds its process group is killed and ``TimeoutExpired`` raised."""
+    with tempfile.TemporaryDirectory(prefix="warm-kedro-") as folder:
+        out, err = Path(folder) / "stdout", Path(folder) / "stderr"
+        process = WarmKedro(args, cwd=cwd, env=env, stdout=out, stderr=err)
+        try:
+            code = process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise
+        return code, out.read_text(), err.read_text()
+
+
+class WarmKedro:
+    """A started ``kedro`` process: ``pid`` (also its process group), ``poll()``,
+    ``wait(timeout)`` and ``returncode`` as a ``subprocess.Popen`` has them; its
+    output goes to the files ``stdout`` and ``stderr``."""
+
+    def __init__(
+        self, args: list[str], *, cwd: Path, env: dict[str, str], stdout: Path, stderr: Path
+    ):
+        self.args = args
+        self._process = _context.Process(
+            target=_kedro_main, args=(list(args), str(cwd), dict(env), str(stdout), str(stderr))
+        )
+        self._process.start()
+        self.pid = self._process.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._process.exitcode
+
+    def poll(self) -> int | None:
+        return self._process.exitcode
+
+    def wait(self, timeout: float | None = None) -> int:
+        self._process.join(timeout)
+        if self._process.exitcode is None:
+            raise subprocess.TimeoutExpired(self.args, timeout)
+        return self._process.exitcode
