@@ -9,13 +9,13 @@ import sys
 import time
 from pathlib import Path
 
-from tests.e2e import warm_kedro
+from tests import warm_process
 from tests.e2e.conftest import Completed, needs_new_interpreter, subprocess_env
 
 
 class BackgroundKedro:
     """``python -m kedro *args`` in its own process group, output to files: a warm
-    process (``warm_kedro``) unless ``needs_new_interpreter``."""
+    process (``warm_process``) unless ``needs_new_interpreter``."""
 
     def __init__(self, project: Path, *args: str, env: dict[str, str | None] | None = None):
         self.project = project
@@ -28,8 +28,8 @@ class BackgroundKedro:
                     stderr=stderr, start_new_session=True, text=True,
                 )  # fmt: skip
             return
-        warm_kedro.start_server(subprocess_env())
-        self.process = warm_kedro.WarmKedro(
+        warm_process.start_server(subprocess_env())
+        self.process = warm_process.WarmKedro(
             list(args), cwd=project, env=subprocess_env(env), stdout=out, stderr=err
         )
 

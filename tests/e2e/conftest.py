@@ -3,7 +3,7 @@
 Each test copies ``project_template/`` (a minimal Kedro project, never installed:
 ``kedro run`` puts its ``src/`` on ``sys.path``) into a temporary directory, runs
 ``python -m kedro ...`` there in a process of its own with a clean environment
-(one that starts with MLflow and the other libraries imported: ``warm_kedro``), and reads
+(one that starts with MLflow and the other libraries imported: ``warm_process``), and reads
 the MLflow store back with ``MlflowClient``. The kedro-metrics hook is active only
 because the package is installed (its ``kedro.hooks`` entry point): the template's
 settings.py registers nothing.
@@ -28,7 +28,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e import warm_kedro
+from tests import warm_process
 
 TEMPLATE = Path(__file__).parent / "project_template"
 
@@ -122,7 +122,7 @@ def run_python(
 
 
 #: Variables that MLflow or Python read when they are imported or start: a command
-#: given one of them runs in a new interpreter, not a warm one (tests/e2e/warm_kedro.py).
+#: given one of them runs in a new interpreter, not a warm one (tests/e2e/warm_process.py).
 READ_AT_START = ("MLFLOW_LOGGING_LEVEL", "MLFLOW_CONFIGURE_LOGGING", "PYTHON")
 
 
@@ -143,12 +143,12 @@ def run_kedro(
     exec_: bool = False,
 ) -> Completed:
     """``python -m kedro *args`` in the project (or in ``cwd`` inside it), in a process
-    of its own that starts with the libraries imported (``warm_kedro``); ``exec_``, or
+    of its own that starts with the libraries imported (``warm_process``); ``exec_``, or
     ``needs_new_interpreter``, makes it a new interpreter."""
     if exec_ or needs_new_interpreter(args, env):
         return run_python(["-m", "kedro", *args], cwd=cwd or project, env=env, timeout=timeout)
-    warm_kedro.start_server(subprocess_env())
-    code, stdout, stderr = warm_kedro.run(
+    warm_process.start_server(subprocess_env())
+    code, stdout, stderr = warm_process.run(
         list(args), cwd=cwd or project, env=subprocess_env(env), timeout=timeout
     )
     return Completed((sys.executable, "-m", "kedro", *args), code, stdout, stderr)

@@ -1,13 +1,16 @@
-"""``python -m kedro ...`` in a new process that starts with the libraries imported.
+"""``python -m kedro ...`` and ``python -c ...`` in a new process that starts with
+the libraries imported.
 
 Most of a ``kedro`` subprocess's seconds go to importing MLflow, SQLAlchemy, pandas
 and Kedro's dependencies, the same in every test. Here each command runs in its own
 process forked from a multiprocessing fork server that has imported them once
 (``PRELOADED``): its own pid, process group, working directory, environment and
 output files, signals and exit status as a ``kedro`` process has them, the same
-``kedro.framework.cli.main``. What the process does after start-up is what ``kedro``
-does; only the import of these libraries was paid once per test worker. Kedro itself,
-the project and kedro-metrics are imported in the new process, as ``kedro`` does.
+``kedro.framework.cli.main`` (``WarmKedro``, ``run``), or a script run as
+``python -c`` runs it, in a new ``__main__`` module (``run_code``: the docs'
+examples). What the process does after start-up is what ``kedro`` or ``python``
+does; only the import of these libraries was paid once per test worker. Kedro
+itself, the project and kedro-metrics are imported in the new process.
 
 Exit as the interpreter exits: non-daemon threads are joined, ``atexit`` functions
 run, output is flushed; an uncaught KeyboardInterrupt ends the process by SIGINT,
@@ -27,7 +30,8 @@ import sys
 import tempfile
 import threading
 import traceback
-from collections.abc import Iterator
+import types
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 #: Third-party libraries every `kedro run` and `kedro metrics` command imports; none
@@ -83,19 +87,14 @@ def _exit_code(code: object) -> int:
     return 1
 
 
-def _as_a_main_process() -> None:
-    """Forget the fork server's multiprocessing parentage: the new process has no
-    parent process, as ``kedro`` has none (kedro-metrics tells ParallelRunner's
+def _become_a_new_process(cwd: str, env: dict[str, str], out: str, err: str) -> None:
+    """Its own session, directory, environment and output files; and no
+    multiprocessing parent, as ``kedro`` has none (kedro-metrics tells ParallelRunner's
     workers by ``multiprocessing.parent_process()``)."""
     from multiprocessing import process
 
-    process._parent_process = None
-
-
-def _kedro_main(args: list[str], cwd: str, env: dict[str, str], out: str, err: str) -> None:
-    """The new process: what ``python -m kedro *args`` does in ``cwd``."""
     os.setsid()
-    _as_a_main_process()
+    process._parent_process = None
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
@@ -103,12 +102,12 @@ def _kedro_main(args: list[str], cwd: str, env: dict[str, str], out: str, err: s
         file = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
         os.dup2(file, fd)
         os.close(file)
-    sys.argv = ["python -m kedro", *args]
-    sys.path.insert(0, cwd)  # `python -m` puts the working directory first
+
+
+def _exit_as_python_does(main: Callable[[], object]) -> None:
+    """Run ``main``, then end the process as the interpreter ends it."""
     interrupted, code = False, 0
     try:
-        from kedro.framework.cli import main
-
         main()
     except SystemExit as exc:
         code = _exit_code(exc.code)
@@ -129,20 +128,29 @@ def _kedro_main(args: list[str], cwd: str, env: dict[str, str], out: str, err: s
     os._exit(code)
 
 
-def run(args: list[str], *, cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str, str]:
-    """``python -m kedro *args`` to its end: (exit status, stdout, stderr). Past
-    ``timeout`` seconds its process group is killed and ``TimeoutExpired`` raised."""
-    with tempfile.TemporaryDirectory(prefix="warm-kedro-") as folder:
-        out, err = Path(folder) / "stdout", Path(folder) / "stderr"
-        process = WarmKedro(args, cwd=cwd, env=env, stdout=out, stderr=err)
-        try:
-            code = process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            raise
-        return code, out.read_text(), err.read_text()
+def _kedro_main(args: list[str], cwd: str, env: dict[str, str], out: str, err: str) -> None:
+    """The new process: what ``python -m kedro *args`` does in ``cwd``."""
+    _become_a_new_process(cwd, env, out, err)
+    sys.argv = ["python -m kedro", *args]
+    sys.path.insert(0, cwd)  # `python -m` puts the working directory first
+
+    def main() -> None:
+        from kedro.framework.cli import main
+
+        main()
+
+    _exit_as_python_does(main)
+
+
+def _code_main(code: str, cwd: str, env: dict[str, str], out: str, err: str) -> None:
+    """The new process: what ``python -c code`` does in ``cwd``."""
+    _become_a_new_process(cwd, env, out, err)
+    sys.argv = ["-c"]
+    sys.path.insert(0, "")  # `python -c` puts the working directory first
+    main_module = types.ModuleType("__main__")
+    sys.modules["__main__"] = main_module
+    compiled = compile(code, "<string>", "exec")
+    _exit_as_python_does(lambda: exec(compiled, vars(main_module)))  # noqa: S102
 
 
 class WarmKedro:
@@ -150,12 +158,15 @@ class WarmKedro:
     ``wait(timeout)`` and ``returncode`` as a ``subprocess.Popen`` has them; its
     output goes to the files ``stdout`` and ``stderr``."""
 
+    _target: Callable[..., None] = staticmethod(_kedro_main)
+
     def __init__(
-        self, args: list[str], *, cwd: Path, env: dict[str, str], stdout: Path, stderr: Path
-    ):
+        self, args: list[str] | str, *, cwd: Path, env: dict[str, str], stdout: Path,
+        stderr: Path,
+    ):  # fmt: skip
         self.args = args
         self._process = _context.Process(
-            target=_kedro_main, args=(list(args), str(cwd), dict(env), str(stdout), str(stderr))
+            target=self._target, args=(args, str(cwd), dict(env), str(stdout), str(stderr))
         )
         self._process.start()
         self.pid = self._process.pid
@@ -172,3 +183,37 @@ class WarmKedro:
         if self._process.exitcode is None:
             raise subprocess.TimeoutExpired(self.args, timeout)
         return self._process.exitcode
+
+
+class WarmPython(WarmKedro):
+    """A started ``python -c code`` process (``args`` is the code), as ``WarmKedro``."""
+
+    _target = staticmethod(_code_main)
+
+
+def _to_its_end(
+    kind: type[WarmKedro], args: list[str] | str, *, cwd: Path, env: dict[str, str],
+    timeout: float,
+) -> tuple[int, str, str]:  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="warm-process-") as folder:
+        out, err = Path(folder) / "stdout", Path(folder) / "stderr"
+        process = kind(args, cwd=cwd, env=env, stdout=out, stderr=err)
+        try:
+            code = process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise
+        return code, out.read_text(), err.read_text()
+
+
+def run(args: list[str], *, cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str, str]:
+    """``python -m kedro *args`` to its end: (exit status, stdout, stderr). Past
+    ``timeout`` seconds its process group is killed and ``TimeoutExpired`` raised."""
+    return _to_its_end(WarmKedro, list(args), cwd=cwd, env=env, timeout=timeout)
+
+
+def run_code(code: str, *, cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str, str]:
+    """``python -c code`` to its end, as ``run``."""
+    return _to_its_end(WarmPython, code, cwd=cwd, env=env, timeout=timeout)

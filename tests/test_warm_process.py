@@ -1,0 +1,60 @@
+"""The warm processes the e2e tests and docs examples run in end as a new
+interpreter's would (tests/warm_process.py)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tests import warm_process
+
+
+@pytest.fixture(scope="module")
+def run_code(tmp_path_factory):
+    warm_process.start_server(dict(os.environ))
+    cwd = tmp_path_factory.mktemp("warm")
+
+    def run(code: str) -> tuple[int, str, str]:
+        return warm_process.run_code(code, cwd=cwd, env={"WARM": "yes"}, timeout=120)
+
+    run.cwd = cwd
+    return run
+
+
+def test_the_exit_status_of_system_exit(run_code):
+    assert run_code("raise SystemExit(3)") == (3, "", "")
+
+
+def test_an_uncaught_exception_prints_its_traceback_and_exits_1(run_code):
+    status, stdout, stderr = run_code("1/0")
+    assert (status, stdout) == (1, "")
+    assert stderr.rstrip().endswith("ZeroDivisionError: division by zero")
+
+
+def test_threads_are_joined_and_atexit_functions_run(run_code):
+    code = (
+        "import atexit, threading, time\n"
+        "atexit.register(print, 'atexit')\n"
+        "threading.Thread(target=lambda: (time.sleep(0.2), print('thread'))).start()\n"
+    )
+    assert run_code(code) == (0, "thread\natexit\n", "")
+
+
+def test_its_own_session_environment_directory_and_main_module(run_code):
+    code = (
+        "import multiprocessing, os, sys\n"
+        "print(os.getsid(0) == os.getpid(), multiprocessing.parent_process())\n"
+        "print(dict(os.environ), os.getcwd(), __name__, sys.argv, sys.path[0] == '')\n"
+    )
+    assert run_code(code) == (
+        0,
+        f"True None\n{{'WARM': 'yes'}} {run_code.cwd} __main__ ['-c'] True\n",
+        "",
+    )
+
+
+def test_an_uncaught_keyboard_interrupt_ends_it_by_sigint(run_code):
+    status, _, stderr = run_code("raise KeyboardInterrupt")
+    assert status == -2  # multiprocessing's exit code of a process ended by SIGINT
+    assert "KeyboardInterrupt" in stderr
