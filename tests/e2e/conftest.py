@@ -122,7 +122,7 @@ def run_python(
 
 
 #: Variables that MLflow or Python read when they are imported or start: a command
-#: given one of them runs in a new interpreter, not a warm one (tests/e2e/warm_process.py).
+#: given one of them runs in a new interpreter, not a warm one (tests/warm_process.py).
 READ_AT_START = ("MLFLOW_LOGGING_LEVEL", "MLFLOW_CONFIGURE_LOGGING", "PYTHON")
 
 
