@@ -44,12 +44,13 @@ def test_threads_are_joined_and_atexit_functions_run(run_code):
 def test_its_own_session_environment_directory_and_main_module(run_code):
     code = (
         "import multiprocessing, os, sys\n"
-        "print(os.getsid(0) == os.getpid(), multiprocessing.parent_process())\n"
+        "print(os.getsid(0) == os.getpid(), multiprocessing.parent_process(),"
+        " multiprocessing.get_start_method(allow_none=True))\n"
         "print(dict(os.environ), os.getcwd(), __name__, sys.argv, sys.path[0] == '')\n"
     )
     assert run_code(code) == (
         0,
-        f"True None\n{{'WARM': 'yes'}} {run_code.cwd} __main__ ['-c'] True\n",
+        f"True None None\n{{'WARM': 'yes'}} {run_code.cwd} __main__ ['-c'] True\n",
         "",
     )
 

@@ -88,13 +88,17 @@ def _exit_code(code: object) -> int:
 
 
 def _become_a_new_process(cwd: str, env: dict[str, str], out: str, err: str) -> None:
-    """Its own session, directory, environment and output files; and no
-    multiprocessing parent, as ``kedro`` has none (kedro-metrics tells ParallelRunner's
-    workers by ``multiprocessing.parent_process()``)."""
+    """Its own session, directory, environment and output files; no multiprocessing
+    parent, as ``kedro`` has none (kedro-metrics tells ParallelRunner's workers by
+    ``multiprocessing.parent_process()``); and multiprocessing's start method unset,
+    as in a new interpreter (the fork server's child inherits "forkserver": its
+    ParallelRunner workers would then be forked from the fork server, without this
+    process's environment and active run)."""
     from multiprocessing import process
 
     os.setsid()
     process._parent_process = None
+    multiprocessing.set_start_method(None, force=True)
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)

@@ -21,7 +21,7 @@ class BackgroundKedro:
         self.project = project
         self.args = (sys.executable, "-m", "kedro", *args)
         out, err = project / "stdout.txt", project / "stderr.txt"
-        if needs_new_interpreter(args, env):
+        if needs_new_interpreter(env):
             with out.open("w") as stdout, err.open("w") as stderr:
                 self.process = subprocess.Popen(
                     self.args, cwd=project, env=subprocess_env(env), stdout=stdout,

@@ -126,12 +126,10 @@ def run_python(
 READ_AT_START = ("MLFLOW_LOGGING_LEVEL", "MLFLOW_CONFIGURE_LOGGING", "PYTHON")
 
 
-def needs_new_interpreter(args: tuple[str, ...], env: dict[str, str | None] | None) -> bool:
+def needs_new_interpreter(env: dict[str, str | None] | None) -> bool:
     """A command a warm process cannot stand in for: one given a variable of
-    ``READ_AT_START``, and ParallelRunner's (its workers are forked from the command's
-    process; under a process the fork server started, a model a worker logs is not
-    found by the metrics that link to it, so these run as ``kedro`` does)."""
-    return "ParallelRunner" in args or any(name.startswith(READ_AT_START) for name in env or {})
+    ``READ_AT_START``."""
+    return any(name.startswith(READ_AT_START) for name in env or {})
 
 
 def run_kedro(
@@ -145,7 +143,7 @@ def run_kedro(
     """``python -m kedro *args`` in the project (or in ``cwd`` inside it), in a process
     of its own that starts with the libraries imported (``warm_process``); ``exec_``, or
     ``needs_new_interpreter``, makes it a new interpreter."""
-    if exec_ or needs_new_interpreter(args, env):
+    if exec_ or needs_new_interpreter(env):
         return run_python(["-m", "kedro", *args], cwd=cwd or project, env=env, timeout=timeout)
     warm_process.start_server(subprocess_env())
     code, stdout, stderr = warm_process.run(

@@ -8,6 +8,7 @@ whose pipeline fails validation. Every run is shared by the module's tests.
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,11 @@ def git_project(tmp_path_factory, seed_store, kedro, store_at):
             else []
         )
         kedro(project, "run", "--runner", runner, *extra).check()
+        # names carry the start time to the second (docs/hook.md): the next run
+        # starts in a later second, as runs typed one after another do
+        started = int(time.time())
+        while int(time.time()) == started:
+            time.sleep(0.05)
     store = store_at(project / "mlflow.db")
     runs = {run.data.tags["kedro.runner"]: run for run in store.runs()}
     return project, store, runs
