@@ -81,7 +81,7 @@ def mlflow_server(
     workdir = tmp_path_factory.mktemp("mlflow-server")
     backend = workdir / "backend.db"
     shutil.copyfile(sqlite_template, backend)
-    with running_mlflow_server(f"sqlite:///{backend}", workdir) as server:
+    with running_mlflow_server(f"sqlite:///{backend}", workdir, warm=True) as server:
         yield server
 
 
@@ -97,7 +97,10 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mlflow
             pytest.fail(POSTGRES_MISSING, pytrace=False)
         pytest.skip(POSTGRES_MISSING)
     workdir = tmp_path_factory.mktemp("mlflow-postgres-server")
-    with fresh_postgres_database() as database, running_mlflow_server(database, workdir) as server:
+    with (
+        fresh_postgres_database() as database,
+        running_mlflow_server(database, workdir, warm=True) as server,
+    ):
         yield server
 
 

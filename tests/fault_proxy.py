@@ -77,8 +77,13 @@ class FaultProxy:
     def __exit__(self, *exc: object) -> None:
         self._stopped.set()
         self._released.set()
+        # close() alone does not wake a thread blocked in accept() on Linux; shutdown does
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
         self._listener.close()
         self._thread.join(5)
+        if self._thread.is_alive():
+            raise RuntimeError("the fault proxy's accept thread did not stop")
 
     def _accept(self) -> None:
         while not self._stopped.is_set():

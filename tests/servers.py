@@ -21,6 +21,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests import warm_process
+from tests.warm_process import WarmMlflow
+
 POSTGRES_ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/test"
 POSTGRES_MISSING = (
     "PostgreSQL is not reachable at 127.0.0.1:5432 (user postgres, database test, "
@@ -50,8 +53,9 @@ class MlflowServer:
 
     url: str
     backend_uri: str
-    process: subprocess.Popen[bytes]
+    process: subprocess.Popen[bytes] | WarmMlflow
     log_path: Path
+    warm: bool = False
 
     def requests(self, path_part: str = "") -> list[tuple[str, str, int]]:
         """(method, path, status) of every request served so far whose path contains
@@ -67,7 +71,9 @@ class MlflowServer:
         stop_process_group(self.process, timeout)
 
 
-def stop_process_group(process: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
+def stop_process_group(
+    process: subprocess.Popen[bytes] | WarmMlflow, timeout: float = 10.0
+) -> None:
     """SIGTERM the whole process group, then SIGKILL what is left after ``timeout``."""
     try:
         os.killpg(process.pid, signal.SIGTERM)
@@ -89,10 +95,16 @@ def start_mlflow_server(
     workers: int = 1,
     timeout: float = 90.0,
     port: int | None = None,
+    warm: bool = False,
 ) -> MlflowServer:
     """Start ``mlflow server`` on ``port`` (default: a free loopback port) and wait
     until /health answers. Restart a killed server on its backend and port (so that
-    its URI stays the same) with ``restart_mlflow_server``."""
+    its URI stays the same) with ``restart_mlflow_server``.
+
+    ``warm``: the same ``mlflow server`` command in a process that starts with MLflow
+    imported (``tests.warm_process.WarmMlflow``): its uvicorn runs in that process, not
+    in a second interpreter, which saves the two interpreters' imports (about 4 s a
+    start). The tests use it; the benchmarks start a cold ``mlflow server``."""
     port = port or free_port()
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / f"mlflow-server-{port}.log"
@@ -109,12 +121,16 @@ def start_mlflow_server(
         "--default-artifact-root", (workdir / "artifacts").as_uri(),
         "--uvicorn-opts", "--access-log",
     ]  # fmt: skip
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )  # fmt: skip
-    server = MlflowServer(f"http://127.0.0.1:{port}", backend_uri, process, log_path)
+    if warm:
+        warm_process.start_server(env)
+        process = WarmMlflow(command[1:], cwd=workdir, env=env, stdout=log_path, stderr=log_path)
+    else:
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                command, cwd=workdir, env=env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+    server = MlflowServer(f"http://127.0.0.1:{port}", backend_uri, process, log_path, warm)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -132,7 +148,8 @@ def start_mlflow_server(
 
 def restart_mlflow_server(server: MlflowServer, workdir: Path) -> MlflowServer:
     """A new ``mlflow server`` on the same backend and port as ``server`` (stopped)."""
-    return start_mlflow_server(server.backend_uri, workdir, port=int(server.url.rsplit(":", 1)[1]))
+    port = int(server.url.rsplit(":", 1)[1])
+    return start_mlflow_server(server.backend_uri, workdir, port=port, warm=server.warm)
 
 
 def kill_mlflow_server(server: MlflowServer) -> None:

@@ -8,7 +8,8 @@ process forked from a multiprocessing fork server that has imported them once
 output files, signals and exit status as a ``kedro`` process has them, the same
 ``kedro.framework.cli.main`` (``WarmKedro``, ``run``), or a script run as
 ``python -c`` runs it, in a new ``__main__`` module (``run_code``: the docs'
-examples). What the process does after start-up is what ``kedro`` or ``python``
+examples), or ``mlflow server`` (``WarmMlflow``: the tests' tracking servers, with
+the uvicorn process it starts run in that same process). What the process does after start-up is what ``kedro`` or ``python``
 does; only the import of these libraries was paid once per test worker. Kedro
 itself, the project and kedro-metrics are imported in the new process.
 
@@ -68,14 +69,24 @@ def _environment(env: dict[str, str]) -> Iterator[None]:
         os.environ.update(saved)
 
 
+_starting = threading.Lock()
+_started = threading.Event()
+
+
 def start_server(env: dict[str, str]) -> None:
     """Start this process's fork server with ``env`` (a clean test environment), its
-    libraries imported. Later calls do nothing."""
+    libraries imported. Later calls do nothing. The first call sets ``os.environ`` to
+    ``env`` while the server starts: make it before starting threads that read the
+    environment (the e2e tests make it when their session starts)."""
     from multiprocessing import forkserver
 
-    _context.set_forkserver_preload(list(PRELOADED))
-    with _environment(env):
-        forkserver.ensure_running()
+    with _starting:
+        if _started.is_set():
+            return
+        _context.set_forkserver_preload(list(PRELOADED))
+        with _environment(env):
+            forkserver.ensure_running()
+        _started.set()
 
 
 def _exit_code(code: object) -> int:
@@ -102,9 +113,12 @@ def _become_a_new_process(cwd: str, env: dict[str, str], out: str, err: str) -> 
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
-    for fd, path in ((1, out), (2, err)):
-        file = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        os.dup2(file, fd)
+    files = {
+        path: os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644) for path in {out, err}
+    }
+    os.dup2(files[out], 1)
+    os.dup2(files[err], 2)  # `err` may be `out`: one file, as `2>&1` makes it
+    for file in files.values():
         os.close(file)
 
 
@@ -157,6 +171,35 @@ def _code_main(code: str, cwd: str, env: dict[str, str], out: str, err: str) -> 
     _exit_as_python_does(lambda: exec(compiled, vars(main_module)))  # noqa: S102
 
 
+def _exec_uvicorn_here(command: list[str], *, extra_env: dict[str, str] | None = None, **_) -> None:
+    """What MLflow's ``_exec_cmd`` would start as ``python -m uvicorn ...`` for
+    ``mlflow server``, run in this process instead: its environment added, uvicorn's
+    own command line parsed by uvicorn. It returns when uvicorn exits."""
+    if command[1:3] != ["-m", "uvicorn"]:
+        raise RuntimeError(f"not a uvicorn command: {command}")
+    os.environ.update(extra_env or {})
+    from uvicorn.main import main
+
+    main.main(command[3:], prog_name="uvicorn")
+
+
+def _mlflow_main(args: list[str], cwd: str, env: dict[str, str], out: str, err: str) -> None:
+    """The new process: what ``mlflow *args`` does in ``cwd``; the uvicorn process
+    ``mlflow server`` starts is this same process (``_exec_uvicorn_here``), so a
+    server is one process, in its own process group as before."""
+    _become_a_new_process(cwd, env, out, err)
+    sys.argv = ["mlflow", *args]
+
+    def main() -> None:
+        import mlflow.server
+        from mlflow.cli import cli
+
+        mlflow.server._exec_cmd = _exec_uvicorn_here
+        cli.main(args, prog_name="mlflow")
+
+    _exit_as_python_does(main)
+
+
 class WarmKedro:
     """A started ``kedro`` process: ``pid`` (also its process group), ``poll()``,
     ``wait(timeout)`` and ``returncode`` as a ``subprocess.Popen`` has them; its
@@ -193,6 +236,12 @@ class WarmPython(WarmKedro):
     """A started ``python -c code`` process (``args`` is the code), as ``WarmKedro``."""
 
     _target = staticmethod(_code_main)
+
+
+class WarmMlflow(WarmKedro):
+    """A started ``mlflow *args`` process (``mlflow server``: see ``_mlflow_main``)."""
+
+    _target = staticmethod(_mlflow_main)
 
 
 def _to_its_end(

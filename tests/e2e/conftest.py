@@ -274,6 +274,13 @@ class Store:
         return {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")}
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _warm_process_server() -> None:
+    """The fork server of warm processes, started before any test (and any thread a
+    test starts: ``tests.concurrently``) runs a command."""
+    warm_process.start_server(subprocess_env())
+
+
 @pytest.fixture(scope="session")
 def kedro() -> Callable[..., Completed]:
     """``kedro(project, "run", "--runner", "ThreadRunner", env={...})``."""

@@ -4,6 +4,7 @@ during a large save. Every point lands exactly once."""
 
 from __future__ import annotations
 
+import functools
 import signal
 import time
 import uuid
@@ -11,6 +12,7 @@ import uuid
 import pytest
 
 from tests.benchmarks.latency_proxy import LatencyProxy
+from tests.concurrently import result_fixture, side_by_side
 from tests.e2e.background import BackgroundKedro
 from tests.fault_proxy import FAULTS, FaultProxy
 
@@ -48,11 +50,10 @@ def project_with_experiment(parent, new_project, **settings: str):
     return project, experiment
 
 
-@pytest.fixture(scope="module")
-def faulty_link(tmp_path_factory, new_project, kedro, mlflow_server):
+def faulty_link(parent, new_project, kedro, mlflow_server):
     """The runner pipeline's 8 saves through a proxy that spoils the first four
     log-batch requests, one fault of each kind."""
-    project, experiment = project_with_experiment(tmp_path_factory.mktemp("faults"), new_project)
+    project, experiment = project_with_experiment(parent, new_project)
     with FaultProxy(mlflow_server.url, list(FAULTS)) as proxy:
         result = kedro(
             project, "run", "--pipelines", "runners", env={"MLFLOW_TRACKING_URI": proxy.url}
@@ -60,6 +61,24 @@ def faulty_link(tmp_path_factory, new_project, kedro, mlflow_server):
         injected = list(proxy.injected)
     spool = sorted((project / ".kedro_metrics" / "spool").glob("*.jsonl"))
     return result, injected, spool, only_run(mlflow_server.url, experiment)
+
+
+@pytest.fixture(scope="module")
+def faults(tmp_path_factory, new_project, kedro, mlflow_server):
+    """The module's three scenarios side by side on the session's server, each in its
+    own project and experiment, over its own proxy."""
+    return side_by_side({
+        scenario.__name__: functools.partial(
+            scenario, tmp_path_factory.mktemp(scenario.__name__), new_project, kedro,
+            mlflow_server,
+        )
+        for scenario in (faulty_link, killed_during_save, unavailable_from_the_start)
+    })  # fmt: skip
+
+
+faulty_link_result = result_fixture("faulty_link", of="faults")
+killed_during_save_result = result_fixture("killed_during_save", of="faults")
+unavailable_from_the_start_result = result_fixture("unavailable_from_the_start", of="faults")
 
 
 class TestFaultyLink:
@@ -78,11 +97,10 @@ class TestFaultyLink:
         assert spool == []
 
 
-@pytest.fixture(scope="module")
-def killed_during_save(tmp_path_factory, new_project, kedro, mlflow_server):
+def killed_during_save(parent, new_project, kedro, mlflow_server):
     """`kill -9` of `kedro run` while its 2,500-point save is in flight across a slow
     link (1 s per request); then sync."""
-    project, experiment = project_with_experiment(tmp_path_factory.mktemp("kill9"), new_project)
+    project, experiment = project_with_experiment(parent, new_project)
     host, port = mlflow_server.url.removeprefix("http://").split(":")
     with LatencyProxy(host, int(port), delay=1.0) as proxy:
         env = {"MLFLOW_TRACKING_URI": proxy.url}
@@ -118,15 +136,14 @@ class TestKillNine:
         assert left == []
 
 
-@pytest.fixture(scope="module")
-def unavailable_from_the_start(tmp_path_factory, new_project, kedro, mlflow_server):
+def unavailable_from_the_start(parent, new_project, kedro, mlflow_server):
     """`kedro run` of the labelled pipeline into an existing run (MLFLOW_RUN_ID) with
     a Kubeflow metrics file, while every request gets a 503; then the link heals and
     `kedro metrics sync` runs."""
     from mlflow import MlflowClient
 
     project, experiment = project_with_experiment(
-        tmp_path_factory.mktemp("unavailable"), new_project, retry_seconds="2",
+        parent, new_project, retry_seconds="2",
         kubeflow="{metrics_file: kfp/mlpipeline-metrics.json}",
     )  # fmt: skip
     client = MlflowClient(tracking_uri=mlflow_server.url)

@@ -3,10 +3,12 @@ catalog error stops `kedro run` before any run exists."""
 
 from __future__ import annotations
 
+import functools
 import signal
 
 import pytest
 
+from tests.concurrently import side_by_side
 from tests.e2e.background import BackgroundKedro
 
 pytestmark = pytest.mark.e2e
@@ -30,14 +32,21 @@ def interrupted_run(parent, new_project, seed_store, runner, signum):
 
 @pytest.fixture(scope="module")
 def interrupted(tmp_path_factory, new_project, seed_store, store_at):
-    """Each runner, interrupted by SIGINT and by SIGTERM during its long node."""
-    results = {}
-    for runner in RUNNERS:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            parent = tmp_path_factory.mktemp(f"{runner}-{signum.name}")
-            result, project = interrupted_run(parent, new_project, seed_store, runner, signum)
-            results[runner, signum.name] = result, store_at(project / "mlflow.db")
-    return results
+    """Each runner, interrupted by SIGINT and by SIGTERM during its long node (the six
+    runs side by side, each in its own project)."""
+
+    def scenario(runner: str, signum: signal.Signals):
+        parent = tmp_path_factory.mktemp(f"{runner}-{signum.name}")
+        result, project = interrupted_run(parent, new_project, seed_store, runner, signum)
+        return result, store_at(project / "mlflow.db")
+
+    return side_by_side(
+        {
+            (runner, signum.name): functools.partial(scenario, runner, signum)
+            for runner in RUNNERS
+            for signum in (signal.SIGINT, signal.SIGTERM)
+        }
+    )
 
 
 @pytest.mark.parametrize("runner", RUNNERS)
@@ -76,7 +85,8 @@ class TestCatalogError:
 def interrupted_while_created(tmp_path_factory, new_project, mlflow_server):
     """`kedro run` whose `runs/create` the server has answered but a proxy holds back;
     the signal comes then, and only after it the answer. Per signal: the result, the
-    experiment's runs (deleted ones included) and the spool files left."""
+    experiment's runs (deleted ones included) and the spool files left; the two side
+    by side, each with its own proxy and experiment."""
     import uuid
 
     from mlflow import MlflowClient
@@ -84,9 +94,9 @@ def interrupted_while_created(tmp_path_factory, new_project, mlflow_server):
 
     from tests.fault_proxy import FaultProxy
 
-    results = {}
     client = MlflowClient(tracking_uri=mlflow_server.url)
-    for signum in (signal.SIGINT, signal.SIGTERM):
+
+    def scenario(signum: signal.Signals):
         project = new_project(tmp_path_factory.mktemp(f"creating-{signum.name}"))
         experiment = f"interrupted-create-{uuid.uuid4().hex[:8]}"
         (project / "conf" / "local" / "metrics.yml").write_text(f"experiment: {experiment}\n")
@@ -100,8 +110,14 @@ def interrupted_while_created(tmp_path_factory, new_project, mlflow_server):
         found = client.get_experiment_by_name(experiment)
         runs = client.search_runs([found.experiment_id], run_view_type=ViewType.ALL)
         spooled = sorted((project / ".kedro_metrics" / "spool").glob("*.jsonl"))
-        results[signum.name] = result, runs, spooled
-    return results
+        return result, runs, spooled
+
+    return side_by_side(
+        {
+            signum.name: functools.partial(scenario, signum)
+            for signum in (signal.SIGINT, signal.SIGTERM)
+        }
+    )
 
 
 @pytest.mark.server

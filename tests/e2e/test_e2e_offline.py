@@ -222,7 +222,7 @@ def offline_to_server(tmp_path_factory, new_project, kedro, sqlite_template):
     shutil.copyfile(sqlite_template, backend)
     from tests.servers import start_mlflow_server
 
-    server = start_mlflow_server(f"sqlite:///{backend}", parent / "server", port=port)
+    server = start_mlflow_server(f"sqlite:///{backend}", parent / "server", port=port, warm=True)
     try:
         # sync ignores offline mode: it exists to deliver.
         sync = kedro(project, "metrics", "sync", env=env)

@@ -4,12 +4,15 @@ once with the right run status; no secret reaches any output or spool file."""
 
 from __future__ import annotations
 
+import functools
+import os
 import re
 import shutil
 from pathlib import Path
 
 import pytest
 
+from tests.concurrently import side_by_side
 from tests.e2e.background import BackgroundKedro
 from tests.servers import (
     POSTGRES_MISSING,
@@ -72,7 +75,7 @@ def outage(parent: Path, new_project, kedro, backend: str, *, async_logging: boo
     """One `kedro run` whose server is killed (SIGKILL, whole process group) between
     two saves and restarted on the same backend and port after the run; then sync
     twice. Returns what the test checks."""
-    server = start_mlflow_server(backend, parent / "server")
+    server = start_mlflow_server(backend, parent / "server", warm=True)
     try:
         project = new_project(parent)
         (project / "conf" / "local" / "metrics.yml").write_text(
@@ -100,40 +103,54 @@ def outage(parent: Path, new_project, kedro, backend: str, *, async_logging: boo
         server.stop()
 
 
-@pytest.fixture(scope="module")
-def outages(tmp_path_factory, new_project, kedro, sqlite_template):
-    """The outage on a sqlite-backed server, with sync and with async saves."""
-    results = {}
-    for mode in ("sync", "async"):
-        parent = tmp_path_factory.mktemp(f"outage-{mode}")
-        backend = parent / "backend.db"
-        shutil.copyfile(sqlite_template, backend)
-        results[mode] = outage(
-            parent, new_project, kedro, f"sqlite:///{backend}", async_logging=mode == "async"
-        )
-    return results
+def sqlite_outage(parent: Path, new_project, kedro, template: Path, mode: str):
+    """The outage on a sqlite-backed server, with sync or async saves."""
+    backend = parent / "backend.db"
+    shutil.copyfile(template, backend)
+    return outage(parent, new_project, kedro, f"sqlite:///{backend}", async_logging=mode == "async")
 
 
-@pytest.fixture(scope="module")
-def postgres_outage(tmp_path_factory, new_project, kedro):
+def postgres_outage(parent: Path, new_project, kedro):
     """The outage on a PostgreSQL-backed server (sync saves)."""
-    import os
-
-    if not postgres_reachable():
-        if os.environ.get("CI"):
-            pytest.fail(POSTGRES_MISSING, pytrace=False)
-        pytest.skip(POSTGRES_MISSING)
     with fresh_postgres_database() as database:
-        return outage(
-            tmp_path_factory.mktemp("outage-pg"), new_project, kedro, database, async_logging=False
+        return outage(parent, new_project, kedro, database, async_logging=False)
+
+
+@pytest.fixture(scope="module")
+def scenarios(tmp_path_factory, new_project, kedro, python, sqlite_template):
+    """Every scenario of this module, side by side (each has its own project, server
+    or dead port): the outages on sqlite (sync, async) and on PostgreSQL where it is
+    reachable, and the two tokens given as a user name."""
+    folders = {
+        name: tmp_path_factory.mktemp(name)
+        for name in ("outage-sync", "outage-async", "outage-pg", "token-as-user", "upper-case")
+    }
+    todo = {
+        mode: functools.partial(
+            sqlite_outage, folders[f"outage-{mode}"], new_project, kedro, sqlite_template, mode
         )
+        for mode in ("sync", "async")
+    }
+    if postgres_reachable():
+        todo["postgres"] = functools.partial(
+            postgres_outage, folders["outage-pg"], new_project, kedro
+        )
+    todo["token_as_user"] = functools.partial(
+        token_as_user, folders["token-as-user"], new_project, kedro
+    )
+    todo["upper_case_scheme"] = functools.partial(
+        upper_case_scheme, folders["upper-case"], new_project, kedro, python
+    )
+    return side_by_side(todo)
 
 
 @pytest.fixture(params=["sync", "async", "postgres"])
-def scenario(request):
-    if request.param == "postgres":
-        return request.getfixturevalue("postgres_outage")
-    return request.getfixturevalue("outages")[request.param]
+def scenario(request, scenarios):
+    if request.param not in scenarios:
+        if os.environ.get("CI"):
+            pytest.fail(POSTGRES_MISSING, pytrace=False)
+        pytest.skip(POSTGRES_MISSING)
+    return scenarios[request.param]
 
 
 class TestServerOutage:
@@ -183,13 +200,12 @@ class TestServerOutage:
 TOKEN = "tok-S3CRET-as-user"
 
 
-@pytest.fixture(scope="module")
-def token_as_user(tmp_path_factory, new_project, kedro):
+def token_as_user(parent: Path, new_project, kedro):
     """A `kedro run` and a `kedro metrics sync` with a token given as the URI's user
     name (`http://TOKEN@host`), the server down: everything spooled, warned, failed."""
     from tests.servers import free_port
 
-    project = new_project(tmp_path_factory.mktemp("token-as-user"))
+    project = new_project(parent)
     (project / "conf" / "local" / "metrics.yml").write_text("retry_seconds: 1\n")
     env = {"MLFLOW_TRACKING_URI": f"http://{TOKEN}@127.0.0.1:{free_port()}"}
     run = kedro(project, "run", "--pipelines", "small", env=env)
@@ -199,10 +215,10 @@ def token_as_user(tmp_path_factory, new_project, kedro):
 
 
 class TestTokenAsUserName:
-    def test_the_token_is_in_no_output_and_no_spool_file(self, token_as_user):
+    def test_the_token_is_in_no_output_and_no_spool_file(self, scenarios):
         """The run goes on (spooled), sync fails with one line; the token is nowhere,
         its place shown as ***."""
-        run, sync, spooled = token_as_user
+        run, sync, spooled = scenarios["token_as_user"]
         run.check()
         assert sync.returncode != 0
         assert len(spooled) == 1 and '"tracking_uri":"http://***@127.0.0.1:' in spooled[0]
@@ -230,13 +246,12 @@ root:
 """
 
 
-@pytest.fixture(scope="module")
-def upper_case_scheme(tmp_path_factory, new_project, kedro, python):
+def upper_case_scheme(parent: Path, new_project, kedro, python):
     """`HTTP://SECRETTOKEN@127.0.0.1:<dead port>` (MLflow reads the scheme as http), the
     DEBUG log of everything on: a `kedro run`, a failing sync, `kedro metrics runs`."""
     from tests.servers import free_port
 
-    project = new_project(tmp_path_factory.mktemp("upper-case-scheme"))
+    project = new_project(parent)
     (project / "conf" / "local" / "metrics.yml").write_text("retry_seconds: 1\n")
     (project / "conf" / "logging.yml").write_text(DEBUG_LOGGING)
     env = {
@@ -252,11 +267,11 @@ def upper_case_scheme(tmp_path_factory, new_project, kedro, python):
 
 
 class TestTokenAsUserNameWithAnUpperCaseScheme:
-    def test_the_token_is_in_no_output_no_log_and_no_spool_file(self, upper_case_scheme):
+    def test_the_token_is_in_no_output_no_log_and_no_spool_file(self, scenarios):
         """The run is spooled, sync and `runs` fail naming `HTTP://***@127.0.0.1:<port>`;
         the token is in none of their stdout and stderr (DEBUG logs included) nor in
         the spool file."""
-        run, sync, runs, spooled = upper_case_scheme
+        run, sync, runs, spooled = scenarios["upper_case_scheme"]
         run.check()
         assert "DEBUG" in run.stderr, run.output  # the DEBUG log was on
         assert len(spooled) == 1 and '"tracking_uri":"HTTP://***@127.0.0.1:' in spooled[0]

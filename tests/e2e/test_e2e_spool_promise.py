@@ -6,6 +6,7 @@ bounded batch by batch; damaged, foreign and odd files reported by the command."
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import re
 import signal
@@ -20,6 +21,7 @@ import pytest
 from kedro_metrics import spool
 from kedro_metrics.points import MetricPoint
 from tests.benchmarks.latency_proxy import LatencyProxy
+from tests.concurrently import result_fixture, side_by_side
 from tests.e2e.background import BackgroundKedro
 from tests.fault_proxy import FaultProxy
 
@@ -76,12 +78,11 @@ def proxied(server, delay: float) -> LatencyProxy:
     return LatencyProxy(host, int(port), delay=delay)
 
 
-@pytest.fixture(scope="module")
-def killed_mid_large_save(tmp_path_factory, new_project, kedro, mlflow_server):
+def killed_mid_large_save(parent: Path, new_project, kedro, mlflow_server):
     """`kill -9` of `kedro run` once 40 of the 100 batches of its one large save are
     confirmed (a slow link: 0.05 s per request); then one plain `kedro metrics sync`
     (over a healed link: what it proves does not depend on the delay)."""
-    project, experiment = project_with_experiment(tmp_path_factory.mktemp("kill9"), new_project)
+    project, experiment = project_with_experiment(parent, new_project)
     spool_dir = project / ".kedro_metrics" / "spool"
     with proxied(mlflow_server, 0.05) as proxy:
         env = {"MLFLOW_TRACKING_URI": proxy.url}
@@ -103,6 +104,35 @@ def killed_mid_large_save(tmp_path_factory, new_project, kedro, mlflow_server):
         "after_sync": counted(mlflow_server, run_id, LARGE_KEY),
         "run": the_run(mlflow_server.url, experiment), "left": sorted(spool_dir.iterdir()),
     }  # fmt: skip
+
+
+#: Mounting the full disk's tmpfs needs root; elsewhere its tests are skipped.
+CAN_MOUNT = os.geteuid() == 0
+
+
+@pytest.fixture(scope="module")
+def promises(tmp_path_factory, new_project, kedro, mlflow_server):
+    """The module's four scenarios side by side on the session's server, each in its
+    own project and experiment, over its own proxy."""
+    scenarios = [killed_mid_large_save, bounded_start, bad_files]
+    if CAN_MOUNT:
+        scenarios.append(full_disk)
+    return side_by_side({
+        scenario.__name__: functools.partial(
+            scenario, tmp_path_factory.mktemp(scenario.__name__), new_project, kedro,
+            mlflow_server,
+        )
+        for scenario in scenarios
+    })  # fmt: skip
+
+
+killed_mid_large_save_result = result_fixture("killed_mid_large_save", of="promises")
+full_disk_result = result_fixture(
+    "full_disk", of="promises",
+    skip_reason="mounting a 2 MB tmpfs needs root (the CI machines run tests as root)",
+)  # fmt: skip
+bounded_start_result = result_fixture("bounded_start", of="promises")
+bad_files_result = result_fixture("bad_files", of="promises")
 
 
 class TestKillNineMidLargeSave:
@@ -133,19 +163,16 @@ class TestKillNineMidLargeSave:
         assert [p.name for p in result["left"]] == [spool.SYNC_LOCK]
 
 
-@pytest.fixture(scope="module")
-def full_disk(tmp_path_factory, new_project, kedro, mlflow_server):
+def full_disk(parent: Path, new_project, kedro, mlflow_server):
     """The spool on a 2 MB tmpfs, every log-batch answered 503: the 100,000-point
     save cannot be spooled (about 3.5 MB) nor sent; the 1-point save can be spooled."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a 2 MB tmpfs needs root (the CI machines run tests as root)")
-    mount = tmp_path_factory.mktemp("tmpfs")
+    mount = parent / "tmpfs"
+    mount.mkdir()
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount)], check=True)
     try:
         project, experiment = project_with_experiment(
-            tmp_path_factory.mktemp("full"), new_project, retry_seconds="1",
-            spool_dir=str(mount / "spool"),
-        )  # fmt: skip
+            parent / "full", new_project, retry_seconds="1", spool_dir=str(mount / "spool")
+        )
         with FaultProxy(mlflow_server.url, ["503"] * 100_000, path_part="log-batch") as proxy:
             env = {"MLFLOW_TRACKING_URI": proxy.url}
             result = kedro(project, "run", "--pipelines", "large", env=env)
@@ -153,7 +180,7 @@ def full_disk(tmp_path_factory, new_project, kedro, mlflow_server):
             proxy.heal()
             synced = kedro(project, "metrics", "sync", env=env)
         run = the_run(mlflow_server.url, experiment)
-        yield {
+        return {
             "run": result, "files": files, "sync": synced, "stored": run,
             "large": counted(mlflow_server, run.info.run_id, LARGE_KEY),
         }  # fmt: skip
@@ -192,13 +219,12 @@ class TestFullDisk:
         assert full_disk["large"] == (0, 0)
 
 
-@pytest.fixture(scope="module")
-def bounded_start(tmp_path_factory, new_project, kedro, mlflow_server):
+def bounded_start(parent: Path, new_project, kedro, mlflow_server):
     """An earlier run's 100,000-point save is pending; `kedro run` starts over a slow
     link (0.5 s per request): the start-of-run sync stops between batches."""
     from mlflow import MlflowClient
 
-    project, experiment = project_with_experiment(tmp_path_factory.mktemp("start"), new_project)
+    project, experiment = project_with_experiment(parent, new_project)
     client = MlflowClient(tracking_uri=mlflow_server.url)
     earlier = client.create_run(client.create_experiment(f"{experiment}-earlier")).info.run_id
     points = [MetricPoint("m.curve", step / 2, step, 1_700_000_000_000) for step in range(100_000)]
@@ -242,15 +268,14 @@ class TestBoundedStartOfRunSync:
         assert final == (100_000, 100_000)
 
 
-@pytest.fixture(scope="module")
-def bad_files(tmp_path_factory, new_project, kedro, mlflow_server):
+def bad_files(parent: Path, new_project, kedro, mlflow_server):
     """A damaged file, a file of format 3, a FIFO and a good file; one `kedro metrics
     sync`."""
     from mlflow import MlflowClient
 
     from kedro_metrics.spool.lines import encode
 
-    project, experiment = project_with_experiment(tmp_path_factory.mktemp("bad"), new_project)
+    project, experiment = project_with_experiment(parent, new_project)
     client = MlflowClient(tracking_uri=mlflow_server.url)
     experiment_id = client.create_experiment(experiment)
     directory = project / ".kedro_metrics" / "spool"
