@@ -59,3 +59,19 @@ def test_an_uncaught_keyboard_interrupt_ends_it_by_sigint(run_code):
     status, _, stderr = run_code("raise KeyboardInterrupt")
     assert status == -2  # multiprocessing's exit code of a process ended by SIGINT
     assert "KeyboardInterrupt" in stderr
+
+
+def test_a_warm_mlflow_server_is_one_process_in_its_own_group(mlflow_server):
+    """The session's server (``warm=True``): MLflow's ``mlflow server`` with its uvicorn
+    in the same process, which leads its own process group, holds no child process,
+    and logs every request it serves."""
+    import urllib.request
+
+    pid = mlflow_server.process.pid
+    assert mlflow_server.warm
+    assert os.getpgid(pid) == pid
+    children = open(f"/proc/{pid}/task/{pid}/children").read().split()
+    assert children == []
+    with urllib.request.urlopen(f"{mlflow_server.url}/health", timeout=10) as answer:
+        assert answer.status == 200
+    assert ("GET", "/health", 200) in mlflow_server.requests("/health")
