@@ -36,7 +36,7 @@ class ProcessState:
     # Kept in a forked worker --------------------------------------------------------
     #: One MLflow client per tracking URI (store.client).
     clients: dict[str, Any] = field(default_factory=dict)
-    #: The retry budget of this process (store.client.RetryBudget).
+    #: The retry budget of this process (store.failures.RetryBudget).
     retry_budget: Any = None
     #: The last KedroContext created in this process (project).
     last_context: Any = None

@@ -47,10 +47,10 @@ def init(metadata: ProjectMetadata, env: str, force: bool) -> None:
 
 def missing_gitignore_entries(gitignore: Path) -> list[str]:
     """The GITIGNORE_ENTRIES a project's .gitignore lacks (all when it has none)."""
-    from kedro_metrics import project
+    from kedro_metrics import workspace
 
     lines = gitignore.read_text().splitlines() if gitignore.is_file() else []
-    return [entry for entry in GITIGNORE_ENTRIES if not project.gitignore_covers(lines, entry)]
+    return [entry for entry in GITIGNORE_ENTRIES if not workspace.gitignore_covers(lines, entry)]
 
 
 def write_metrics_yml(conf_env_dir: Path, *, force: bool) -> Path:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from kedro import __version__ as kedro_version
 
-from kedro_metrics import config, delivery, project, run_context, store
+from kedro_metrics import config, delivery, project, run_context, store, workspace
 from kedro_metrics.delivery import DeliveryPolicy
 from kedro_metrics.errors import KedroMetricsError, StoreUnavailableError, TrackingError
 from kedro_metrics.hook.interrupts import InterruptHandlers
@@ -311,9 +311,9 @@ def context_tags(project_settings: project.ProjectSettings) -> dict[str, str]:
     """MLflow's standard tags (user, source, git) and the Kedro and plugin versions."""
     return run_context.standard_tags(
         store.STANDARD_TAG_NAMES,
-        user=project.current_user(),
+        user=workspace.current_user(),
         package_name=project_settings.package_name,
-        git=project.git_state(project_settings.project_path),
+        git=workspace.git_state(project_settings.project_path),
         kedro_version=kedro_version,
         plugin_version=__version__,
     )

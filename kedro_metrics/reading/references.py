@@ -8,7 +8,7 @@ import functools
 import math
 from collections.abc import Sequence
 
-from kedro_metrics import filters, records, store
+from kedro_metrics import filters, records, run_references, store
 from kedro_metrics.errors import FilterError, RunReferenceError
 from kedro_metrics.reading.scope import Scope, experiment_ids, experiment_names, sort_direction
 from kedro_metrics.records import Run
@@ -38,17 +38,17 @@ def resolve(scope: Scope, references: str | Sequence[str]) -> list[Run]:
     ``branch:``, ``tag:`` and ``best:`` reference (``best:`` one more for the key's
     direction when the project declares none)."""
     texts = [references] if isinstance(references, str) else list(references)
-    parsed = [records.parse_reference(text) for text in texts]
+    parsed = [run_references.parse_reference(text) for text in texts]
     for reference in parsed:
         if reference.is_search:
             _tag_clause(reference)  # a value MLflow's filter cannot hold fails here
     return _resolve_parsed(scope, parsed)
 
 
-def _resolve_parsed(scope: Scope, parsed: Sequence[records.RunReference]) -> list[Run]:
+def _resolve_parsed(scope: Scope, parsed: Sequence[run_references.RunReference]) -> list[Run]:
     ids_once = functools.cache(lambda: experiment_ids(scope))
     newest: list[Run] = []
-    depth = records.deepest_latest(parsed)
+    depth = run_references.deepest_latest(parsed)
     if depth:
         ids = ids_once()
         newest = (
@@ -62,14 +62,14 @@ def _resolve_parsed(scope: Scope, parsed: Sequence[records.RunReference]) -> lis
     resolved = []
     for reference in parsed:
         if reference.is_latest:
-            resolved.append(records.resolve_reference(reference, newest, where=scope.where))
+            resolved.append(run_references.resolve_reference(reference, newest, where=scope.where))
         elif reference.is_search:
             resolved.append(_searched(scope, ids_once(), reference, count=1)[0])
         elif reference.is_full_id:
             found = store.get_run(scope.tracking_uri, reference.text)
             if found is None:
                 where = f"any experiment at {store.redact(scope.tracking_uri)}"
-                found = records.resolve_reference(reference, [], where=where)
+                found = run_references.resolve_reference(reference, [], where=where)
             resolved.append(found)
         else:
             ids = ids_once()
@@ -81,20 +81,22 @@ def _resolve_parsed(scope: Scope, parsed: Sequence[records.RunReference]) -> lis
                 if ids
                 else []
             )  # fmt: skip
-            resolved.append(records.resolve_reference(reference, candidates, where=scope.where))
+            resolved.append(
+                run_references.resolve_reference(reference, candidates, where=scope.where)
+            )
     return resolved
 
 
 # Search references: branch:, tag:, best: ------------------------------------------
 
 
-_FINISHED = filters.parse_condition(f"status = {records.SEARCHED_STATUS}")
+_FINISHED = filters.parse_condition(f"status = {run_references.SEARCHED_STATUS}")
 
 
 def _searched(
     scope: Scope,
     ids: list[str],
-    reference: records.RunReference,
+    reference: run_references.RunReference,
     *,
     count: int,
     excluded: Run | None = None,
@@ -118,27 +120,31 @@ def _searched(
     found: list[Run] = []
     if ids:
         order_by = None
-        if reference.search == records.BEST:
+        if reference.search == run_references.BEST:
             sort = filters.Sort(str(reference.key))
             order_by = filters.order_by(sort, _best_direction(scope, ids, reference))
         found = store.search_runs(
-            scope.tracking_uri, ids, status=records.SEARCHED_STATUS,
+            scope.tracking_uri, ids, status=run_references.SEARCHED_STATUS,
             limit=(reference.back or 0) + count, filter_string=" AND ".join(conditions),
             order_by=order_by, experiment_names=experiment_names(scope, ids),
         )  # fmt: skip
-        if reference.search == records.BEST:
+        if reference.search == run_references.BEST:
             found = [run for run in found if _holds_number(run, str(reference.key))]
-    return records.resolve_search(reference, found, searched=searched, where=scope.where)[:count]
+    return run_references.resolve_search(reference, found, searched=searched, where=scope.where)[
+        :count
+    ]
 
 
-def _tag_clause(reference: records.RunReference) -> tuple[str, str]:
+def _tag_clause(reference: run_references.RunReference) -> tuple[str, str]:
     """(MLflow filter, what it looks for, for messages) of a search reference: the
     tag's condition for ``branch:`` (the git branch tag the hook sets) and ``tag:``,
     quoted as ``filters`` quotes a ``--where`` value; no filter for ``best:``."""
-    if reference.search == records.BEST:
+    if reference.search == run_references.BEST:
         return "", f"metric {reference.key!r}"
     key = (
-        store.STANDARD_TAG_NAMES.git_branch if reference.search == records.BRANCH else reference.key
+        store.STANDARD_TAG_NAMES.git_branch
+        if reference.search == run_references.BRANCH
+        else reference.key
     )
     condition = filters.Condition(reference.text, filters.TAG, str(key), "=", str(reference.value))
     try:
@@ -148,7 +154,7 @@ def _tag_clause(reference: records.RunReference) -> tuple[str, str]:
     return clause, f"tag {key} = {clause.partition('` = ')[2]}"
 
 
-def _best_direction(scope: Scope, ids: list[str], reference: records.RunReference) -> str:
+def _best_direction(scope: Scope, ids: list[str], reference: run_references.RunReference) -> str:
     """The direction of a ``best:`` key: the project's declarations', else what the
     newest FINISHED run recorded (one request, as ``--sort`` finds it).
 
@@ -200,7 +206,7 @@ def baseline_runs(
         raise ValueError(f"count must be at least 1, got {count}.")
     if reference is None:
         return _runs_before(scope, checked, count)
-    parsed = records.parse_reference(reference)
+    parsed = run_references.parse_reference(reference)
     if parsed.is_search:
         _tag_clause(parsed)  # a value MLflow's filter cannot hold fails before any request
         return _searched(scope, experiment_ids(scope), parsed, count=count, excluded=checked)

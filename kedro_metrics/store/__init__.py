@@ -1,7 +1,10 @@
 """All MLflow I/O of kedro-metrics: the only package that imports mlflow.
 
-- ``client``: a client per tracking URI, MLflow's key rules, error translation,
-  redaction of credentials, retries;
+- ``client``: a client per tracking URI, MLflow's key rules, local or server;
+- ``failures``: retries (the budget, locked sqlite, lost answers) and errors that
+  say what to do;
+- ``credentials``: a URI's secrets kept out of every message;
+- ``sqlite_file``: is a sqlite URI's file a usable database;
 - ``write``: batching, batches in flight, asynchronous writes;
 - ``read``: run search (child runs too), histories and the keys of a run;
 - ``runs``: the run lifecycle (experiment, start, end);
@@ -22,10 +25,12 @@ from typing import Any
 
 _INTERFACE = {
     "client": (
-        "NO_RUN_HELP", "active_run_id", "answer_lost", "configure_retries", "client_for", "is_local",
-        "is_server", "key_problem", "redact", "request_timeout", "resolve_uri", "safe_key",
-        "sqlite_file_problem",
+        "NO_RUN_HELP", "active_run_id", "client_for", "is_local", "is_server", "key_problem",
+        "resolve_uri", "safe_key",
     ),
+    "credentials": ("redact",),
+    "failures": ("answer_lost", "configure_retries", "request_timeout"),
+    "sqlite_file": ("sqlite_file_problem",),
     "context": (
         "PARAM_VALUE_LIMIT", "STANDARD_TAG_NAMES", "TAG_VALUE_LIMIT", "delete_tags", "first_steps",
         "log_evaluation_inputs",

@@ -22,12 +22,8 @@ from mlflow.utils.validation import (
 from kedro_metrics.points import MetricPoint, ValidatedMetrics, belongs_to
 from kedro_metrics.process import state
 from kedro_metrics.run_context import StandardTagNames
-from kedro_metrics.store.client import (
-    client_for,
-    resolve_uri,
-    translated_errors,
-    with_retries,
-)
+from kedro_metrics.store.client import client_for, resolve_uri
+from kedro_metrics.store.failures import translated_errors, with_retries
 
 #: MLflow's names of the standard tags the hook sets.
 STANDARD_TAG_NAMES = StandardTagNames(

@@ -18,7 +18,8 @@ import mlflow
 from mlflow.tracking import fluent
 
 from kedro_metrics.process import state
-from kedro_metrics.store.client import client_for, resolve_uri, with_retries
+from kedro_metrics.store.client import client_for, resolve_uri
+from kedro_metrics.store.failures import with_retries
 
 #: The LoggedModel tag naming the catalog dataset whose save logged it.
 DATASET_TAG = "kedro_metrics.dataset"

@@ -22,13 +22,9 @@ from kedro_metrics import records
 from kedro_metrics.errors import RunReferenceError
 from kedro_metrics.meaning import summary_keys
 from kedro_metrics.points import MetricPoint, belongs_to
-from kedro_metrics.store.client import (
-    client_for,
-    is_server,
-    redact,
-    resolve_uri,
-    with_retries,
-)
+from kedro_metrics.store.client import client_for, is_server, resolve_uri
+from kedro_metrics.store.credentials import redact
+from kedro_metrics.store.failures import with_retries
 from kedro_metrics.store.write import IN_FLIGHT
 
 T = TypeVar("T")

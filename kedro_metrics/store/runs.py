@@ -9,14 +9,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from kedro_metrics.errors import NoRunError
-from kedro_metrics.store.client import (
-    cause,
-    client_for,
-    redact,
-    resolve_uri,
-    scrub,
-    with_retries,
-)
+from kedro_metrics.store.client import client_for, resolve_uri
+from kedro_metrics.store.credentials import cause, redact, scrub
+from kedro_metrics.store.failures import with_retries
 
 
 def ensure_experiment(tracking_uri: str | None, name: str) -> str:

@@ -21,13 +21,8 @@ from kedro_metrics.errors import PartialWriteError, TrackingError
 from kedro_metrics.links import NO_LINK, PointLink
 from kedro_metrics.points import MetricPoint
 from kedro_metrics.process import state
-from kedro_metrics.store.client import (
-    answer_lost,
-    client_for,
-    is_server,
-    resolve_uri,
-    with_retries,
-)
+from kedro_metrics.store.client import client_for, is_server, resolve_uri
+from kedro_metrics.store.failures import answer_lost, with_retries
 
 #: Serialised size of one metric in a log_batch request, beyond its key (JSON
 #: field names, a 64-bit value, step and timestamp). Generous on purpose.
@@ -51,7 +46,7 @@ def log_points(  # noqa: PLR0913
     """Log ``points`` to the run in as few ``log_batch`` requests as MLflow allows.
 
     Returns the number of points written. A batch whose request failed in a way a
-    retry can fix (see ``client.retryable``) is sent again, within the retry budget:
+    retry can fix (see ``failures.retryable``) is sent again, within the retry budget:
     MLflow ignores the rows of a batch it already stored. When a batch fails for
     good, ``PartialWriteError`` says how many of the ``total`` points MLflow
     confirmed before. ``on_batch(first, count)`` is told each batch MLflow

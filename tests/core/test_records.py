@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given
 
 from kedro_metrics import records
-from kedro_metrics.errors import KedroMetricsError, RunReferenceError
 from kedro_metrics.points import MetricPoint
 from kedro_metrics.records import Run
 from tests.strategies import flat_metrics
@@ -99,84 +98,6 @@ class TestIsoUtc:
     def test_iso_utc(self, epoch_ms, expected):
         """Epoch milliseconds -> ISO 8601 UTC with Z; None stays None."""
         assert records.iso_utc(epoch_ms) == expected
-
-
-class TestParseReference:
-    """Run references: latest, latest~N, a full id, a prefix of >= 6 characters."""
-
-    @pytest.mark.parametrize(
-        ("text", "back", "full"),
-        [("latest", 0, False), ("latest~0", 0, False), ("latest~12", 12, False),
-         (ID_A, None, True), ("abcdef", None, False), (" abcdef01 ", None, False)],
-    )  # fmt: skip
-    def test_accepted(self, text, back, full):
-        """Each accepted form parses to its kind."""
-        reference = records.parse_reference(text)
-        assert (reference.back, reference.is_full_id) == (back, full)
-
-    def test_an_upper_case_id_names_the_same_run(self):
-        """MLflow's run ids are lower-case hex; a pasted upper-case one still matches."""
-        assert records.parse_reference("ABCDEF01").text == "abcdef01"
-        assert records.parse_reference(ID_A.upper()).text == ID_A
-
-    @pytest.mark.parametrize(
-        "text", ["abc", "abcde", "latest~", "latest~-1", "latest~x", "ab/cdef0"]
-    )
-    def test_rejected_with_the_accepted_forms(self, text):
-        """Anything else is a RunReferenceError that lists what is accepted."""
-        with pytest.raises(RunReferenceError) as caught:
-            records.parse_reference(text)
-        message = str(caught.value)
-        assert repr(text) in message
-        assert "at least 6 characters" in message
-        assert "'latest~N'" in message
-        assert isinstance(caught.value, KedroMetricsError)
-
-
-class TestResolveReference:
-    """References resolve over runs listed newest first."""
-
-    def resolve(self, text: str, runs: list[Run] = RUNS) -> Run:
-        return records.resolve_reference(
-            records.parse_reference(text), runs, where="experiment 'exp'"
-        )
-
-    def test_latest_and_latest_n_count_back_from_the_newest(self):
-        """latest is the first run, latest~N the N-th before it."""
-        assert [self.resolve(t).run_id for t in ("latest", "latest~1", "latest~2")] == [
-            ID_C, ID_B, ID_A,
-        ]  # fmt: skip
-
-    def test_latest_beyond_the_oldest_says_how_many_runs_there_are(self):
-        """latest~3 of three runs names the count and the oldest reference."""
-        with pytest.raises(RunReferenceError, match=r"has 3 runs \(latest~2 is the oldest\)"):
-            self.resolve("latest~3")
-        with pytest.raises(RunReferenceError, match="experiment 'exp' has 0 runs"):
-            self.resolve("latest", [])
-
-    def test_unique_prefix(self):
-        """A prefix shared by no other run names that run."""
-        assert self.resolve("012345").run_id == ID_C
-        assert self.resolve("abcdef01").run_id == ID_A
-
-    def test_ambiguous_prefix_lists_the_candidates(self):
-        """A prefix of two runs is an error listing both ids."""
-        with pytest.raises(RunReferenceError) as caught:
-            self.resolve("abcdef")
-        message = str(caught.value)
-        assert "ambiguous" in message
-        assert ID_A in message and ID_B in message and ID_C not in message
-
-    def test_unknown_prefix_says_where_it_looked(self):
-        """A prefix of no run names the reference and where it was looked for."""
-        with pytest.raises(RunReferenceError, match="No run matches 'ffffff' in experiment 'exp'"):
-            self.resolve("ffffff")
-
-    def test_deepest_latest(self):
-        """How many newest runs a set of references needs."""
-        parse = records.parse_reference
-        assert records.deepest_latest([parse("latest~4"), parse("latest"), parse(ID_A)]) == 5
-        assert records.deepest_latest([parse(ID_A)]) == 0
 
 
 class TestNames:

@@ -1,4 +1,4 @@
-"""records: parsing every form of run reference (ids, prefixes, latest~N, branch:,
+"""run_references: parsing every form of run reference (ids, prefixes, latest~N, branch:,
 tag:, best:, each search with ~N), the errors of malformed ones, and picking the run
 a search reference names from what its search found."""
 
@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from kedro_metrics import records
+from kedro_metrics import run_references
 from kedro_metrics.errors import KedroMetricsError, RunReferenceError
-from kedro_metrics.records import BEST, BRANCH, TAG, Run, RunReference
+from kedro_metrics.records import Run
+from kedro_metrics.run_references import BEST, BRANCH, TAG, RunReference
 
 ID = "abcdef0123456789abcdef0123456789"
 WHERE = "experiment 'exp' at sqlite:///m.db"
@@ -23,6 +24,12 @@ def run(run_id: str, start: int) -> Run:
 
 #: As a search finds them, first first.
 FOUND = [run("r3", 3000), run("r2", 2000), run("r1", 1000)]
+
+ID_A = ID
+ID_B = "abcdef99aaaaaaaaaaaaaaaaaaaaaaaa"
+ID_C = "0123456789abcdef0123456789abcdef"
+#: Newest first, as the store returns them.
+RUNS = [run(ID_C, 3000), run(ID_B, 2000), run(ID_A, 1000)]
 
 
 class TestParse:
@@ -50,7 +57,7 @@ class TestParse:
         ],
     )  # fmt: skip
     def test_accepted(self, text, expected):
-        assert records.parse_reference(text) == expected
+        assert run_references.parse_reference(text) == expected
 
     @pytest.mark.parametrize(
         ("text", "latest", "full", "search"),
@@ -60,7 +67,7 @@ class TestParse:
     )  # fmt: skip
     def test_kinds(self, text, latest, full, search):
         """A search reference is neither latest~N nor a full id, whatever its ~N or length."""
-        reference = records.parse_reference(text)
+        reference = run_references.parse_reference(text)
         assert (reference.is_latest, reference.is_full_id, reference.is_search) == (
             latest, full, search,
         )  # fmt: skip
@@ -71,13 +78,13 @@ class TestParse:
          ("tag:a=b~c", "tag:a=b~c"), ("best:loss~10", "best:loss")],
     )  # fmt: skip
     def test_base_is_the_reference_without_its_count(self, text, base):
-        assert records.parse_reference(text).base == base
+        assert run_references.parse_reference(text).base == base
 
     def test_deepest_latest_counts_only_latest(self):
         """A search's ~N is no latest~N: it needs none of the newest runs."""
-        parse = records.parse_reference
-        assert records.deepest_latest([parse("branch:main~5"), parse("best:loss~9")]) == 0
-        assert records.deepest_latest([parse("branch:main~5"), parse("latest~1")]) == 2
+        parse = run_references.parse_reference
+        assert run_references.deepest_latest([parse("branch:main~5"), parse("best:loss~9")]) == 0
+        assert run_references.deepest_latest([parse("branch:main~5"), parse("latest~1")]) == 2
 
 
 class TestMalformed:
@@ -101,7 +108,7 @@ class TestMalformed:
     )  # fmt: skip
     def test_search_forms(self, text, fragment):
         with pytest.raises(RunReferenceError) as caught:
-            records.parse_reference(text)
+            run_references.parse_reference(text)
         message = str(caught.value)
         assert message.startswith(f"Run reference {text!r} is not valid: ")
         assert fragment in message
@@ -110,7 +117,7 @@ class TestMalformed:
     @pytest.mark.parametrize("text", ["nope!!", "abc", "Branch:main", "head:main", "latest~x"])
     def test_not_valid_lists_every_form(self, text):
         with pytest.raises(RunReferenceError) as caught:
-            records.parse_reference(text)
+            run_references.parse_reference(text)
         message = str(caught.value)
         assert message.startswith(f"Run reference {text!r} is not valid: give a run id")
         for form in ("at least 6 characters", "'latest~N'", "'branch:NAME'", "'tag:KEY=VALUE'",
@@ -122,8 +129,8 @@ class TestResolveSearch:
     """The run(s) a search reference names among the runs its search found."""
 
     def resolve(self, text: str, found: list[Run] = FOUND, searched: str = "metric 'loss'"):
-        reference = records.parse_reference(text)
-        return records.resolve_search(reference, found, searched=searched, where=WHERE)
+        reference = run_references.parse_reference(text)
+        return run_references.resolve_search(reference, found, searched=searched, where=WHERE)
 
     def test_the_first_and_the_n_th(self):
         """Without ~N the first run found, with ~N the run N after it, and those after."""
@@ -154,3 +161,81 @@ class TestResolveSearch:
         with pytest.raises(RunReferenceError) as caught:
             self.resolve(text, found, searched)
         assert str(caught.value) == expected
+
+
+class TestParseReference:
+    """Run references: latest, latest~N, a full id, a prefix of >= 6 characters."""
+
+    @pytest.mark.parametrize(
+        ("text", "back", "full"),
+        [("latest", 0, False), ("latest~0", 0, False), ("latest~12", 12, False),
+         (ID_A, None, True), ("abcdef", None, False), (" abcdef01 ", None, False)],
+    )  # fmt: skip
+    def test_accepted(self, text, back, full):
+        """Each accepted form parses to its kind."""
+        reference = run_references.parse_reference(text)
+        assert (reference.back, reference.is_full_id) == (back, full)
+
+    def test_an_upper_case_id_names_the_same_run(self):
+        """MLflow's run ids are lower-case hex; a pasted upper-case one still matches."""
+        assert run_references.parse_reference("ABCDEF01").text == "abcdef01"
+        assert run_references.parse_reference(ID_A.upper()).text == ID_A
+
+    @pytest.mark.parametrize(
+        "text", ["abc", "abcde", "latest~", "latest~-1", "latest~x", "ab/cdef0"]
+    )
+    def test_rejected_with_the_accepted_forms(self, text):
+        """Anything else is a RunReferenceError that lists what is accepted."""
+        with pytest.raises(RunReferenceError) as caught:
+            run_references.parse_reference(text)
+        message = str(caught.value)
+        assert repr(text) in message
+        assert "at least 6 characters" in message
+        assert "'latest~N'" in message
+        assert isinstance(caught.value, KedroMetricsError)
+
+
+class TestResolveReference:
+    """References resolve over runs listed newest first."""
+
+    def resolve(self, text: str, runs: list[Run] = RUNS) -> Run:
+        return run_references.resolve_reference(
+            run_references.parse_reference(text), runs, where="experiment 'exp'"
+        )
+
+    def test_latest_and_latest_n_count_back_from_the_newest(self):
+        """latest is the first run, latest~N the N-th before it."""
+        assert [self.resolve(t).run_id for t in ("latest", "latest~1", "latest~2")] == [
+            ID_C, ID_B, ID_A,
+        ]  # fmt: skip
+
+    def test_latest_beyond_the_oldest_says_how_many_runs_there_are(self):
+        """latest~3 of three runs names the count and the oldest reference."""
+        with pytest.raises(RunReferenceError, match=r"has 3 runs \(latest~2 is the oldest\)"):
+            self.resolve("latest~3")
+        with pytest.raises(RunReferenceError, match="experiment 'exp' has 0 runs"):
+            self.resolve("latest", [])
+
+    def test_unique_prefix(self):
+        """A prefix shared by no other run names that run."""
+        assert self.resolve("012345").run_id == ID_C
+        assert self.resolve("abcdef01").run_id == ID_A
+
+    def test_ambiguous_prefix_lists_the_candidates(self):
+        """A prefix of two runs is an error listing both ids."""
+        with pytest.raises(RunReferenceError) as caught:
+            self.resolve("abcdef")
+        message = str(caught.value)
+        assert "ambiguous" in message
+        assert ID_A in message and ID_B in message and ID_C not in message
+
+    def test_unknown_prefix_says_where_it_looked(self):
+        """A prefix of no run names the reference and where it was looked for."""
+        with pytest.raises(RunReferenceError, match="No run matches 'ffffff' in experiment 'exp'"):
+            self.resolve("ffffff")
+
+    def test_deepest_latest(self):
+        """How many newest runs a set of references needs."""
+        parse = run_references.parse_reference
+        assert run_references.deepest_latest([parse("latest~4"), parse("latest"), parse(ID_A)]) == 5
+        assert run_references.deepest_latest([parse(ID_A)]) == 0

@@ -13,7 +13,7 @@ from kedro_metrics import delivery, spool, store
 from kedro_metrics.delivery import DeliveryPolicy
 from kedro_metrics.errors import TrackingError
 from kedro_metrics.points import MetricPoint
-from kedro_metrics.store import client as store_client
+from kedro_metrics.store import failures as store_failures
 from tests.fault_proxy import FaultProxy
 from tests.servers import free_port
 
@@ -31,7 +31,7 @@ def retry_budget(monkeypatch):
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "1")
     store.configure_retries(1.0)
     yield
-    store_client.retry_budget().seconds = None
+    store_failures.retry_budget().seconds = None
 
 
 def spooled_policy(tmp_path, uri: str, run_id: str, *, raises: bool = False) -> DeliveryPolicy:
@@ -255,7 +255,7 @@ class TestCutAnswers:
         response, we do; every point lands exactly once."""
         from mlflow import MlflowClient
 
-        assert store_client.retry_budget().seconds is None
+        assert store_failures.retry_budget().seconds is None
         client = MlflowClient(tracking_uri=mlflow_server.url)
         run_id = self.new_run(client)
         points = [

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kedro_metrics import store
-from kedro_metrics.store.client import scrub
+from kedro_metrics.store.credentials import scrub
 from tests.strategies import schemes, uri_hosts, uri_tails, user_infos
 
 

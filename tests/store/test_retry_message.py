@@ -9,7 +9,7 @@ import pytest
 from kedro_metrics import store
 from kedro_metrics.errors import StoreUnavailableError
 from kedro_metrics.process import state
-from kedro_metrics.store.client import RetryBudget
+from kedro_metrics.store.failures import RetryBudget
 from tests.servers import free_port
 
 HINT = (

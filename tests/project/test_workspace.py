@@ -1,4 +1,4 @@
-"""project.git_state against real git repositories in temporary folders, and with no
+"""workspace: git_state against real git repositories in temporary folders, and with no
 git executable at all."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ import subprocess
 
 import pytest
 
-from kedro_metrics import store
-from kedro_metrics.project import git_state
+from kedro_metrics import store, workspace
 from kedro_metrics.run_context import GitState, standard_tags
+from kedro_metrics.workspace import git_state
 
 
 def git(repo, *args: str) -> str:
@@ -92,3 +92,36 @@ class TestGitTags:
     def test_no_git_executable_gives_no_git_tags(self, repo, monkeypatch, tmp_path_factory):
         monkeypatch.setenv("PATH", str(tmp_path_factory.mktemp("empty-path")))
         assert run_tags(repo) == self.BASE
+
+
+class TestGitignoreCovers:
+    """Git's rules for a name at the project's top, as `kedro metrics init` reads a
+    .gitignore."""
+
+    @pytest.mark.parametrize(
+        ("lines", "entry", "covered"),
+        [
+            ([], "mlflow.db", False),
+            (["mlflow.db"], "mlflow.db", True),
+            (["/mlflow.db"], "mlflow.db", True),
+            (["*.db"], "mlflow.db", True),
+            (["**/mlflow.db"], "mlflow.db", True),
+            (["# mlflow.db", ""], "mlflow.db", False),
+            (["mlflow.db", "!mlflow.db"], "mlflow.db", False),
+            (["!mlflow.db", "mlflow.db"], "mlflow.db", True),
+            (["mlflow.db/"], "mlflow.db", False),  # a folder pattern: not a file
+            ([".kedro_metrics/"], ".kedro_metrics/", True),
+            ([".kedro_*"], ".kedro_metrics/", True),
+            ([".kedro_metrics/**"], ".kedro_metrics/", True),
+            (["data/mlflow.db"], "mlflow.db", False),  # not at the top
+            (["mlflow.d"], "mlflow.db", False),
+        ],
+    )
+    def test_the_last_matching_line_decides(self, lines, entry, covered):
+        assert workspace.gitignore_covers(lines, entry) is covered
+
+
+def test_current_user_is_the_os_user():
+    import getpass
+
+    assert workspace.current_user() == getpass.getuser()
