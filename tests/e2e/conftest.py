@@ -294,9 +294,20 @@ def python() -> Callable[..., Completed]:
 
 
 @pytest.fixture(scope="session")
-def new_project() -> Callable[[Path], Path]:
-    """``new_project(parent)`` copies the e2e project template under ``parent``."""
-    return copy_project
+def new_project(seed_store: Callable[[Path], Path]) -> Callable[..., Path]:
+    """``new_project(parent)`` copies the e2e project template under ``parent``, its
+    default sqlite store seeded (``seed_store``: MLflow's schema migrated, which a
+    new store spends a second or two on). ``new_project(parent, store=False)``: no
+    store, for tests of how one is created, or that none is (the example project's
+    tests: its README's `kedro run` creates it)."""
+
+    def make(parent: Path, source: Path = TEMPLATE, *, store: bool = True) -> Path:
+        project = copy_project(parent, source)
+        if store:
+            seed_store(project / "mlflow.db")
+        return project
+
+    return make
 
 
 @pytest.fixture(scope="session")

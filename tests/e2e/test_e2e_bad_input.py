@@ -27,10 +27,9 @@ METRIC = "a_metrics.curve"
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory, new_project, seed_store, kedro) -> Path:
+def project(tmp_path_factory, new_project, kedro) -> Path:
     """A project holding one run, a file `afile` at its top and a file conf/afile."""
     project = new_project(tmp_path_factory.mktemp("bad-input"))
-    seed_store(project / "mlflow.db")
     kedro(project, "run").check()
     (project / "afile").write_text("a file, not a folder\n")
     (project / "conf" / "afile").write_text("a file, not an environment\n")

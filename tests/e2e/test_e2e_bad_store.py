@@ -67,7 +67,7 @@ def test_runs_when_the_store_is_damaged(project, seed_store, no_pauses):
 
 @pytest.fixture(scope="module")
 def run_on_a_directory(tmp_path_factory, new_project, kedro):
-    project = new_project(tmp_path_factory.mktemp("directory-store"))
+    project = new_project(tmp_path_factory.mktemp("directory-store"), store=False)
     (project / "mlflow.db").mkdir()
     return project, kedro(project, "run", "--pipelines", "small")
 

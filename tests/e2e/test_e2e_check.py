@@ -82,12 +82,11 @@ def run_all(project: Path, kedro, env: dict[str, str] | None = None) -> dict[str
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, new_project, seed_store, kedro, store_at) -> Runs:
+def runs(tmp_path_factory, new_project, kedro, store_at) -> Runs:
     project = new_project(tmp_path_factory.mktemp("check"))
     (project / ".gitignore").write_text("mlflow.db\n.kedro_metrics/\n")
     (project / "conf" / "local" / "metrics.yml").write_text(METRICS_YML)
     start_repository(project)
-    seed_store(project / "mlflow.db")
     results = run_all(project, kedro)
     for label in ("F0", "M", "F1", "F2"):
         results[label].check()
@@ -356,12 +355,11 @@ class TestUnderParallelRunner:
     judges the run of the ``kedro run`` that started it."""
 
     @pytest.fixture(scope="class")
-    def parallel(self, tmp_path_factory, new_project, seed_store, kedro, store_at):
+    def parallel(self, tmp_path_factory, new_project, kedro, store_at):
         project = new_project(tmp_path_factory.mktemp("check-parallel"))
         (project / ".gitignore").write_text("mlflow.db\n.kedro_metrics/\n")
         (project / "conf" / "local" / "metrics.yml").write_text(METRICS_YML)
         start_repository(project)
-        seed_store(project / "mlflow.db")
         results = []
         for branch, quality, runner in (("main", 0.75, "SequentialRunner"),
                                         ("feature", 0.625, "ParallelRunner")):  # fmt: skip

@@ -8,9 +8,8 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def failed_run(tmp_path_factory, new_project, seed_store, kedro, store_at):
+def failed_run(tmp_path_factory, new_project, kedro, store_at):
     project = new_project(tmp_path_factory.mktemp("failing"))
-    seed_store(project / "mlflow.db")
     result = kedro(project, "run", "--pipelines", "failing")
     store = store_at(project / "mlflow.db")
     return result, store, store.runs()

@@ -20,9 +20,8 @@ PROGRESS = {
 }
 
 
-def interrupted_run(parent, new_project, seed_store, runner, signum):
+def interrupted_run(parent, new_project, runner, signum):
     project = new_project(parent)
-    seed_store(project / "mlflow.db")
     run = BackgroundKedro(project, "run", "--pipelines", "interruptible", "--runner", runner)
     run.wait_for_file("node_started")
     # Ctrl-C reaches the whole process group; SIGTERM (kill, Kubernetes) only kedro.
@@ -31,13 +30,13 @@ def interrupted_run(parent, new_project, seed_store, runner, signum):
 
 
 @pytest.fixture(scope="module")
-def interrupted(tmp_path_factory, new_project, seed_store, store_at):
+def interrupted(tmp_path_factory, new_project, store_at):
     """Each runner, interrupted by SIGINT and by SIGTERM during its long node (the six
     runs side by side, each in its own project)."""
 
     def scenario(runner: str, signum: signal.Signals):
         parent = tmp_path_factory.mktemp(f"{runner}-{signum.name}")
-        result, project = interrupted_run(parent, new_project, seed_store, runner, signum)
+        result, project = interrupted_run(parent, new_project, runner, signum)
         return result, store_at(project / "mlflow.db")
 
     return side_by_side(
@@ -63,11 +62,10 @@ class TestInterruptedRun:
 
 
 class TestCatalogError:
-    def test_no_run_is_created(self, tmp_path, new_project, seed_store, kedro, store_at):
+    def test_no_run_is_created(self, tmp_path, new_project, kedro, store_at):
         """A misspelt argument of a dataset the pipeline resolves from a factory pattern
         fails `kedro run` naming it, and leaves no run."""
         project = new_project(tmp_path)
-        seed_store(project / "mlflow.db")
         catalog = project / "conf" / "base" / "catalog.yml"
         text = catalog.read_text()
         typo = '"{name}_metrics":\n  type: kedro_metrics.MlflowMetricsDataSet\n  prefx: typo\n'

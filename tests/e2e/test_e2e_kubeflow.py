@@ -28,9 +28,8 @@ class KubeflowRuns:
 
 
 @pytest.fixture(scope="module")
-def kubeflow_runs(tmp_path_factory, new_project, seed_store, kedro) -> KubeflowRuns:
+def kubeflow_runs(tmp_path_factory, new_project, kedro) -> KubeflowRuns:
     project = new_project(tmp_path_factory.mktemp("kubeflow"))
-    seed_store(project / "mlflow.db")
     (project / "conf" / "base" / "metrics.yml").write_text(METRICS_YML)
     target = project / "kfp" / "mlpipeline-metrics.json"
     kedro(project, "run", "--pipelines", "small").check()

@@ -46,9 +46,8 @@ class Runs:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory, new_project, seed_store, kedro, store_at) -> Runs:
+def runs(tmp_path_factory, new_project, kedro, store_at) -> Runs:
     project = new_project(tmp_path_factory.mktemp("meaning"))
-    seed_store(project / "mlflow.db")
     (project / "conf" / "local" / "metrics.yml").write_text(METRICS_YML)
     for quality in QUALITIES:
         kedro(project, "run", "--pipelines", "meaning", "--params", f"quality={quality}").check()

@@ -23,7 +23,7 @@ def write(path: Path, text: str) -> Path:
 def configured_run(tmp_path_factory, new_project, seed_store, kedro, store_at):
     """conf/base and conf/local metrics.yml, with MLflow's variables set as well."""
     parent = tmp_path_factory.mktemp("metrics-yml")
-    project = new_project(parent)
+    project = new_project(parent, store=False)
     from_yml = seed_store(parent / "from-yml.db")
     from_env = parent / "from-env.db"
     write(

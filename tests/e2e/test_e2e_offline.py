@@ -38,11 +38,10 @@ PARAMS = {
 
 
 @pytest.fixture(scope="module")
-def offline_sqlite(tmp_path_factory, new_project, seed_store, kedro, store_at):
+def offline_sqlite(tmp_path_factory, new_project, kedro, store_at):
     """Two offline runs of a project on sqlite; the store is read before any sync, then
     two syncs run at once, then a third."""
     project = new_project(tmp_path_factory.mktemp("offline-sqlite"))
-    seed_store(project / "mlflow.db")
     (project / "conf" / "local" / "metrics.yml").write_text(
         "mode: offline\nmetrics:\n"
         "  small_metrics.answer: {direction: max, format: '.1f', summary: [max]}\n"
@@ -124,10 +123,9 @@ class TestOfflineOnSqlite:
 
 
 @pytest.fixture(scope="module")
-def offline_then_online(tmp_path_factory, new_project, seed_store, kedro, store_at):
+def offline_then_online(tmp_path_factory, new_project, kedro, store_at):
     """An offline run on sqlite, then an ordinary run: its start delivers the first."""
     project = new_project(tmp_path_factory.mktemp("offline-then-online"))
-    seed_store(project / "mlflow.db")
     metrics_yml = project / "conf" / "local" / "metrics.yml"
     metrics_yml.write_text("mode: offline\n")
     offline = kedro(project, "run", "--pipelines", "small")
@@ -157,11 +155,10 @@ class TestSyncOnStartOfALocalStore:
 
 
 @pytest.fixture(scope="module")
-def spool_dir_from_the_environment(tmp_path_factory, new_project, seed_store, kedro, store_at):
+def spool_dir_from_the_environment(tmp_path_factory, new_project, kedro, store_at):
     """An offline run with KEDRO_METRICS_SPOOL_DIR set; `sync --dry-run`, then `sync`."""
     parent = tmp_path_factory.mktemp("spool-dir-env")
     project = new_project(parent)
-    seed_store(project / "mlflow.db")
     directory = parent / "elsewhere"
     env = {"KEDRO_METRICS_SPOOL_DIR": str(directory), "KEDRO_METRICS_MODE": "offline"}
     run = kedro(project, "run", "--pipelines", "small", env=env)

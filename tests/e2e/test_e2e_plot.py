@@ -33,11 +33,10 @@ class Plots:
 
 
 @pytest.fixture(scope="module")
-def plots(tmp_path_factory, new_project, seed_store, kedro) -> Plots:
+def plots(tmp_path_factory, new_project, kedro) -> Plots:
     """Two `kedro run`s (a_metrics from index 0, then 5), plots after each. Both runs
     have the same name, so only the metrics can tell their pictures apart."""
     project = new_project(tmp_path_factory.mktemp("plot"))
-    seed_store(project / "mlflow.db")
     (project / "conf" / "local" / "metrics.yml").write_text("run_name: same name\n")
     out = project / "pictures"
     out.mkdir()

@@ -65,9 +65,8 @@ class DefaultRun:
 
 
 @pytest.fixture(scope="module")
-def default_run(tmp_path_factory, new_project, seed_store, kedro, store_at) -> DefaultRun:
+def default_run(tmp_path_factory, new_project, kedro, store_at) -> DefaultRun:
     project = new_project(tmp_path_factory.mktemp("prefixes"))
-    seed_store(project / "mlflow.db")
     kedro(project, "run").check()
     store = store_at(project / "mlflow.db")
     run = store.only_run()

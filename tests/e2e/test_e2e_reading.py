@@ -42,9 +42,8 @@ class ThreeRuns:
 
 
 @pytest.fixture(scope="module")
-def three_runs(tmp_path_factory, new_project, seed_store, kedro, store_at) -> ThreeRuns:
+def three_runs(tmp_path_factory, new_project, kedro, store_at) -> ThreeRuns:
     project = new_project(tmp_path_factory.mktemp("reading"))
-    seed_store(project / "mlflow.db")
     (project / "conf" / "base" / "metrics.yml").write_text(
         'kubeflow: {percentage: ["*accuracy*"]}\n'
     )

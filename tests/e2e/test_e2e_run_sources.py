@@ -57,7 +57,7 @@ Path(sys.argv[1]).write_text(session.session_id)
 def env_run(tmp_path_factory, new_project, seed_store, kedro, store_at):
     """One kedro run with MLFLOW_TRACKING_URI and MLFLOW_EXPERIMENT_NAME set."""
     parent = tmp_path_factory.mktemp("env")
-    project = new_project(parent)
+    project = new_project(parent, store=False)
     elsewhere = seed_store(parent / "elsewhere.db")
     env = {
         "MLFLOW_TRACKING_URI": f"sqlite:///{elsewhere}",
@@ -87,11 +87,11 @@ class TestMlflowEnvironment:
 
 
 class TestMlflowRunId:
-    def test_metrics_go_to_the_run_and_it_is_not_ended(self, project, seed_store, kedro, store_at):
+    def test_metrics_go_to_the_run_and_it_is_not_ended(self, project, kedro, store_at):
         """MLFLOW_RUN_ID: the metrics land in that run, which stays RUNNING."""
         from mlflow import MlflowClient
 
-        uri = f"sqlite:///{seed_store(project / 'mlflow.db')}"
+        uri = f"sqlite:///{project / 'mlflow.db'}"
         client = MlflowClient(tracking_uri=uri)
         experiment_id = client.create_experiment("orchestrated")
         created = client.create_run(experiment_id, run_name="step-1")
@@ -122,7 +122,7 @@ def notes(result) -> list[str]:
 def run_in_callers_run(parent, new_project, seed_store, python):
     """The "small" pipeline run in-process inside the caller's `mlflow.start_run()`,
     in a new project under ``parent`` whose own store stays apart (caller.db)."""
-    project = new_project(parent)
+    project = new_project(parent, store=False)
     script = parent / "caller.py"
     script.write_text(ACTIVE_RUN_SCRIPT)
     seen = parent / "seen.json"
@@ -202,11 +202,10 @@ class TestActiveRun:
 
 
 @pytest.fixture(scope="module")
-def session_run(tmp_path_factory, new_project, seed_store, python, store_at):
+def session_run(tmp_path_factory, new_project, python, store_at):
     """The "small" pipeline run in-process through KedroSession, no MLflow run around it."""
     parent = tmp_path_factory.mktemp("session")
     project = new_project(parent)
-    seed_store(project / "mlflow.db")
     script = parent / "session.py"
     script.write_text(SESSION_SCRIPT)
     session_id_file = parent / "session_id.txt"
@@ -246,7 +245,7 @@ def recipe_lines() -> list[str]:
 
 class TestOrchestratorRecipe:
     def test_the_recipes_run_is_found_by_the_commands_it_suggests(
-        self, tmp_path, new_project, seed_store, kedro, store_at
+        self, tmp_path, new_project, kedro, store_at
     ):
         """docs/hook.md's recipe creates the run where `kedro metrics show <prefix>`
         looks (it once created it in `Default`, where no prefix was found)."""
@@ -257,7 +256,7 @@ class TestOrchestratorRecipe:
         from tests.e2e.conftest import metrics_in_process, subprocess_env
 
         project = new_project(tmp_path)
-        uri = f"sqlite:///{seed_store(project / 'mlflow.db')}"
+        uri = f"sqlite:///{project / 'mlflow.db'}"
         lines = recipe_lines()
         exports = [line for line in lines if line.startswith("export ")]
         assert [line.split("=")[0] for line in exports] == [

@@ -30,12 +30,11 @@ RUNNERS = ["SequentialRunner", "ThreadRunner", "ParallelRunner"]
     params=[(runner, False) for runner in RUNNERS] + [(runner, True) for runner in RUNNERS],
     ids=lambda param: f"{param[0]}-{'async' if param[1] else 'sync'}",
 )
-def runner_run(request, tmp_path_factory, new_project, seed_store, kedro, store_at):
+def runner_run(request, tmp_path_factory, new_project, kedro, store_at):
     runner, asynchronous = request.param
     project = new_project(tmp_path_factory.mktemp(runner))
     if asynchronous:
         (project / "conf" / "base" / "metrics.yml").write_text("async_logging: true\n")
-    seed_store(project / "mlflow.db")
     kedro(project, "run", "--pipelines", "runners", "--runner", runner).check()
     store = store_at(project / "mlflow.db")
     return runner, store, store.runs()

@@ -49,10 +49,9 @@ def wait_for_health(url: str, process: subprocess.Popen, timeout: float = 120) -
 
 
 @pytest.fixture(scope="module")
-def ui_session(tmp_path_factory, new_project, seed_store):
+def ui_session(tmp_path_factory, new_project):
     """Start `kedro metrics ui`, wait for /health, then Ctrl-C it; what happened."""
     project = new_project(tmp_path_factory.mktemp("ui"))
-    seed_store(project / "mlflow.db")
     port = free_port()
     log = project / "ui.log"
     with log.open("wb") as out:

@@ -129,10 +129,9 @@ def kedro_viz(project: Path, *, include_hooks: bool, timeout: float = 180) -> It
 
 
 @pytest.fixture(scope="module")
-def viz_results(tmp_path_factory, new_project, seed_store, kedro, store_at) -> dict[str, Any]:
+def viz_results(tmp_path_factory, new_project, kedro, store_at) -> dict[str, Any]:
     """Everything the tests look at, gathered with one `kedro run` and two servers."""
     project = new_project(tmp_path_factory.mktemp("viz"))
-    seed_store(project / "mlflow.db")
     (project / "conf" / "local" / "catalog.yml").write_text(FLAT_WITH_PREVIEW_ARGS)
     results: dict[str, Any] = {}
     with kedro_viz(project, include_hooks=True) as viz:

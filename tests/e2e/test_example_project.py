@@ -61,7 +61,7 @@ def recompute(project: Path) -> dict[str, list[tuple[int, float]]]:
 
 @pytest.fixture(scope="module")
 def example_run(tmp_path_factory, new_project, kedro, store_at):
-    project = new_project(tmp_path_factory.mktemp("example"), source=EXAMPLE)
+    project = new_project(tmp_path_factory.mktemp("example"), EXAMPLE, store=False)
     assert not (project / "mlflow.db").exists()
     kedro(project, "run", exec_=True).check()  # the README's command, as typed
     store = store_at(project / "mlflow.db")
@@ -138,7 +138,7 @@ class TestExampleLeavesTrackedFilesAlone:
         keeps pyproject.toml as committed; the store and .viz/ are ignored."""
         import subprocess
 
-        project = new_project(tmp_path_factory.mktemp("example-git"), source=EXAMPLE)
+        project = new_project(tmp_path_factory.mktemp("example-git"), EXAMPLE, store=False)
 
         def git(*args: str) -> str:
             return subprocess.run(
@@ -168,7 +168,7 @@ class TestExampleLineageEnvironment:
 
         from mlflow import MlflowClient
 
-        project = new_project(tmp_path_factory.mktemp("example-lineage"), source=EXAMPLE)
+        project = new_project(tmp_path_factory.mktemp("example-lineage"), EXAMPLE, store=False)
         kedro(project, "run", "--env", "lineage").check()
         client = MlflowClient(f"sqlite:///{project / 'mlflow.db'}")
         experiment = client.get_experiment_by_name("metrics_example").experiment_id
