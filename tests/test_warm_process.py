@@ -4,6 +4,7 @@ interpreter's would (tests/warm_process.py)."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -75,3 +76,32 @@ def test_a_warm_mlflow_server_is_one_process_in_its_own_group(mlflow_server):
     with urllib.request.urlopen(f"{mlflow_server.url}/health", timeout=10) as answer:
         assert answer.status == 200
     assert ("GET", "/health", 200) in mlflow_server.requests("/health")
+
+
+def test_a_script_runs_as_python_runs_it(run_code):
+    """``python SCRIPT ARG``: ``sys.argv`` as given, the script's folder first on
+    ``sys.path``, ``__file__`` set, ``__name__`` "__main__"."""
+    script = run_code.cwd / "sub" / "script.py"
+    script.parent.mkdir(exist_ok=True)
+    script.write_text(
+        "import os, sys\n"
+        "print(sys.argv, sys.path[0] == os.path.dirname(os.path.realpath(__file__)), __name__)\n"
+    )
+    status, stdout, stderr = warm_process.run_python(
+        [str(script), "one"], cwd=run_code.cwd, env={"WARM": "yes"}, timeout=120
+    )
+    assert (status, stderr) == (0, "")
+    assert stdout == f"{[str(script), 'one']} True __main__\n"
+
+
+def test_code_with_arguments_gets_them_after_dash_c(run_code):
+    status, stdout, _ = warm_process.run_python(
+        ["-c", "import sys; print(sys.argv)", "a", "b"], cwd=run_code.cwd, env={}, timeout=120
+    )
+    assert (status, stdout) == (0, "['-c', 'a', 'b']\n")
+
+
+def test_other_forms_are_refused():
+    assert not warm_process.can_run(["-m", "kedro"])
+    with pytest.raises(ValueError, match="not a form a warm process runs"):
+        warm_process.run_python(["-m", "kedro"], cwd=Path("."), env={}, timeout=1)

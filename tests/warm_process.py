@@ -8,7 +8,7 @@ process forked from a multiprocessing fork server that has imported them once
 output files, signals and exit status as a ``kedro`` process has them, the same
 ``kedro.framework.cli.main`` (``WarmKedro``, ``run``), or a script run as
 ``python -c`` runs it, in a new ``__main__`` module (``run_code``: the docs'
-examples), or ``mlflow server`` (``WarmMlflow``: the tests' tracking servers, with
+examples; ``run_python``: a script or ``-c`` with arguments), or ``mlflow server`` (``WarmMlflow``: the tests' tracking servers, with
 the uvicorn process it starts run in that same process). What the process does after start-up is what ``kedro`` or ``python``
 does; only the import of these libraries was paid once per test worker. Kedro
 itself, the project and kedro-metrics are imported in the new process.
@@ -160,14 +160,24 @@ def _kedro_main(args: list[str], cwd: str, env: dict[str, str], out: str, err: s
     _exit_as_python_does(main)
 
 
-def _code_main(code: str, cwd: str, env: dict[str, str], out: str, err: str) -> None:
-    """The new process: what ``python -c code`` does in ``cwd``."""
+def _python_main(args: list[str], cwd: str, env: dict[str, str], out: str, err: str) -> None:
+    """The new process: what ``python -c CODE ARG...`` or ``python SCRIPT ARG...`` does
+    in ``cwd``: ``sys.argv`` and ``sys.path[0]`` as Python sets them, the code run in a
+    new ``__main__`` module (with ``__file__`` for a script)."""
     _become_a_new_process(cwd, env, out, err)
-    sys.argv = ["-c"]
-    sys.path.insert(0, "")  # `python -c` puts the working directory first
     main_module = types.ModuleType("__main__")
+    if args[0] == "-c":
+        code, filename = args[1], "<string>"
+        sys.argv = ["-c", *args[2:]]
+        sys.path.insert(0, "")  # `python -c` puts the working directory first
+    else:
+        filename = args[0]
+        code = Path(filename).read_text()
+        sys.argv = list(args)
+        sys.path.insert(0, os.path.dirname(os.path.realpath(filename)))  # the script's folder
+        main_module.__file__ = filename
     sys.modules["__main__"] = main_module
-    compiled = compile(code, "<string>", "exec")
+    compiled = compile(code, filename, "exec")
     _exit_as_python_does(lambda: exec(compiled, vars(main_module)))  # noqa: S102
 
 
@@ -233,9 +243,10 @@ class WarmKedro:
 
 
 class WarmPython(WarmKedro):
-    """A started ``python -c code`` process (``args`` is the code), as ``WarmKedro``."""
+    """A started ``python *args`` process (``-c CODE ...`` or ``SCRIPT ...``), as
+    ``WarmKedro``."""
 
-    _target = staticmethod(_code_main)
+    _target = staticmethod(_python_main)
 
 
 class WarmMlflow(WarmKedro):
@@ -269,4 +280,18 @@ def run(args: list[str], *, cwd: Path, env: dict[str, str], timeout: float) -> t
 
 def run_code(code: str, *, cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str, str]:
     """``python -c code`` to its end, as ``run``."""
-    return _to_its_end(WarmPython, code, cwd=cwd, env=env, timeout=timeout)
+    return run_python(["-c", code], cwd=cwd, env=env, timeout=timeout)
+
+
+def can_run(args: list[str]) -> bool:
+    """Is ``python *args`` a form ``run_python`` runs: ``-c CODE ...`` or ``SCRIPT ...``?"""
+    return (args[0] == "-c" and len(args) > 1) or not args[0].startswith("-")
+
+
+def run_python(
+    args: list[str], *, cwd: Path, env: dict[str, str], timeout: float
+) -> tuple[int, str, str]:
+    """``python *args`` (``can_run``) to its end, as ``run``."""
+    if not can_run(args):
+        raise ValueError(f"not a form a warm process runs: python {' '.join(args)}")
+    return _to_its_end(WarmPython, list(args), cwd=cwd, env=env, timeout=timeout)

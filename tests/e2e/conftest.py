@@ -21,6 +21,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,9 +107,21 @@ def run_python(
     cwd: Path,
     env: dict[str, str | None] | None = None,
     timeout: float = 600,
+    exec_: bool = False,
 ) -> Completed:
-    """``sys.executable *args`` in ``cwd`` with a clean environment."""
+    """``sys.executable *args`` in ``cwd`` with a clean environment: in a warm process
+    (``warm_process.run_python``: a script or ``-c``; ``-m kedro`` goes to ``run_kedro``)
+    unless ``exec_`` or ``needs_new_interpreter``."""
     cmd = [sys.executable, *args]
+    if not (exec_ or needs_new_interpreter(env)):
+        if args[:2] == ["-m", "kedro"]:
+            return run_kedro(cwd, *args[2:], env=env, timeout=timeout)
+        if warm_process.can_run(args):
+            warm_process.start_server(subprocess_env())
+            code, stdout, stderr = warm_process.run_python(
+                list(args), cwd=cwd, env=subprocess_env(env), timeout=timeout
+            )
+            return Completed(tuple(cmd), code, stdout, stderr)
     proc = subprocess.run(
         cmd,
         cwd=cwd,
@@ -144,7 +157,9 @@ def run_kedro(
     of its own that starts with the libraries imported (``warm_process``); ``exec_``, or
     ``needs_new_interpreter``, makes it a new interpreter."""
     if exec_ or needs_new_interpreter(env):
-        return run_python(["-m", "kedro", *args], cwd=cwd or project, env=env, timeout=timeout)
+        return run_python(
+            ["-m", "kedro", *args], cwd=cwd or project, env=env, timeout=timeout, exec_=True
+        )
     warm_process.start_server(subprocess_env())
     code, stdout, stderr = warm_process.run(
         list(args), cwd=cwd or project, env=subprocess_env(env), timeout=timeout
@@ -174,10 +189,17 @@ def metrics_in_process(
     budget, context = state.retry_budget, state.last_context
     package, path = kedro_project.PACKAGE_NAME, list(sys.path)
     cwd = Path.cwd()
+
+    def invoke() -> Any:
+        metadata = bootstrap_project(project)
+        return CliRunner().invoke(commands, ["metrics", *args], obj=metadata, env=changes)
+
     try:
         os.chdir(project)
-        metadata = bootstrap_project(project)
-        result = CliRunner().invoke(commands, ["metrics", *args], obj=metadata, env=changes)
+        # In a thread of its own, whose stack is as shallow as `kedro`'s: Kedro's
+        # settings loader (dynaconf) calls inspect.stack(), whose cost grows with the
+        # depth of pytest's. `ui` installs signal handlers: only the main thread may.
+        result = invoke() if args[:1] == ("ui",) else _in_a_new_thread(invoke)
     finally:
         os.chdir(cwd)
         state.retry_budget, state.last_context = budget, context
@@ -186,6 +208,24 @@ def metrics_in_process(
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return Completed(("kedro", "metrics", *args), result.exit_code, result.stdout, result.stderr)
+
+
+def _in_a_new_thread(call: Callable[[], Any]) -> Any:
+    """``call()`` run in a new thread, waited for; its exception raised here."""
+    outcome: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = call()
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=target, name="kedro-metrics-command")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
 
 
 def json_of(result: Completed) -> Any:
