@@ -28,8 +28,7 @@ T = TypeVar("T")
 
 #: sqlite "database is locked" under parallel writers: retry this long at most.
 _LOCKED_RETRY_SECONDS = 60.0
-
-
+#: What an error about an unreachable store suggests.
 _UNREACHABLE_HINT = (
     "Check that the server is running and reachable, or set MLFLOW_TRACKING_URI / "
     "metrics.yml `tracking_uri` to one that is."

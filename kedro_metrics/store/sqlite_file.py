@@ -11,7 +11,6 @@ from urllib.parse import unquote
 #: The first 16 bytes of every sqlite 3 database file.
 SQLITE_HEADER = b"SQLite format 3\x00"
 
-
 #: The size of an sqlite database file's header.
 _SQLITE_HEADER_SIZE = 100
 
