@@ -8,10 +8,12 @@ process forked from a multiprocessing fork server that has imported them once
 output files, signals and exit status as a ``kedro`` process has them, the same
 ``kedro.framework.cli.main`` (``WarmKedro``, ``run``), or a script run as
 ``python -c`` runs it, in a new ``__main__`` module (``run_code``: the docs'
-examples; ``run_python``: a script or ``-c`` with arguments), or ``mlflow server`` (``WarmMlflow``: the tests' tracking servers, with
-the uvicorn process it starts run in that same process). What the process does after start-up is what ``kedro`` or ``python``
-does; only the import of these libraries was paid once per test worker. Kedro
-itself, the project and kedro-metrics are imported in the new process.
+examples; ``run_python``: a script, or ``-c`` with arguments), or ``mlflow server``
+(``WarmMlflow``: the tests' tracking servers, the uvicorn process it would start run
+in that same process). What the process does after start-up is what ``kedro``,
+``python`` or ``mlflow`` does; only the import of these libraries was paid once per
+test worker. Kedro itself, the project and kedro-metrics are imported in the new
+process.
 
 Exit as the interpreter exits: non-daemon threads are joined, ``atexit`` functions
 run, output is flushed; an uncaught KeyboardInterrupt ends the process by SIGINT,
