@@ -19,7 +19,7 @@ from kedro_metrics.cli import arguments, options
 from kedro_metrics.cli.mlflow_ui import serve_mlflow_ui
 from kedro_metrics.cli.output import MetricsCliError, reading, sync_summary
 from kedro_metrics.cli.scope import project_scope
-from kedro_metrics.config import METRICS_YML_TEMPLATE
+from kedro_metrics.config_template import METRICS_YML_TEMPLATE
 
 #: What a project's .gitignore should hold: the embedded store and the local spool.
 GITIGNORE_ENTRIES = ("mlflow.db", ".kedro_metrics/")
