@@ -21,7 +21,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any
 import pytest
 
 from tests import warm_process
+from tests.concurrently import side_by_side
 
 TEMPLATE = Path(__file__).parent / "project_template"
 
@@ -199,7 +199,7 @@ def metrics_in_process(
         # In a thread of its own, whose stack is as shallow as `kedro`'s: Kedro's
         # settings loader (dynaconf) calls inspect.stack(), whose cost grows with the
         # depth of pytest's. `ui` installs signal handlers: only the main thread may.
-        result = invoke() if args[:1] == ("ui",) else _in_a_new_thread(invoke)
+        result = invoke() if args[:1] == ("ui",) else side_by_side({"command": invoke})["command"]
     finally:
         os.chdir(cwd)
         state.retry_budget, state.last_context = budget, context
@@ -208,24 +208,6 @@ def metrics_in_process(
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return Completed(("kedro", "metrics", *args), result.exit_code, result.stdout, result.stderr)
-
-
-def _in_a_new_thread(call: Callable[[], Any]) -> Any:
-    """``call()`` run in a new thread, waited for; its exception raised here."""
-    outcome: dict[str, Any] = {}
-
-    def target() -> None:
-        try:
-            outcome["value"] = call()
-        except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
-            outcome["error"] = exc
-
-    thread = threading.Thread(target=target, name="kedro-metrics-command")
-    thread.start()
-    thread.join()
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["value"]
 
 
 def json_of(result: Completed) -> Any:
