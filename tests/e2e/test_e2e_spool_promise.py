@@ -1,5 +1,5 @@
 """The spool's promise under real faults, every point counted in the server's own
-database afterwards: `kill -9` in the middle of a 100,000-point save, then one plain
+database afterwards: `kill -9` in the middle of a 30,000-point save, then one plain
 `kedro metrics sync`; a full disk (a 2 MB tmpfs) under the spool; a start-of-run sync
 bounded batch by batch; damaged, foreign and odd files reported by the command."""
 
@@ -29,6 +29,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.server]
 
 LARGE = 100_000  # the template's parameters.yml large_points
 LARGE_KEY = "large_metrics.curve"
+#: The save `kill -9` interrupts: 30 batches, killed once 12 are confirmed. Every
+#: batch costs the server time the whole suite shares; 30 of them prove what 100 do
+#: (delivery marked per batch, sync resuming after the last confirmed one).
+KILLED_SAVE = 30_000
+KILLED_AFTER = 12
+#: The pending save of the bounded start: the start-of-run sync sends a file's batches
+#: one after another, so at 0.5 s per request its 5 s deliver at most 10,000 of it.
+PENDING = 15_000
 
 
 def project_with_experiment(parent: Path, new_project, **settings: str) -> tuple[Path, str]:
@@ -79,16 +87,25 @@ def proxied(server, delay: float) -> LatencyProxy:
 
 
 def killed_mid_large_save(parent: Path, new_project, kedro, mlflow_server):
-    """`kill -9` of `kedro run` once 40 of the 100 batches of its one large save are
+    """`kill -9` of `kedro run` once 12 of the 30 batches of its one large save are
     confirmed (a slow link: 0.05 s per request); then one plain `kedro metrics sync`
     (over a healed link: what it proves does not depend on the delay)."""
     project, experiment = project_with_experiment(parent, new_project)
     spool_dir = project / ".kedro_metrics" / "spool"
     with proxied(mlflow_server, 0.05) as proxy:
         env = {"MLFLOW_TRACKING_URI": proxy.url}
-        run = BackgroundKedro(project, "run", "--pipelines", "large", env=env)
+        run = BackgroundKedro(
+            project,
+            "run",
+            "--pipelines",
+            "large",
+            "--params",
+            f"large_points={KILLED_SAVE}",
+            env=env,
+        )
         deadline = time.monotonic() + 300
-        while batch_marks(spool_dir) < 41 and time.monotonic() < deadline:
+        # one mark more than the large save's: the 1-point save's
+        while batch_marks(spool_dir) < KILLED_AFTER + 1 and time.monotonic() < deadline:
             assert run.process.poll() is None, run.finish().output
             time.sleep(0.05)
         run.signal(signal.SIGKILL, group=True)
@@ -139,22 +156,22 @@ class TestKillNineMidLargeSave:
     def test_the_run_was_killed_in_the_middle_of_the_save(self, killed_mid_large_save):
         result = killed_mid_large_save
         assert result["killed"].returncode == -signal.SIGKILL, result["killed"].output
-        assert 40_000 <= result["confirmed"] < LARGE
+        assert KILLED_AFTER * 1000 <= result["confirmed"] < KILLED_SAVE
         # MLflow holds what was confirmed, and at most the batches then in flight
-        assert result["confirmed"] <= result["before_sync"][0] < LARGE
+        assert result["confirmed"] <= result["before_sync"][0] < KILLED_SAVE
 
     def test_one_plain_sync_delivers_exactly_every_point(self, killed_mid_large_save):
-        """100,000 rows, 100,000 distinct steps: nothing lost, no step twice."""
+        """30,000 rows, 30,000 distinct steps: nothing lost, no step twice."""
         result = killed_mid_large_save
         result["sync"].check()
-        assert result["after_sync"] == (LARGE, LARGE)
+        assert result["after_sync"] == (KILLED_SAVE, KILLED_SAVE)
         delivered = int(
             re.search(r"Delivered ([\d,]+) point", result["sync"].stdout)[1].replace(",", "")
         )
         # exactly what the spool had not confirmed: nothing resent from batch 1
         assert delivered == result["pending"]
         # the large save's unconfirmed part, and the 1-point save if it was unconfirmed too
-        assert result["pending"] - (LARGE - result["confirmed"]) in (0, 1)
+        assert result["pending"] - (KILLED_SAVE - result["confirmed"]) in (0, 1)
 
     def test_the_run_ends_killed_and_the_spool_is_empty(self, killed_mid_large_save):
         result = killed_mid_large_save
@@ -220,14 +237,14 @@ class TestFullDisk:
 
 
 def bounded_start(parent: Path, new_project, kedro, mlflow_server):
-    """An earlier run's 100,000-point save is pending; `kedro run` starts over a slow
+    """An earlier run's 15,000-point save is pending; `kedro run` starts over a slow
     link (0.5 s per request): the start-of-run sync stops between batches."""
     from mlflow import MlflowClient
 
     project, experiment = project_with_experiment(parent, new_project)
     client = MlflowClient(tracking_uri=mlflow_server.url)
     earlier = client.create_run(client.create_experiment(f"{experiment}-earlier")).info.run_id
-    points = [MetricPoint("m.curve", step / 2, step, 1_700_000_000_000) for step in range(100_000)]
+    points = [MetricPoint("m.curve", step / 2, step, 1_700_000_000_000) for step in range(PENDING)]
     with proxied(mlflow_server, 0.5) as proxy:
         target = spool.SpoolTarget(
             str(project / ".kedro_metrics" / "spool"), spool.new_spool_id(), earlier, proxy.url,
@@ -254,8 +271,8 @@ class TestBoundedStartOfRunSync:
                           started.output)  # fmt: skip
         assert found, started.output
         left = int(found[1].replace(",", ""))
-        assert 0 < left < 100_000
-        assert stored + left == 100_000
+        assert 0 < left < PENDING
+        assert stored + left == PENDING
 
     def test_a_fifo_in_the_spool_is_skipped_and_said(self, bounded_start):
         started = bounded_start[0]
@@ -264,8 +281,8 @@ class TestBoundedStartOfRunSync:
     def test_sync_delivers_the_rest_exactly(self, bounded_start):
         _, (stored, _), synced, final = bounded_start
         synced.check()
-        assert f"Delivered {100_000 - stored:,} point(s)" in synced.stdout
-        assert final == (100_000, 100_000)
+        assert f"Delivered {PENDING - stored:,} point(s)" in synced.stdout
+        assert final == (PENDING, PENDING)
 
 
 def bad_files(parent: Path, new_project, kedro, mlflow_server):
