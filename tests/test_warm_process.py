@@ -105,3 +105,14 @@ def test_other_forms_are_refused():
     assert not warm_process.can_run(["-m", "kedro"])
     with pytest.raises(ValueError, match="not a form a warm process runs"):
         warm_process.run_python(["-m", "kedro"], cwd=Path("."), env={}, timeout=1)
+
+
+@pytest.mark.parametrize(("level", "expected"), [("DEBUG", "10 False"), (None, "20 False")])
+def test_mlflow_logs_at_the_level_its_variable_gives(run_code, level, expected):
+    """MLflow's loggers as its import sets them from MLFLOW_LOGGING_LEVEL in this
+    process's environment (INFO without it), not in the fork server's."""
+    env = {"MLFLOW_LOGGING_LEVEL": level} if level else {}
+    code = "import logging, mlflow; m = logging.getLogger('mlflow'); print(m.level, m.propagate)"
+    assert warm_process.run_code(code, cwd=run_code.cwd, env=env, timeout=120) == (
+        0, f"{expected}\n", ""
+    )  # fmt: skip

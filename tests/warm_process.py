@@ -115,6 +115,7 @@ def _become_a_new_process(cwd: str, env: dict[str, str], out: str, err: str) -> 
     os.chdir(cwd)
     os.environ.clear()
     os.environ.update(env)
+    _mlflow_loggers_as_imported()
     files = {
         path: os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644) for path in {out, err}
     }
@@ -122,6 +123,17 @@ def _become_a_new_process(cwd: str, env: dict[str, str], out: str, err: str) -> 
     os.dup2(files[err], 2)  # `err` may be `out`: one file, as `2>&1` makes it
     for file in files.values():
         os.close(file)
+
+
+def _mlflow_loggers_as_imported() -> None:
+    """MLflow sets its loggers' level from MLFLOW_LOGGING_LEVEL when it is imported,
+    and the fork server imported it with the tests' environment: set them again from
+    this process's, as its import would (``mlflow/__init__.py``)."""
+    from mlflow.environment_variables import MLFLOW_CONFIGURE_LOGGING
+    from mlflow.utils.logging_utils import _configure_mlflow_loggers
+
+    if MLFLOW_CONFIGURE_LOGGING.get() is True:
+        _configure_mlflow_loggers(root_module_name="mlflow")
 
 
 def _exit_as_python_does(main: Callable[[], object]) -> None:

@@ -136,7 +136,8 @@ def run_python(
 
 #: Variables that MLflow or Python read when they are imported or start: a command
 #: given one of them runs in a new interpreter, not a warm one (tests/warm_process.py).
-READ_AT_START = ("MLFLOW_LOGGING_LEVEL", "MLFLOW_CONFIGURE_LOGGING", "PYTHON")
+#: MLFLOW_LOGGING_LEVEL is not one: a warm process sets MLflow's loggers from it again.
+READ_AT_START = ("MLFLOW_CONFIGURE_LOGGING", "PYTHON")
 
 
 def needs_new_interpreter(env: dict[str, str | None] | None) -> bool:
