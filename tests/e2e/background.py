@@ -17,10 +17,19 @@ class BackgroundKedro:
     """``python -m kedro *args`` in its own process group, output to files: a warm
     process (``warm_process``) unless ``needs_new_interpreter``."""
 
-    def __init__(self, project: Path, *args: str, env: dict[str, str | None] | None = None):
+    def __init__(
+        self,
+        project: Path,
+        *args: str,
+        env: dict[str, str | None] | None = None,
+        name: str = "",
+    ):
+        """Output goes to ``<name>stdout.txt`` and ``<name>stderr.txt`` in the project
+        (a ``name`` for each of several commands at once)."""
         self.project = project
         self.args = (sys.executable, "-m", "kedro", *args)
-        out, err = project / "stdout.txt", project / "stderr.txt"
+        self.out, self.err = project / f"{name}stdout.txt", project / f"{name}stderr.txt"
+        out, err = self.out, self.err
         if needs_new_interpreter(env):
             with out.open("w") as stdout, err.open("w") as stderr:
                 self.process = subprocess.Popen(
@@ -57,6 +66,6 @@ class BackgroundKedro:
         return Completed(
             self.args,
             self.process.returncode,
-            (self.project / "stdout.txt").read_text(),
-            (self.project / "stderr.txt").read_text(),
+            self.out.read_text(),
+            self.err.read_text(),
         )

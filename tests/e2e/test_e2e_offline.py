@@ -5,12 +5,10 @@ often and however concurrently it runs."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from tests.e2e.conftest import subprocess_env
+from tests.e2e.background import BackgroundKedro
 from tests.servers import free_port
 
 pytestmark = pytest.mark.e2e
@@ -52,13 +50,10 @@ def offline_sqlite(tmp_path_factory, new_project, kedro, store_at):
     from kedro_metrics import spool
 
     ends = [spool.read(path).end for path in spool_files]
-    command = [sys.executable, "-m", "kedro", "metrics", "sync"]
-    concurrent = [
-        subprocess.Popen(command, cwd=project, env=subprocess_env(), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]  # fmt: skip
-    syncs = [(p.wait(120), *p.communicate()) for p in concurrent]
+    concurrent = [BackgroundKedro(project, "metrics", "sync", name=f"sync{i}-") for i in (1, 2)]
+    syncs = [
+        (done.returncode, done.stdout, done.stderr) for done in (p.finish() for p in concurrent)
+    ]
     again = kedro(project, "metrics", "sync")
     store = store_at(project / "mlflow.db")
     return {
