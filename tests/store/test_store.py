@@ -321,42 +321,78 @@ class TestServerDown:
         assert isinstance(caught.value, TrackingError), type(caught.value).__name__
 
 
-class TestDatabaseLocked:
-    def test_save_waits_out_a_locked_sqlite_file_and_loses_nothing(self, sqlite_uri, caplog):
-        """Another writer holding the sqlite file past MLflow's 20 s busy timeout makes
-        MLflow fail with "database is locked"; the batch is retried and every point lands."""
-        import sqlite3
-        import threading
+def save_into_a_locked_file(uri: str) -> dict[str, object]:
+    """Another writer holds the sqlite file past MLflow's 20 s busy timeout while
+    ``store.log_points`` saves 1,500 points; what it returned, what MLflow logged in
+    this thread, and what the store then holds."""
+    import logging
+    import sqlite3
+    import threading
 
-        path = sqlite_uri.removeprefix("sqlite:///")
-        client = MlflowClient(tracking_uri=sqlite_uri)
-        run_id = client.create_run("0").info.run_id
-        locked, release = threading.Event(), threading.Event()
+    path = uri.removeprefix("sqlite:///")
+    run_id = MlflowClient(tracking_uri=uri).create_run("0").info.run_id
+    locked, release = threading.Event(), threading.Event()
 
-        def hold_lock() -> None:
-            connection = sqlite3.connect(path, isolation_level=None)
-            connection.execute("BEGIN EXCLUSIVE")
-            locked.set()
-            release.wait(60)
-            connection.execute("COMMIT")
-            connection.close()
+    def hold_lock() -> None:
+        connection = sqlite3.connect(path, isolation_level=None)
+        connection.execute("BEGIN EXCLUSIVE")
+        locked.set()
+        release.wait(60)
+        connection.execute("COMMIT")
+        connection.close()
 
-        holder = threading.Thread(target=hold_lock)
-        holder.start()
+    logged: list[str] = []
+    this_thread = threading.get_ident()
+
+    class InThisThread(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if record.thread == this_thread:
+                logged.append(logging.Formatter().format(record))
+
+    handler = InThisThread()
+    loggers = [logging.getLogger(), logging.getLogger("mlflow")]  # MLflow's does not propagate
+    for logger in loggers:
+        logger.addHandler(handler)
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    try:
         assert locked.wait(10)
         threading.Timer(22, release.set).start()  # past the 20 s busy timeout
         points = [MetricPoint("locked.loss", float(step), step, 1) for step in range(1500)]
-        try:
-            written = store.log_points(sqlite_uri, run_id, points)
-        finally:
-            release.set()
-            holder.join()
+        written = store.log_points(uri, run_id, points)
+    finally:
+        release.set()
+        holder.join()
+        for logger in loggers:
+            logger.removeHandler(handler)
+    return {
+        "written": written,
+        "logged": "\n".join(logged),
+        "stored": stored(uri, run_id, "locked.loss"),
+    }
 
-        assert written == 1500
-        assert "database is locked" in caplog.text  # MLflow did fail once, and we retried
-        assert stored(sqlite_uri, run_id, "locked.loss") == [
-            (float(step), step, 1) for step in range(1500)
-        ]
+
+@pytest.fixture(scope="module", autouse=True)
+def locked_save(sqlite_template, tmp_path_factory):
+    """The locked-file save waits 22 s and does little else: it starts with the module,
+    in a thread, and waits while the module's other tests run (on other stores)."""
+    import shutil
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path_factory.mktemp("locked") / "mlflow.db"
+    shutil.copyfile(sqlite_template, path)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="locked-save") as pool:
+        yield pool.submit(save_into_a_locked_file, f"sqlite:///{path}")
+
+
+class TestDatabaseLocked:
+    def test_save_waits_out_a_locked_sqlite_file_and_loses_nothing(self, locked_save):
+        """Another writer holding the sqlite file past MLflow's 20 s busy timeout makes
+        MLflow fail with "database is locked"; the batch is retried and every point lands."""
+        result = locked_save.result(timeout=120)
+        assert result["written"] == 1500
+        assert "database is locked" in result["logged"]  # MLflow did fail once, and we retried
+        assert result["stored"] == [(float(step), step, 1) for step in range(1500)]
 
 
 class TestLogParams:
