@@ -130,9 +130,8 @@ def _searched(
         )  # fmt: skip
         if reference.search == run_references.BEST:
             found = [run for run in found if _holds_number(run, str(reference.key))]
-    return run_references.resolve_search(reference, found, searched=searched, where=scope.where)[
-        :count
-    ]
+    matched = run_references.resolve_search(reference, found, searched=searched, where=scope.where)
+    return matched[:count]
 
 
 def _tag_clause(reference: run_references.RunReference) -> tuple[str, str]:

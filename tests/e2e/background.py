@@ -29,9 +29,8 @@ class BackgroundKedro:
         self.project = project
         self.args = (sys.executable, "-m", "kedro", *args)
         self.out, self.err = project / f"{name}stdout.txt", project / f"{name}stderr.txt"
-        out, err = self.out, self.err
         if needs_new_interpreter(env):
-            with out.open("w") as stdout, err.open("w") as stderr:
+            with self.out.open("w") as stdout, self.err.open("w") as stderr:
                 self.process = subprocess.Popen(
                     self.args, cwd=project, env=subprocess_env(env), stdout=stdout,
                     stderr=stderr, start_new_session=True, text=True,
@@ -39,7 +38,7 @@ class BackgroundKedro:
             return
         warm_process.start_server(subprocess_env())
         self.process = warm_process.WarmKedro(
-            list(args), cwd=project, env=subprocess_env(env), stdout=out, stderr=err
+            list(args), cwd=project, env=subprocess_env(env), stdout=self.out, stderr=self.err
         )
 
     def wait_for_file(self, name: str, timeout: float = 120.0) -> None:
