@@ -7,9 +7,9 @@ project.
 1. Copies docs/example to a temporary directory and runs it twice (learning rates
    0.5 and 0.02, runs named lr-0.5 and lr-0.02), then `kedro metrics plot "model_metrics.*" --run latest~1 --run
    latest --output docs/images/plot.png`.
-2. Starts `kedro viz run --include-hooks` there and takes a screenshot of the
-   model_metrics preview with headless Chromium (Debian's `chromium` package) into
-   docs/images/kedro-viz-preview.png.
+2. Starts `kedro viz run` there (without `--include-hooks`, as most users start
+   it) and takes a screenshot of the model_metrics preview with headless Chromium
+   (Debian's `chromium` package) into docs/images/kedro-viz-preview.png.
 3. For docs/lineage.md: copies the example again and runs `kedro run --env lineage`
    twice (learning rates 0.5 and 0.02: the model is logged to the run, the scores
    linked to it and to their split), starts `mlflow server` on its store and takes
@@ -142,7 +142,7 @@ def env() -> dict[str, str]:
 
 
 def kedro_viz(project: Path) -> contextlib.AbstractContextManager[str]:
-    """`kedro viz run --include-hooks` in its own process group; yields its address."""
+    """`kedro viz run` in its own process group; yields its address."""
 
     def answering(log: str) -> str | None:
         found = re.search(r"http://127\.0\.0\.1:(\d+)/", log)
@@ -152,8 +152,7 @@ def kedro_viz(project: Path) -> contextlib.AbstractContextManager[str]:
         get_json(f"{url}/api/main")
         return url
 
-    command = [sys.executable, "-m", "kedro", "viz", "run", "--include-hooks", "--no-browser",
-               "--port", str(VIZ_PORT)]  # fmt: skip
+    command = [sys.executable, "-m", "kedro", "viz", "run", "--no-browser", "--port", str(VIZ_PORT)]
     return serving(project, command, "kedro viz", answering)
 
 

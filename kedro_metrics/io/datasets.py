@@ -143,6 +143,7 @@ class MlflowMetricsDataSet(MlflowRunDataset):
         self._declared = self._checked_declarations(
             lambda: Declarations.parse(metrics, source=_ENTRY.format(type(self).__name__))
         )
+        self._take_catalog_name()
 
     @property
     def declarations(self) -> Declarations:
@@ -296,6 +297,7 @@ class MlflowMetricDataSet(MlflowRunDataset):
                 else meaning.parse_meaning(metrics, glob=key or "its key", source=source)
             )
         )
+        self._take_catalog_name()
 
     @property
     def declarations(self) -> Declarations:

@@ -48,8 +48,9 @@ def preview_of(
 
     Never raises, so that Kedro-Viz always starts: with no run yet, a store that does
     not answer (given up after ``store.probe.PROBE_BUDGET_SECONDS``, also when it
-    stops answering mid-read) or no prefix to read under, the figure is empty and
-    its title says why.
+    stops answering mid-read) or no prefix to read under (a dataset made in Python
+    without one: a catalog entry's dataset always has its name), the figure is empty
+    and its title says why, in lines that fit Kedro-Viz's side panel.
     """
     seconds = store.probe.PROBE_BUDGET_SECONDS
     try:
@@ -73,8 +74,7 @@ def _preview(
     label, argument = source.label, source.name_argument
     if source.scope is None:
         return figures.empty_preview(
-            f"{label}: no {argument} to read under: run `kedro viz run --include-hooks` "
-            f"(the catalog name becomes the {argument}) or set `{argument}` in the catalog"
+            f"{label}: no {argument} to read under: give the dataset a `{argument}`"
         )
     glob, prefix = source.scope
     settings = project.current_settings()

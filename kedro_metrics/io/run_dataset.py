@@ -21,7 +21,7 @@ from kedro_metrics.errors import (
     NoRunError,
     TrackingError,
 )
-from kedro_metrics.io import data_digest
+from kedro_metrics.io import catalog_name, data_digest
 from kedro_metrics.io.preview import PreviewSource, preview_of
 from kedro_metrics.meaning import Declarations
 from kedro_metrics.process import collection_paused
@@ -168,6 +168,15 @@ class MlflowRunDataset(AbstractDataset):
         """Called by the hook as soon as the catalog exists: the catalog name, which
         becomes the prefix (or key) when none was given."""
         self._name = name
+
+    def _take_catalog_name(self) -> None:
+        """The end of a constructor: when Kedro's catalog is creating this dataset
+        for an entry, the entry's name is bound at once (``catalog_name``), so a
+        catalog made without hooks (Kedro-Viz without ``--include-hooks``, a script)
+        names its metrics as ``kedro run`` does."""
+        name = catalog_name.name_being_created()
+        if name is not None:
+            self.bind_name(name)
 
     def bind_to_run(
         self,

@@ -19,7 +19,9 @@ No I/O, no matplotlib, no plotly, no kedro, no mlflow: tests check the data.
 from __future__ import annotations
 
 import fnmatch
+import html
 import math
+import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, NewType
@@ -285,8 +287,21 @@ def _undeclared(key: str) -> Meaning:
     return UNDECLARED
 
 
+#: Characters per line of a preview's title: what Kedro-Viz's side panel shows of a
+#: line at Plotly's title font (a longer line is cut at both ends).
+PREVIEW_TITLE_WIDTH = 40
+
+
+def preview_title_text(title: str) -> str:
+    """``title`` as a Plotly title that fits Kedro-Viz's side panel: lines of at most
+    ``PREVIEW_TITLE_WIDTH`` characters joined by ``<br>`` (words kept whole where
+    they fit), ``<``, ``>`` and ``&`` escaped, since Plotly reads titles as HTML."""
+    lines = textwrap.wrap(title, PREVIEW_TITLE_WIDTH, break_on_hyphens=False) or [""]
+    return "<br>".join(html.escape(line, quote=False) for line in lines)
+
+
 def _layout(title: str, *, lines: bool, bars: bool) -> dict[str, Any]:
-    layout: dict[str, Any] = {"title": {"text": title}, "showlegend": True}
+    layout: dict[str, Any] = {"title": {"text": preview_title_text(title)}, "showlegend": True}
     first_x = STEP_LABEL if lines else METRIC_LABEL
     layout["xaxis"] = {"title": {"text": first_x}}
     layout["yaxis"] = {"title": {"text": VALUE_LABEL}}
@@ -301,7 +316,11 @@ def _layout(title: str, *, lines: bool, bars: bool) -> dict[str, Any]:
 
 def empty_preview(title: str) -> PlotlyPreview:
     """A figure with no data whose title says why (no run yet, store unreachable ...)."""
-    layout = {"title": {"text": title}, "xaxis": {"visible": False}, "yaxis": {"visible": False}}
+    layout = {
+        "title": {"text": preview_title_text(title)},
+        "xaxis": {"visible": False},
+        "yaxis": {"visible": False},
+    }
     return PlotlyPreview({"data": [], "layout": layout})
 
 

@@ -1,10 +1,10 @@
 """Metrics in Kedro-Viz: a real `kedro viz run` over a temporary project, its REST API
 asked for the metrics datasets' previews before and after a real `kedro run`.
 
-One Kedro-Viz server with hooks (`--include-hooks`, so the catalog names become the
-prefixes) serves the whole module: asked once before the run (no run yet: empty
-figures, server up) and again after it. A second server without hooks shows what a
-dataset with an explicit prefix previews, and what one without says.
+One Kedro-Viz server with hooks (`--include-hooks`) serves the whole module: asked
+once before the run (no run yet: empty figures, server up) and again after it. A
+second server without hooks (how Kedro-Viz is usually started) previews the same:
+a catalog entry's dataset has its name from Kedro's catalog, not from the hook.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 
 from kedro_metrics.cli.mlflow_ui import group_alive
+from kedro_metrics.reading.figures import PREVIEW_TITLE_WIDTH
 from tests.e2e.conftest import subprocess_env
 
 pytestmark = pytest.mark.e2e
@@ -128,6 +129,14 @@ def kedro_viz(project: Path, *, include_hooks: bool, timeout: float = 180) -> It
         viz.stop()
 
 
+#: The datasets asked for after the run, from both servers.
+WITH_HOOKS_AFTER_THE_RUN = ("model_metrics", "holdout_accuracy", "flat_metrics", "a_metrics")
+
+
+def title_lines(node: dict[str, Any]) -> list[str]:
+    return node["preview"]["layout"]["title"]["text"].split("<br>")
+
+
 @pytest.fixture(scope="module")
 def viz_results(tmp_path_factory, new_project, kedro, store_at) -> dict[str, Any]:
     """Everything the tests look at, gathered with one `kedro run` and two servers."""
@@ -143,12 +152,12 @@ def viz_results(tmp_path_factory, new_project, kedro, store_at) -> dict[str, Any
         asked = time.monotonic()
         results["model_metrics"] = viz.node("model_metrics")
         results["preview_s"] = time.monotonic() - asked
-        for name in ("holdout_accuracy", "flat_metrics", "a_metrics"):
+        for name in WITH_HOOKS_AFTER_THE_RUN[1:]:
             results[name] = viz.node(name)
     results["hooks_group_alive"] = viz.group_alive()
     with kedro_viz(project, include_hooks=False) as plain:
         results["no_hooks"] = {
-            name: plain.node(name) for name in ("model_metrics", "eval_metrics", "holdout_accuracy")
+            name: plain.node(name) for name in (*WITH_HOOKS_AFTER_THE_RUN, "eval_metrics")
         }
     results["plain_group_alive"] = plain.group_alive()
     run = store_at(project / "mlflow.db").only_run()
@@ -184,9 +193,17 @@ class TestPreviewAfterARun:
 
     def test_title_names_the_run(self, viz_results):
         """The title names the dataset, the run's name and its short id."""
-        title = viz_results["model_metrics"]["preview"]["layout"]["title"]["text"]
+        title = " ".join(title_lines(viz_results["model_metrics"]))
         run_id, run_name = viz_results["run_id"], viz_results["run_name"]
         assert title == f"model_metrics: run {run_name} ({run_id[:8]})"
+
+    def test_every_title_fits_the_side_panel(self, viz_results):
+        """No line of any preview's title, with or without data, is wider than the
+        side panel shows (a longer one was cut at both ends)."""
+        nodes = [viz_results["before_run"], *(viz_results[n] for n in WITH_HOOKS_AFTER_THE_RUN)]
+        nodes += viz_results["no_hooks"].values()
+        widths = [len(line) for node in nodes for line in title_lines(node)]
+        assert max(widths) <= PREVIEW_TITLE_WIDTH, widths
 
     def test_single_metric_dataset(self, viz_results):
         """MlflowMetricDataSet previews its one history under its key."""
@@ -216,25 +233,27 @@ class TestPreviewBeforeAnyRun:
         node = viz_results["before_run"]
         assert node["preview_type"] == "PlotlyPreview"
         assert node["preview"]["data"] == []
-        title = node["preview"]["layout"]["title"]["text"]
+        title = " ".join(title_lines(node))
         assert title.startswith("model_metrics: no run yet"), title
         assert "kedro run" in title, title
 
 
 class TestPreviewWithoutHooks:
-    """Without --include-hooks only datasets with an explicit prefix or key preview."""
+    """Without --include-hooks every metrics dataset previews as with them."""
 
     def test_explicit_prefix_previews(self, viz_results):
         """eval_metrics (prefix eval) shows f1 from the project's store."""
         preview = viz_results["no_hooks"]["eval_metrics"]["preview"]
         assert preview["data"] == [bars(["f1"], [0.625], ("x", "y"))]
 
-    @pytest.mark.parametrize("name", ["model_metrics", "holdout_accuracy"])
-    def test_without_a_name_says_add_include_hooks(self, viz_results, name):
-        """A dataset named only by its catalog entry asks for --include-hooks."""
-        preview = viz_results["no_hooks"][name]["preview"]
-        assert preview["data"] == []
-        assert "--include-hooks" in preview["layout"]["title"]["text"]
+    @pytest.mark.parametrize("name", WITH_HOOKS_AFTER_THE_RUN)
+    def test_a_catalog_entry_previews_as_with_hooks(self, viz_results, name):
+        """model_metrics and holdout_accuracy (named only by their entries), prefix ""
+        with preview_args, and a dataset-factory name: the very figure the server
+        with hooks served, data and title."""
+        without = viz_results["no_hooks"][name]
+        assert without["preview"]["data"] != []
+        assert without == viz_results[name]
 
 
 class TestServers:

@@ -9,10 +9,18 @@ import pytest
 from mlflow import MlflowClient
 
 from kedro_metrics import MlflowMetricDataSet, MlflowMetricsDataSet
-from kedro_metrics.reading.figures import PlotlyPreview, empty_preview
+from kedro_metrics.reading.figures import PREVIEW_TITLE_WIDTH, PlotlyPreview
 from kedro_metrics.store import probe
 from tests.fault_proxy import FaultProxy
 from tests.servers import free_port
+
+
+def title_of(preview: dict) -> str:
+    """The preview's title as one line, once each of its lines is shown to fit the
+    side panel."""
+    lines = preview["layout"]["title"]["text"].split("<br>")
+    assert all(len(line) <= PREVIEW_TITLE_WIDTH for line in lines), lines
+    return " ".join(lines)
 
 
 def scatter(name, x, y):
@@ -69,7 +77,7 @@ class TestPreviewOfARun:
             {"type": "bar", "name": "single values", "x": ["acc", "other"], "y": [0.5, 1.0],
              "xaxis": "x2", "yaxis": "y2"},
         ]  # fmt: skip
-        assert preview["layout"]["title"]["text"] == f"model: run second ({two_runs[1][:8]})"
+        assert title_of(preview) == f"model: run second ({two_runs[1][:8]})"
         assert preview["layout"]["annotations"] == [
             {"text": "loss", "x": 1, "y": 0.25, "xref": "x", "yref": "y", "showarrow": False,
              "xanchor": "right", "yanchor": "bottom"},
@@ -80,13 +88,13 @@ class TestPreviewOfARun:
         dataset = MlflowMetricsDataSet(prefix="model", run_id=two_runs[1], tracking_uri=sqlite_uri)
         preview = dataset.preview(run=two_runs[0][:10], names=["lo*"])
         assert preview["data"] == [scatter("loss", [0, 1], [0.9, 0.8])]
-        assert preview["layout"]["title"]["text"] == f"model: run first ({two_runs[0][:8]})"
+        assert title_of(preview) == f"model: run first ({two_runs[0][:8]})"
 
     def test_names_that_match_nothing_say_so(self, sqlite_uri, two_runs):
         dataset = MlflowMetricsDataSet(prefix="model", run_id=two_runs[1], tracking_uri=sqlite_uri)
         preview = dataset.preview(names=["nothing*"])
         assert preview["data"] == []
-        assert preview["layout"]["title"]["text"] == (
+        assert title_of(preview) == (
             f"model: run second ({two_runs[1][:8]}): no metric matches preview_args names ['nothing*']"
         )
 
@@ -99,12 +107,13 @@ class TestPreviewOfARun:
 class TestEmptyPreviews:
     """No name, a dead server, an unknown run: an empty figure saying why, never an error."""
 
-    def test_no_prefix_asks_for_include_hooks(self):
-        """A dataset without prefix (no hook gave it the catalog name) says what to do."""
+    def test_no_prefix_says_to_give_one(self):
+        """A dataset made in Python without prefix (a catalog entry always has its
+        name) says what it lacks."""
         preview = MlflowMetricsDataSet().preview()
-        assert preview == empty_preview(
-            "MlflowMetricsDataSet: no prefix to read under: run `kedro viz run "
-            "--include-hooks` (the catalog name becomes the prefix) or set `prefix` in the catalog"
+        assert preview["data"] == []
+        assert title_of(preview) == (
+            "MlflowMetricsDataSet: no prefix to read under: give the dataset a `prefix`"
         )
 
     def test_unreachable_server(self, monkeypatch):
@@ -114,7 +123,7 @@ class TestEmptyPreviews:
         dataset = MlflowMetricDataSet(key="loss", run_id="0" * 32, tracking_uri=uri)
         preview = dataset.preview()
         assert preview["data"] == []
-        title = preview["layout"]["title"]["text"]
+        title = title_of(preview)
         assert "does not answer" in title and "secret" not in title
 
     @pytest.mark.server
@@ -127,7 +136,7 @@ class TestEmptyPreviews:
             preview = dataset.preview()
             stalled = proxy.injected
         assert preview["data"] == []
-        assert preview["layout"]["title"]["text"] == (
+        assert title_of(preview) == (
             "model: the MLflow store did not answer within 2 s; check it, then reload"
         )
         assert stalled[:1] == ["stall"]
@@ -137,5 +146,5 @@ class TestEmptyPreviews:
         dataset = MlflowMetricsDataSet(prefix="model", run_id=two_runs[0], tracking_uri=sqlite_uri)
         preview = dataset.preview(run="ffffffffff")
         assert preview["data"] == []
-        assert "no preview" in preview["layout"]["title"]["text"]
-        assert "ffffffffff" in preview["layout"]["title"]["text"]
+        assert "no preview" in title_of(preview)
+        assert "ffffffffff" in title_of(preview)

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from kedro_metrics.meaning import UNDECLARED, Meaning
 from kedro_metrics.reading.figures import (
     MIN_INCHES,
+    PREVIEW_TITLE_WIDTH,
     Figure,
     Panel,
     PlotlyPreview,
@@ -22,6 +23,7 @@ from kedro_metrics.reading.figures import (
     json_number,
     plotly_preview,
     preview_title,
+    preview_title_text,
     run_labels,
     select_names,
     short_name,
@@ -378,6 +380,53 @@ class TestEmptyPreview:
                 "yaxis": {"visible": False},
             },
         }
+
+
+class TestPreviewTitleText:
+    """Preview titles fit Kedro-Viz's side panel: lines of at most PREVIEW_TITLE_WIDTH."""
+
+    def test_a_short_title_is_one_line(self):
+        """Nothing to wrap: the title as it is."""
+        assert preview_title_text("model: run first (aaaaaaaa)") == "model: run first (aaaaaaaa)"
+
+    def test_the_message_that_was_cut_off(self):
+        """The message Kedro-Viz showed as "...run `kedro viz run --i": whole, in lines."""
+        text = preview_title_text(
+            "'model_metrics': the MLflow store at http://127.0.0.1:5000 does not answer; "
+            "start it, then reload"
+        )
+        assert text == (
+            "'model_metrics': the MLflow store at<br>http://127.0.0.1:5000 does not answer;"
+            "<br>start it, then reload"
+        )
+
+    def test_html_is_escaped(self):
+        """Plotly reads a title as HTML: <, > and & are shown, not interpreted."""
+        assert preview_title_text("a <b> & c") == "a &lt;b&gt; &amp; c"
+
+    def test_a_word_longer_than_a_line_is_broken(self):
+        """A long URI is cut into lines too (no line wider than the panel)."""
+        text = preview_title_text("x" * (2 * PREVIEW_TITLE_WIDTH + 1))
+        assert text.split("<br>") == [
+            "x" * PREVIEW_TITLE_WIDTH, "x" * PREVIEW_TITLE_WIDTH, "x",
+        ]  # fmt: skip
+
+    @given(st.text(alphabet=st.characters(codec="ascii", exclude_characters="<>&"), max_size=300))
+    def test_every_line_fits_and_no_word_is_lost(self, title):
+        """Each line is at most PREVIEW_TITLE_WIDTH characters; the words come back in
+        order (whitespace aside)."""
+        lines = preview_title_text(title).split("<br>")
+        assert all(len(line) <= PREVIEW_TITLE_WIDTH for line in lines)
+        assert "".join("".join(lines).split()) == "".join(title.split())
+
+    def test_both_kinds_of_preview_use_it(self):
+        """The data preview's and the empty preview's titles are both wrapped."""
+        title = "model_metrics: run __default__ 2026-12-07 01:51:19 (3f2a9c1b)"
+        shown = plotly_preview([rec("m.loss", 1.0)], title=title, prefix="m")
+        assert shown["layout"]["title"]["text"] == (
+            "model_metrics: run __default__<br>2026-12-07 01:51:19 (3f2a9c1b)"
+        )
+        assert empty_preview(title)["layout"]["title"]["text"] == (shown["layout"]["title"]["text"])
 
 
 class TestPlotlyPreviewType:
