@@ -10,6 +10,7 @@ with damaged records has its readable saves delivered and is kept aside as
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -79,19 +80,24 @@ def sync(
             report.busy = True
             return report
         report.skipped.update(spool.odd_entries(directory))
-        listed = [run for path in spool.spool_files(directory) if (run := _read(path, report))]
-        total = sum(run.pending_points for run in listed if not run.foreign)
-        progress = _Progress(total, on_points)
-        for run in listed:
+        # What each file holds pending, for the progress bar and the deadline: only the
+        # counts are kept, each file is read whole again once it is claimed.
+        listed = [
+            (path, run.pending_points, run.foreign is not None)
+            for path in spool.spool_files(directory)
+            if (run := _read(path, report))
+        ]
+        progress = _Progress(sum(n for _, n, foreign in listed if not foreign), on_points)
+        for path, pending, _ in listed:
             if deadline is not None and time.monotonic() > deadline:
                 report.runs_left += 1
-                report.points_left += run.pending_points
+                report.points_left += pending
                 continue
-            with spool.claimed(run.path) as claimed:
+            with spool.claimed(path) as claimed:
                 if not claimed:
                     report.in_use += 1
                     continue
-                now = _read(run.path, report)  # as of now that we hold it
+                now = _read(path, report)  # as of now that we hold it
                 if now is not None:
                     _sync_file(now, tracking_uri, report, dry_run, deadline, progress)
     return report
@@ -99,17 +105,21 @@ def sync(
 
 @dataclass
 class _Progress:
+    """Points delivered so far, told to ``on_points``; batches confirm in threads."""
+
     total: int
     on_points: Callable[[int, int], None] | None
     done: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.add(0)
 
     def add(self, count: int) -> None:
-        self.done += count
-        if self.on_points:
-            self.on_points(self.done, self.total)
+        with self._lock:
+            self.done += count
+            if self.on_points:
+                self.on_points(self.done, self.total)
 
 
 def _read(path: Path, report: SyncReport) -> spool.SpooledRun | None:
@@ -181,8 +191,10 @@ def _deliver(
     progress: _Progress,
 ) -> tuple[int, int]:
     """Send one claimed file, batch by batch until ``deadline``, each confirmed batch
-    marked in the file; returns (points sent, runs created). The run is ended only
-    once every save is delivered."""
+    marked in the file; returns (points sent, runs created). Consecutive saves with
+    one link go as one stream (``PendingStream``): to a tracking server several
+    batches are in flight, across records. The run is ended only once every save is
+    delivered."""
     header = run.header
     if not run.readable:  # no header: nothing was ever acknowledged, or it is damaged
         return 0, 0
@@ -210,20 +222,19 @@ def _deliver(
             created = 1
         if offline:
             _deliver_params(tracking_uri, run_id, header.get("params") or {})
-        for part in run.pending:
+        for stream in run.pending_streams:
 
-            def confirmed(first: int, count: int, part: spool.Pending = part) -> None:
-                start = part.offset + first
-                add({"kind": "delivered", "seq": part.seq, "span": [start, start + count]},
-                    sync=False)  # fmt: skip
+            def confirmed(first: int, count: int, stream: spool.PendingStream = stream) -> None:
+                for seq, start, end in stream.marks(first, count):
+                    add({"kind": "delivered", "seq": seq, "span": [start, end]}, sync=False)
                 progress.add(count)
 
             done = store.log_points(
-                tracking_uri, run_id, part.points, total=len(part.points),
-                on_batch=confirmed, deadline=deadline, link=run.link_of(part.seq),
+                tracking_uri, run_id, stream.points(), total=len(stream),
+                on_batch=confirmed, deadline=deadline, link=stream.link,
             )  # fmt: skip
             sent += done
-            if done < len(part.points):
+            if done < len(stream):
                 return sent, created  # past the deadline: the rest waits for the next sync
         if header.get("owner"):
             # The writer is gone (we hold its lock): without an end record it was killed.

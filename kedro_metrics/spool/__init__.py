@@ -46,7 +46,7 @@ from kedro_metrics.spool.directory import (
     spool_files,
     sync_lock,
 )
-from kedro_metrics.spool.lines import FORMAT, Pending, SpooledRun
+from kedro_metrics.spool.lines import FORMAT, Pending, PendingStream, SpooledRun
 from kedro_metrics.spool.writer import (
     SUFFIX,
     SpoolClosedError,
@@ -67,6 +67,7 @@ __all__ = [
     "SUFFIX",
     "SYNC_LOCK",
     "Pending",
+    "PendingStream",
     "SpoolClosedError",
     "SpoolTarget",
     "SpoolWriteError",

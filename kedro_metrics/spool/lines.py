@@ -24,6 +24,8 @@ written:
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import zlib
 from collections.abc import Iterator
@@ -127,6 +129,43 @@ class Pending(NamedTuple):
     points: list[MetricPoint]
 
 
+@dataclass(frozen=True)
+class PendingStream:
+    """Consecutive pending parts whose points share one link, sent as one stream, so
+    that batches cross records and several are in flight at once. ``marks`` says
+    which saves a confirmed range of the stream belongs to."""
+
+    link: PointLink
+    parts: tuple[Pending, ...]
+    #: Where each part starts in the stream.
+    starts: tuple[int, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        sizes = [len(part.points) for part in self.parts]
+        object.__setattr__(self, "starts", tuple(itertools.accumulate(sizes, initial=0))[:-1])
+
+    def __len__(self) -> int:
+        return self.starts[-1] + len(self.parts[-1].points) if self.parts else 0
+
+    def points(self) -> Iterator[MetricPoint]:
+        for part in self.parts:
+            yield from part.points
+
+    def marks(self, first: int, count: int) -> list[tuple[int, int, int]]:
+        """``(seq, start, end)`` of each save holding points ``first`` to ``first +
+        count`` of the stream, in the save's own indices (a ``delivered`` span)."""
+        end = first + count
+        found = []
+        for index in range(max(bisect.bisect_right(self.starts, first) - 1, 0), len(self.parts)):
+            part, at = self.parts[index], self.starts[index]
+            if at >= end:
+                break
+            low, high = max(first, at), min(end, at + len(part.points))
+            if low < high:
+                found.append((part.seq, part.offset + low - at, part.offset + high - at))
+        return found
+
+
 @dataclass
 class SpooledRun:
     """What one spool file holds."""
@@ -164,6 +203,14 @@ class SpooledRun:
             for seq, points in sorted(self.saves.items())
             if seq not in self.done
             for first, end in _gaps(self.spans.get(seq, []), len(points))
+        ]
+
+    @property
+    def pending_streams(self) -> list[PendingStream]:
+        """``pending`` as streams: consecutive parts with the same link together."""
+        return [
+            PendingStream(link, tuple(parts))
+            for link, parts in itertools.groupby(self.pending, key=lambda p: self.link_of(p.seq))
         ]
 
     def link_of(self, seq: int) -> PointLink:

@@ -5,13 +5,12 @@ flight to a tracking server, and asynchronous writes done by a background thread
 from __future__ import annotations
 
 import atexit
-import itertools
 import logging
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 from mlflow.entities import Metric
@@ -129,8 +128,9 @@ def _send_concurrently(
 ) -> int:
     """Run ``send`` over ``chunks`` with at most ``limit`` calls in flight.
 
-    Chunks are drawn only as slots free up, so a long history is never held
-    whole in memory. The first failure stops new sends and is raised.
+    A chunk is drawn only once a slot is free, so at most ``limit`` batches are held
+    at once, and a deadline checked as chunks are drawn stops the next batch from
+    starting after it. The first failure stops new sends and is raised.
     """
     first = next(chunks, None)
     second = next(chunks, None)
@@ -138,11 +138,14 @@ def _send_concurrently(
         return send(*first) if first is not None else 0
     written = 0
     with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="kedro-metrics") as pool:
-        pending: set[Future[int]] = set()
-        for chunk in itertools.chain((first, second), chunks):
+        pending = {pool.submit(send, *first), pool.submit(send, *second)}
+        while True:
             if len(pending) >= limit:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 written += sum(future.result() for future in done)
+            chunk = next(chunks, None)
+            if chunk is None:
+                break
             pending.add(pool.submit(send, *chunk))
         written += sum(future.result() for future in pending)
     return written

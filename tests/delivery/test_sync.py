@@ -256,6 +256,44 @@ class TestBatchByBatch:
         assert spool.spool_files(tmp_path) == []
 
 
+class TestInFlight:
+    """A file's saves go as one stream: batches cross records, several in flight."""
+
+    def test_two_saves_of_1500_points_are_three_batches(
+        self, tmp_path, mlflow_server, client, new_run
+    ):
+        """Records of 1,000 + 500 points twice: three full batches, not four requests."""
+        run_id = new_run()
+        points = large_save(3000)
+        spooled(tmp_path, mlflow_server.url, run_id, points[:1500], points[1500:])
+        requests_before = len(mlflow_server.requests("log-batch"))
+        report = delivery.sync(str(tmp_path), mlflow_server.url)
+        assert (report.points_delivered, report.problems) == (3000, [])
+        assert len(mlflow_server.requests("log-batch")) - requests_before == 3
+        assert stored(client, run_id) == {"m.curve": history(points)}
+        assert spool.spool_files(tmp_path) == []
+
+    def test_batches_are_in_flight_at_once_over_a_slow_link(
+        self, tmp_path, mlflow_server, client, new_run
+    ):
+        """Two saves, six batches, through a link that holds each request 0.3 s: four
+        requests at once (store.IN_FLIGHT connections), every point stored once. (A
+        deadline across such a stream: TestBatchByBatch.)"""
+        from kedro_metrics.store.write import IN_FLIGHT
+
+        run_id = new_run()
+        points = large_save(6000)
+        host, port = mlflow_server.url.removeprefix("http://").split(":")
+        with LatencyProxy(host, int(port), delay=0.3) as proxy:
+            path = spooled(tmp_path, proxy.url, run_id, points[:4500], points[4500:])
+            report = delivery.sync(str(tmp_path), proxy.url)
+            connections = proxy.stats.connections
+        assert (report.points_delivered, report.problems) == (6000, [])
+        assert connections == IN_FLIGHT
+        assert stored(client, run_id) == {"m.curve": history(points)}
+        assert not path.exists()
+
+
 class TestLinkedSaves:
     def test_sync_delivers_a_save_linked_as_it_was_saved(
         self, tmp_path, mlflow_server, client, new_run

@@ -34,9 +34,12 @@ LARGE_KEY = "large_metrics.curve"
 #: (delivery marked per batch, sync resuming after the last confirmed one).
 KILLED_SAVE = 30_000
 KILLED_AFTER = 12
-#: The pending save of the bounded start: the start-of-run sync sends a file's batches
-#: one after another, so at 0.5 s per request its 5 s deliver at most 10,000 of it.
-PENDING = 15_000
+#: The pending save of the bounded start, and the link's delay per request. The
+#: start-of-run sync keeps store.IN_FLIGHT (4) batches in flight and starts none after
+#: its 5 s: each of the 4 slots starts at most 5 requests of 1 s in that time, so at
+#: most 20,000 of the 25,000 points are delivered and some are always left.
+PENDING = 25_000
+SLOW_LINK_S = 1.0
 
 
 def project_with_experiment(parent: Path, new_project, **settings: str) -> tuple[Path, str]:
@@ -237,15 +240,15 @@ class TestFullDisk:
 
 
 def bounded_start(parent: Path, new_project, kedro, mlflow_server):
-    """An earlier run's 15,000-point save is pending; `kedro run` starts over a slow
-    link (0.5 s per request): the start-of-run sync stops between batches."""
+    """An earlier run's 25,000-point save is pending; `kedro run` starts over a slow
+    link (1 s per request): the start-of-run sync stops between batches."""
     from mlflow import MlflowClient
 
     project, experiment = project_with_experiment(parent, new_project)
     client = MlflowClient(tracking_uri=mlflow_server.url)
     earlier = client.create_run(client.create_experiment(f"{experiment}-earlier")).info.run_id
     points = [MetricPoint("m.curve", step / 2, step, 1_700_000_000_000) for step in range(PENDING)]
-    with proxied(mlflow_server, 0.5) as proxy:
+    with proxied(mlflow_server, SLOW_LINK_S) as proxy:
         target = spool.SpoolTarget(
             str(project / ".kedro_metrics" / "spool"), spool.new_spool_id(), earlier, proxy.url,
             owner_pid=os.getpid(),

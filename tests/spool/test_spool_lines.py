@@ -17,6 +17,7 @@ from kedro_metrics.points import MetricPoint
 from kedro_metrics.spool.lines import (
     FORMAT,
     Pending,
+    PendingStream,
     decode,
     encode,
     parse,
@@ -301,3 +302,55 @@ def test_pending_parts_are_exactly_what_no_mark_covers(spans, length):
         for index, point in enumerate(part.points)
     ]
     assert pending == [(i, MetricPoint(*rows[i])) for i in range(length) if i not in covered]
+
+
+class TestPendingStreams:
+    """Consecutive pending saves with one link are one stream; a confirmed range of
+    the stream is marked on each save it covers, in the save's own indices."""
+
+    def test_saves_with_one_link_are_one_stream_another_link_starts_one(self):
+        """Saves 1 and 2 unlinked, 3 linked, 4 unlinked: three streams, in order."""
+        saves = [{"kind": "points", "seq": seq, "points": FIRST} for seq in (1, 2, 4)]
+        linked = {"kind": "points", "seq": 3, "points": SECOND, "link": LINK.as_record()}
+        run = parse(PATH, file_of(HEADER, *saves[:2], linked, saves[2]))
+        streams = run.pending_streams
+        assert [(s.link, [p.seq for p in s.parts], len(s)) for s in streams] == [
+            (NO_LINK, [1, 2], 4), (LINK, [3], 1), (NO_LINK, [4], 2),
+        ]  # fmt: skip
+        assert list(streams[0].points()) == points_of(FIRST) * 2
+
+    def test_a_batch_across_two_saves_marks_both(self):
+        """Save 1 pending from 500 (of 1,000), save 2 whole (1,000): stream points 400
+        to 700 are 900-1,000 of save 1 and 0-200 of save 2."""
+        one = Pending(1, 500, [MetricPoint("m", 0.0, i, 0) for i in range(500)])
+        two = Pending(2, 0, [MetricPoint("m", 0.0, i, 0) for i in range(1000)])
+        stream = PendingStream(NO_LINK, (one, two))
+        assert (len(stream), stream.starts) == (1500, (0, 500))
+        assert stream.marks(400, 300) == [(1, 900, 1000), (2, 0, 200)]
+        assert stream.marks(0, 500) == [(1, 500, 1000)]
+        assert stream.marks(1000, 500) == [(2, 500, 1000)]
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 20), st.integers(0, 20)), min_size=1, max_size=6),
+    st.integers(1, 25),
+)
+def test_a_stream_s_batches_mark_exactly_its_pending_points(parts, batch):
+    """Parts (offset, size) sent in batches of ``batch``: the marks cover each part's
+    range [offset, offset + size) exactly once, whatever the batch boundaries."""
+    pending = tuple(
+        Pending(seq, offset, [MetricPoint("m", 0.0, i, 0) for i in range(size)])
+        for seq, (offset, size) in enumerate(parts, start=1)
+    )
+    stream = PendingStream(NO_LINK, pending)
+    marked = [
+        (seq, index)
+        for first in range(0, len(stream), batch)
+        for seq, start, end in stream.marks(first, min(batch, len(stream) - first))
+        for index in range(start, end)
+    ]
+    assert marked == [
+        (seq, index)
+        for seq, (offset, size) in enumerate(parts, start=1)
+        for index in range(offset, offset + size)
+    ]
