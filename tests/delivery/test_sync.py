@@ -294,6 +294,68 @@ class TestInFlight:
         assert not path.exists()
 
 
+class TestSpooledParams:
+    """A run spooled whole (offline, or its store down at its start) keeps its Kedro
+    params and tags in the spool header; sync logs them with the run, once."""
+
+    PARAMS = {"model.learning_rate": "0.5", "model.epochs": "3"}
+
+    def offline_file(self, directory: Path, uri: str, experiment: str) -> spool.SpoolTarget:
+        target = spool.SpoolTarget(
+            str(directory), spool.new_spool_id(), None, store.redact(uri) or "",
+            owner_pid=os.getpid(), experiment=experiment, run_name="offline run",
+            tags={"kedro.pipeline": "__default__"}, start_time=1_700_000_000_000,
+            params=self.PARAMS,
+        )  # fmt: skip
+        spool.writer_for(target).add_points(GOOD)
+        spool.writer_for(target).end("FINISHED", 1_700_000_001_000)
+        spool.close_writer(target, remove=False)
+        return target
+
+    def test_the_created_run_has_the_params_and_tags(self, tmp_path, mlflow_server, client):
+        experiment = f"params-{uuid.uuid4().hex[:8]}"
+        target = self.offline_file(tmp_path, mlflow_server.url, experiment)
+        report = delivery.sync(str(tmp_path), mlflow_server.url)
+        (run,) = client.search_runs([client.get_experiment_by_name(experiment).experiment_id])
+        assert (report.runs_created, report.problems) == (1, [])
+        assert (run.info.run_name, run.info.status) == ("offline run", "FINISHED")
+        assert run.data.params == self.PARAMS
+        assert {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")} == {
+            "kedro.pipeline": "__default__", "kedro_metrics.spool_id": target.spool_id,
+        }  # fmt: skip
+        assert stored(client, run.info.run_id) == {"m.loss": history(GOOD)}
+
+    def test_a_resumed_sync_sends_only_the_missing_and_keeps_a_conflict(
+        self, tmp_path, mlflow_server, client, caplog
+    ):
+        """An earlier sync created the run and logged one param before it stopped; the
+        run meanwhile holds another value for the other: sync logs nothing twice,
+        keeps the run's value, says so, and still delivers the points."""
+        experiment = f"params-{uuid.uuid4().hex[:8]}"
+        target = self.offline_file(tmp_path, mlflow_server.url, experiment)
+        experiment_id = client.create_experiment(experiment)
+        run_id = client.create_run(
+            experiment_id, tags={"kedro_metrics.spool_id": target.spool_id}
+        ).info.run_id
+        client.log_param(run_id, "model.learning_rate", "0.5")
+        client.log_param(run_id, "model.epochs", "30")
+        with spool.appender(Path(spool.spool_files(tmp_path)[0])) as add:
+            add({"kind": "created", "run_id": run_id})
+        before = len(mlflow_server.requests("log-batch"))
+        report = delivery.sync(str(tmp_path), mlflow_server.url)
+        assert (report.runs_created, report.points_delivered, report.problems) == (0, 2, [])
+        assert client.get_run(run_id).data.params == {
+            "model.learning_rate": "0.5", "model.epochs": "30",
+        }  # fmt: skip
+        assert len(mlflow_server.requests("log-batch")) - before == 1  # the points only
+        warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+        assert warned == [
+            f"kedro-metrics: run {run_id} already has parameter 'model.epochs' = 30; the "
+            "spooled value 3 is not logged (MLflow params cannot change)."
+        ]
+        assert stored(client, run_id) == {"m.loss": history(GOOD)}
+
+
 class TestLinkedSaves:
     def test_sync_delivers_a_save_linked_as_it_was_saved(
         self, tmp_path, mlflow_server, client, new_run

@@ -154,6 +154,15 @@ BAD_METRICS_YML = {
         "The ${...} of 'tags.owner' in {file} does not resolve: Unsupported interpolation "
         "type oc.env.",
     ),
+    **{
+        f"retry-{name}": (
+            f"retry_seconds: {written}\n".encode(),
+            f"'retry_seconds' in {{file}} must be a number of seconds from 0 to 86400 (a day), "
+            f"got {read}.",
+        )
+        for name, written, read in (("nan", ".nan", "nan"), ("inf", ".inf", "inf"),
+                                    ("1e400", "1e400", "inf"), ("negative", "-1", "-1"))
+    },
 }  # fmt: skip
 
 

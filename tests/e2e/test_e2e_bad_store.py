@@ -65,32 +65,46 @@ def test_runs_when_the_store_is_damaged(project, seed_store, no_pauses):
     assert no_pauses == []
 
 
-@pytest.fixture(scope="module")
-def run_on_a_directory(tmp_path_factory, new_project, kedro):
-    project = new_project(tmp_path_factory.mktemp("directory-store"), store=False)
-    (project / "mlflow.db").mkdir()
-    return project, kedro(project, "run", "--pipelines", "small")
+#: How each kind of bad store is made, and what the error says of it.
+BAD_STORES = {
+    "directory": "is a directory, not an sqlite database",
+    "damaged": "is not an sqlite database (file is damaged or not sqlite)",
+}
 
 
-class TestKedroRunOnADirectory:
-    def test_fails_naming_the_file(self, run_on_a_directory):
-        project, result = run_on_a_directory
+@pytest.fixture(scope="module", params=list(BAD_STORES))
+def run_on_a_bad_store(request, tmp_path_factory, new_project, kedro, seed_store):
+    """`kedro run` where mlflow.db is a directory, or a migrated store cut short."""
+    project = new_project(tmp_path_factory.mktemp(f"{request.param}-store"), store=False)
+    path = project / "mlflow.db"
+    if request.param == "directory":
+        path.mkdir()
+    else:
+        seed_store(path).write_bytes(path.read_bytes()[:10_000])
+    before = sorted(path.iterdir()) if path.is_dir() else path.read_bytes()
+    result = kedro(project, "run", "--pipelines", "small")
+    after = sorted(path.iterdir()) if path.is_dir() else path.read_bytes()
+    return project, result, BAD_STORES[request.param], before == after
+
+
+class TestKedroRunOnABadStore:
+    def test_fails_naming_the_file(self, run_on_a_bad_store):
+        project, result, problem, _ = run_on_a_bad_store
         assert result.returncode == 1, result.output
-        message = store_error(project / "mlflow.db", "is a directory, not an sqlite database")
-        assert message in result.stderr, result.output
+        assert store_error(project / "mlflow.db", problem) in result.stderr, result.output
 
-    def test_in_one_line_without_a_traceback(self, run_on_a_directory):
+    def test_in_one_line_without_a_traceback(self, run_on_a_bad_store):
         """The hook refuses the run before it exists: click's one `Error:` line."""
-        _, result = run_on_a_directory
+        _, result, _, _ = run_on_a_bad_store
         assert "Traceback" not in result.stdout + result.stderr, result.output
         errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
         assert len(errors) == 1, result.output
         assert errors == [result.stderr.strip().splitlines()[-1]], result.output
 
-    def test_mlflow_never_retried(self, run_on_a_directory):
-        _, result = run_on_a_directory
+    def test_mlflow_never_retried(self, run_on_a_bad_store):
+        _, result, _, _ = run_on_a_bad_store
         assert MLFLOW_RETRY_LOG not in result.stdout + result.stderr, result.output
 
-    def test_the_directory_is_left_as_it_was(self, run_on_a_directory):
-        project, _ = run_on_a_directory
-        assert list((project / "mlflow.db").iterdir()) == []
+    def test_the_store_is_left_as_it_was(self, run_on_a_bad_store):
+        """Nothing is written into the directory, nor to the damaged file."""
+        assert run_on_a_bad_store[3] is True

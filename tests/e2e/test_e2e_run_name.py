@@ -1,8 +1,8 @@
 """The time in a run's name is its start time (issue 19): it was taken before MLflow
 was imported and its store created, 2-10 s before the run started.
 
-The store is not seeded: creating it (MLflow's migrations) takes seconds, the gap
-the name's time used to show."""
+The project's store is not seeded (``store=False``): the run creates it, and MLflow's
+migrations take seconds, the gap the name's time used to show."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def local_second(epoch_ms: int) -> str:
 
 @pytest.fixture(scope="module")
 def run_in_a_new_store(tmp_path_factory, new_project, kedro, store_at):
-    project = new_project(tmp_path_factory.mktemp("run-name"))
+    project = new_project(tmp_path_factory.mktemp("run-name"), store=False)
     kedro(project, "run", "--pipelines", "small").check()
     store = store_at(project / "mlflow.db")
     run = store.only_run()

@@ -1015,3 +1015,43 @@ class TestNewArguments:
         assert dataset._describe()["non_numeric"] == "param"
         copy = pickle.loads(pickle.dumps(dataset))
         assert (copy._steps, copy._non_numeric) == ("continue", "param")
+
+
+@SQLITE_ONLY
+class TestCollectorPaused:
+    """A save runs with Python's cyclic garbage collector off (process.collection_paused):
+    no collection starts while it validates and writes, and it is on again after."""
+
+    def test_no_collection_during_a_save(self, store_uri, run_id):
+        """20,000 points allocate enough to start many collections: none starts while
+        they are validated (points, shapes) or written (store.write, MLflow's
+        log_batch). (One may start as the pause ends: its allocations are counted.)"""
+        import gc
+
+        started: list[str] = []
+        inside = (
+            "kedro_metrics/points.py",
+            "kedro_metrics/shapes.py",
+            "kedro_metrics/store/write.py",
+        )
+
+        def watch(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                frames = traceback.extract_stack()
+                found = [f"{f.filename}:{f.name}" for f in frames if f.filename.endswith(inside)]
+                found += [
+                    f.name for f in frames if f.name == "log_batch" and "mlflow" in f.filename
+                ]
+                if found:
+                    started.append(f"generation {info['generation']} in {found[-1]}")
+
+        data = {"curve": [{"value": i / 7, "step": i} for i in range(20_000)]}
+        dataset = MlflowMetricsDataSet(prefix="gc", run_id=run_id, tracking_uri=store_uri)
+        assert gc.isenabled()
+        gc.callbacks.append(watch)
+        try:
+            dataset.save(data)
+        finally:
+            gc.callbacks.remove(watch)
+        assert (started, gc.isenabled()) == ([], True)
+        assert len(MlflowClient(store_uri).get_metric_history(run_id, "gc.curve")) == 20_000
