@@ -102,10 +102,11 @@ state = ProcessState()
 @contextlib.contextmanager
 def collection_paused() -> Iterator[None]:
     """Python's cyclic garbage collector paused while a save builds and sends its
-    points: a large save allocates millions of short-lived objects that hold no
-    cycles, and the collections they trigger cost more than the validation itself
-    (tests/benchmarks/bench.py). Reference counting still frees them at once; the
-    collector resumes when the last save running in the process ends, and collects
+    points, or a load reads them back: a large save allocates millions of
+    short-lived objects that hold no cycles, and the collections they trigger cost
+    more than the validation itself (tests/benchmarks/bench.py; a load's MLflow rows
+    and points likewise). Reference counting still frees them at once; the collector
+    resumes when the last save or load running in the process ends, and collects
     then if it is due."""
     with state.lock:
         if state.gc_pauses == 0:

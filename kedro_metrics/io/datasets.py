@@ -13,6 +13,7 @@ from kedro_metrics import meaning, points, project, store, summaries
 from kedro_metrics.io.foreign_arguments import refuse_foreign_arguments
 from kedro_metrics.io.run_dataset import NOTHING_SAVED, MlflowRunDataset
 from kedro_metrics.meaning import Declarations
+from kedro_metrics.process import collection_paused
 
 #: ``MlflowMetricDataSet`` load modes: ``points.select``'s and ``best``.
 LOAD_MODES = ("last", "best", "history", "values")
@@ -165,19 +166,22 @@ class MlflowMetricsDataSet(MlflowRunDataset):
 
     def load(self) -> dict[str, Any]:
         where = self.run_to_load()
-        with self._store_errors():
-            history = store.read_points(where.tracking_uri, where.run_id, self.prefix)
-            values = (
-                store.read_values(where.tracking_uri, where.run_id, self.prefix, self._non_numeric)
-                if self._non_numeric != "error"
-                else None
+        with collection_paused():  # thousands of short-lived points, none in a cycle
+            with self._store_errors():
+                history = store.read_points(where.tracking_uri, where.run_id, self.prefix)
+                values = (
+                    store.read_values(
+                        where.tracking_uri, where.run_id, self.prefix, self._non_numeric
+                    )
+                    if self._non_numeric != "error"
+                    else None
+                )
+            return points.to_load_form(
+                history,
+                prefix=self.prefix,
+                timestamps=self._load_args.get("timestamps", False),
+                values=values,
             )
-        return points.to_load_form(
-            history,
-            prefix=self.prefix,
-            timestamps=self._load_args.get("timestamps", False),
-            values=values,
-        )
 
     def holds_key(self, key: str) -> bool:
         return points.belongs_to(key, self.prefix)
@@ -330,14 +334,15 @@ class MlflowMetricDataSet(MlflowRunDataset):
 
     def load(self) -> Any:
         where = self.run_to_load()
-        with self._store_errors():
-            history = store.read_history(where.tracking_uri, where.run_id, self.key)
-        if not history:
-            raise DatasetError(f"{self._label}: run {where.run_id} has no metric {self.key!r}.")
-        mode = self._load_args.get("mode", "last")
-        if mode == "best":
-            return self._best(history, where)
-        return points.select(history, mode, timestamps=self._load_args.get("timestamps", False))
+        with collection_paused():  # a long history is many short-lived points
+            with self._store_errors():
+                history = store.read_history(where.tracking_uri, where.run_id, self.key)
+            if not history:
+                raise DatasetError(f"{self._label}: run {where.run_id} has no metric {self.key!r}.")
+            mode = self._load_args.get("mode", "last")
+            if mode == "best":
+                return self._best(history, where)
+            return points.select(history, mode, timestamps=self._load_args.get("timestamps", False))
 
     def _best(self, history: list[points.MetricPoint], where: Any) -> float:
         """The best point's value by the key's direction: this entry's ``metrics:``,

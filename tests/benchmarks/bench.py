@@ -263,6 +263,14 @@ class LoadResult:
     seconds: list[float] = field(default_factory=list)
     requests: list[int] = field(default_factory=list)
     round_trip_ok: bool = False
+    #: The hand-written loop's times, alternating with ours.
+    hand: list[float] = field(default_factory=list)
+    hand_equal: bool = False
+
+    @property
+    def ours_vs_hand(self) -> float:
+        """Hand-loop time / our time: higher is better."""
+        return median(self.hand) / median(self.seconds)
 
 
 @dataclass
@@ -402,9 +410,22 @@ def canonical(data: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def load_by_hand(client: MlflowClient, run_id: str) -> dict[str, Any]:
+    """The hand-written read a careful user writes: the run's keys, then each key's
+    history, one request after another, in the dataset's load form."""
+    keys = sorted(client.get_run(run_id).data.metrics)
+    loaded: dict[str, Any] = {}
+    for key in keys:
+        history = sorted(client.get_metric_history(run_id, key), key=lambda m: m.step)
+        loaded[key] = [{"value": m.value, "step": m.step} for m in history]
+    return loaded
+
+
 def run_load(
     target: Target, run_id: str, data: dict[str, Any], cfg: argparse.Namespace
 ) -> LoadResult:
+    """``load()`` of the run, alternating with ``load_by_hand``, ``cfg.reps`` times
+    each; our requests counted in the server's access log."""
     result = LoadResult(target.name)
     dataset = MlflowMetricsDataSet(prefix="", run_id=run_id, tracking_uri=target.uri)
     expected = canonical(data)
@@ -417,10 +438,17 @@ def run_load(
         if target.server:
             result.requests.append(target.settled_requests() - before)
         result.round_trip_ok = loaded == expected
+        gc.collect()
+        start = time.perf_counter()
+        by_hand = load_by_hand(target.client, run_id)
+        result.hand.append(time.perf_counter() - start)
+        result.hand_equal = by_hand == expected
     requests = f", requests {result.requests} (limit {LOAD_K + 1})" if result.requests else ""
     log(
         f"  load {target.name}: {median(result.seconds):.3f}s{requests}, "
-        f"round trip {'ok' if result.round_trip_ok else 'MISMATCH'}"
+        f"round trip {'ok' if result.round_trip_ok else 'MISMATCH'}; by hand "
+        f"{median(result.hand):.3f}s ({'same' if result.hand_equal else 'DIFFERENT'}), "
+        f"ours/hand {result.ours_vs_hand:.2f}"
     )
     return result
 
@@ -733,6 +761,12 @@ def targets(results: Results) -> list[list[str]]:
             f"min {worst.ours_vs_ceiling:.2f} ({worst.name})",
             yes_no(worst.ours_vs_ceiling >= 0.8),
         ])  # fmt: skip
+        below = [c for c in cases if c.ours_vs_ceiling < 0.95]
+        rows.append([
+            "issue 19: ours/ceiling >= 0.95 in every case",
+            ", ".join(f"{c.name}: {c.ours_vs_ceiling:.2f}" for c in below) or "every case",
+            yes_no(not below),
+        ])  # fmt: skip
         for name, expected in (("sqlite", "~35-45 (expected)"), ("server", "~70 (expected)")):
             these = [c for c in cases if c.store == name]
             if these:
@@ -753,6 +787,13 @@ def targets(results: Results) -> list[list[str]]:
                 ", ".join(f"{c.workload}: {c.ours_vs_ceiling:.2f}" for c in proxied),
                 yes_no(min(c.ours_vs_ceiling for c in proxied) >= 1.5),
             ])  # fmt: skip
+    if results.loads:
+        low = min(results.loads, key=lambda load: load.ours_vs_hand)
+        rows.append([
+            "issue 19: load at least 0.95x the hand-written read on every store",
+            f"min {low.ours_vs_hand:.2f} ({STORES[low.store]})",
+            yes_no(low.ours_vs_hand >= 0.95),
+        ])  # fmt: skip
     for load in results.loads:
         if load.requests:
             rows.append([
@@ -947,17 +988,25 @@ def render_markdown(results: Results, machine_info: list[tuple[str, str]], elaps
             [
                 STORES[load.store],
                 f"{median(load.seconds):.3f}",
+                f"{median(load.hand):.3f}",
+                f"{load.ours_vs_hand:.2f}",
                 str(max(load.requests)) if load.requests else "n/a (no server)",
-                "yes" if load.round_trip_ok else "NO",
+                "yes" if load.round_trip_ok and load.hand_equal else "NO",
             ]
             for load in results.loads
         ]
         parts += [
             f"### load() of K={LOAD_K} metrics x 1,000 steps (workload (a))",
             "",
-            f"Requests counted in the tracking server's access log (limit: K+1 = {LOAD_K + 1}).",
+            "Against a hand-written read (the run's keys, then `get_metric_history` for each, "
+            "one after another, in the same form), alternating, medians; ours/hand is the hand "
+            "loop's time over ours (higher is better). Requests counted in the tracking "
+            f"server's access log (limit: K+1 = {LOAD_K + 1}).",
             "",
-            md_table(["store", "load s", "requests", "round trip equal"], rows),
+            md_table(
+                ["store", "load s", "by hand s", "ours/hand", "requests", "both equal the saved"],
+                rows,
+            ),
             "",
         ]
     if results.asyncs:
@@ -1034,12 +1083,21 @@ def render_markdown(results: Results, machine_info: list[tuple[str, str]], elaps
                 ),  # fmt: skip
                 "",
                 "On a 2-core machine shared with other work a single `kedro --help` varies by "
-                "+-200 ms, so the wall-clock difference of medians carries that noise. The "
-                "launcher also times what the plugin itself costs: loading its entry points "
-                f"(importing `kedro_metrics` and `kedro_metrics.cli`) took "
+                "+-200 ms, so the wall-clock difference of medians carries that noise; the "
+                'paired differences (each "with" run against the "without" run next to it) '
+                "do not. The launcher also times what the plugin itself costs: loading its "
+                "entry points (importing `kedro_metrics` and `kedro_metrics.cli`) took "
                 f"**{median(help_.plugin_load) * 1000:.1f} ms** (median). With the plugin its "
                 f"commands are listed: {'yes' if help_.plugin_listed else 'NO'}; mlflow imported: "
                 f"{'YES' if help_.mlflow_imported else 'no'}.",
+                "",
+                "`kedro --help` needs only the group's name and one-line help: "
+                "`kedro_metrics.cli` defines the two click groups and nothing else, and a "
+                "subcommand's module (`basics`, `check`, `export`, with what they import: "
+                "configuration, records, tables) is imported when that subcommand is looked up. "
+                "`kedro_metrics.__version__` is read from the distribution's metadata on first "
+                "use, not at import. `tests/test_architecture.py` checks that loading the CLI "
+                "entry point imports `kedro_metrics` and `kedro_metrics.cli` only.",
                 "",
             ]
     memory = results.memory
@@ -1131,12 +1189,31 @@ def render_markdown(results: Results, machine_info: list[tuple[str, str]], elaps
         "measures without it (but then batches cannot be served in parallel).",
         "- Per-point extrapolation assumes a constant cost per point, which holds for "
         "`log_metric` (one request or one transaction per point).",
-        "- Saves run with Python's cyclic garbage collector paused (`process.collection_paused`): "
+        "- Saves and loads run with Python's cyclic garbage collector paused "
+        "(`process.collection_paused`; a load since it is compared with a hand-written read, "
+        "which it matched only then, on the sqlite file: 0.88 without the pause): "
         "a large save allocates several short-lived objects per point, none in a cycle, and each "
         "full collection walks every object the process holds. `tests/benchmarks/bench_gc.py` "
         "measures it apart (300,000 points to a sqlite file, one run, medians of 3): ours 18.44 s "
         "with the pause (0 full collections), 25.21 s without it (42), the ceiling 24.15 s (40): "
         "ours/ceiling 1.31 with the pause, 0.96 without.",
+        "- Case (c) is a single `log_batch` request: its time is mostly the server's answer, "
+        "which on the server stores comes with or without the Nagle stall above, whichever "
+        "side sent it. Its ratio therefore swings by +-0.25 between full runs (postgres/c "
+        "1.32, 0.84 and 0.92 in the last three; server/c 1.14, 1.31 and 0.80). What ours adds "
+        "there is measured without I/O by `--profile STORE/c`: validating the 1,000 keys and "
+        "building their batch, about 8 ms, and on a server the spool's one record and its "
+        "fsync, about 3 ms. That is the ~5 % the sqlite file's (c) shows run after run (1.01, "
+        "0.95, 0.95).",
+        "- Peak memory of one 1,000,000-point save against the hand-written `log_batch` loop "
+        "(`tests/benchmarks/bench_memory.py`, fresh processes, the input list built before the "
+        "peak is reset, one run each, every point stored): to a sqlite file ours +6 MB in "
+        "65.8 s, the loop +3 MB in 90.9 s; to a loopback `mlflow server` (ours spooled first, "
+        "in records of 1,000 points) ours +12 MB in 105.8 s, the loop +2 MB in 138.2 s. "
+        "Neither grows with the save (ours was +8 MB for 100,000 points to the server): the "
+        "spool is written and sent 1,000 points at a time, and the rest is the few batches in "
+        'flight at once. As a ratio (2.3x, 6.6x) the goal "at most the ceiling\'s" is not '
+        "met; in megabytes the difference is a constant ~10 MB.",
         "- The reading commands against a hand-written MLflow script doing the same job "
         "(`tests/benchmarks/bench_cli_read.py`, the example project after two runs, fresh "
         "processes, medians of 5): `runs` 3.28 s against 2.61 s (1.26), `compare` 3.25 s "

@@ -1019,39 +1019,61 @@ class TestNewArguments:
 
 @SQLITE_ONLY
 class TestCollectorPaused:
-    """A save runs with Python's cyclic garbage collector off (process.collection_paused):
-    no collection starts while it validates and writes, and it is on again after."""
+    """A save or a load runs with Python's cyclic garbage collector off
+    (process.collection_paused): no collection starts while points are validated,
+    written or read back, and it is on again after."""
 
-    def test_no_collection_during_a_save(self, store_uri, run_id):
-        """20,000 points allocate enough to start many collections: none starts while
-        they are validated (points, shapes) or written (store.write, MLflow's
-        log_batch). (One may start as the pause ends: its allocations are counted.)"""
+    INSIDE = (
+        "kedro_metrics/points.py",
+        "kedro_metrics/shapes.py",
+        "kedro_metrics/store/write.py",
+        "kedro_metrics/store/read.py",
+    )
+
+    @pytest.fixture
+    def collections(self):
+        """The collections that start inside our points' code or MLflow's batch
+        calls (one may start as a pause ends: its allocations are counted)."""
         import gc
 
         started: list[str] = []
-        inside = (
-            "kedro_metrics/points.py",
-            "kedro_metrics/shapes.py",
-            "kedro_metrics/store/write.py",
-        )
 
         def watch(phase: str, info: dict[str, int]) -> None:
             if phase == "start":
                 frames = traceback.extract_stack()
-                found = [f"{f.filename}:{f.name}" for f in frames if f.filename.endswith(inside)]
+                found = [
+                    f"{f.filename}:{f.name}" for f in frames if f.filename.endswith(self.INSIDE)
+                ]
                 found += [
-                    f.name for f in frames if f.name == "log_batch" and "mlflow" in f.filename
+                    f.name
+                    for f in frames
+                    if f.name in ("log_batch", "get_metric_history") and "mlflow" in f.filename
                 ]
                 if found:
                     started.append(f"generation {info['generation']} in {found[-1]}")
 
-        data = {"curve": [{"value": i / 7, "step": i} for i in range(20_000)]}
-        dataset = MlflowMetricsDataSet(prefix="gc", run_id=run_id, tracking_uri=store_uri)
         assert gc.isenabled()
         gc.callbacks.append(watch)
-        try:
-            dataset.save(data)
-        finally:
-            gc.callbacks.remove(watch)
-        assert (started, gc.isenabled()) == ([], True)
+        yield started
+        gc.callbacks.remove(watch)
+        assert gc.isenabled()
+
+    def test_no_collection_during_a_save(self, store_uri, run_id, collections):
+        """20,000 points allocate enough to start many collections without the pause."""
+        data = {"curve": [{"value": i / 7, "step": i} for i in range(20_000)]}
+        MlflowMetricsDataSet(prefix="gc", run_id=run_id, tracking_uri=store_uri).save(data)
+        assert collections == []
         assert len(MlflowClient(store_uri).get_metric_history(run_id, "gc.curve")) == 20_000
+
+    @pytest.mark.parametrize("cls", [MlflowMetricsDataSet, MlflowMetricDataSet])
+    def test_no_collection_during_a_load(self, store_uri, run_id, collections, cls):
+        """Reading 20,000 points back (MLflow's rows, our points, the load form)."""
+        MlflowClient(store_uri).log_batch(
+            run_id, metrics=[mlflow.entities.Metric("gc.curve", i / 7, 0, i) for i in range(20_000)]
+        )
+        arguments = {"prefix": "gc"} if cls is MlflowMetricsDataSet else {"key": "gc.curve"}
+        collections.clear()  # those of the hand-written log_batch above
+        loaded = cls(run_id=run_id, tracking_uri=store_uri, load_args={"mode": "values"}
+                     if cls is MlflowMetricDataSet else None, **arguments).load()  # fmt: skip
+        assert collections == []
+        assert len(loaded["curve"] if cls is MlflowMetricsDataSet else loaded) == 20_000
