@@ -8,7 +8,9 @@ without ``--include-hooks``, a ``DataCatalog.from_config`` in a script. So its
 constructor asks here for the ``name`` argument of the ``from_config`` call it runs
 inside, if any. The frame is recognised by its code object, so no other function's
 ``name`` is ever taken; outside ``from_config`` (a dataset built in Python) there is
-no name.
+no name. Nor is there one under a name that begins with ``_``: Kedro's config loader
+drops such catalog keys (they hold YAML anchors), and Kedro gives that kind of name
+to a dataset it wraps (``CachedDataset`` creates its inner dataset as ``"_cached"``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ def name_being_created() -> str | None:
             return None
         if frame.f_code is factory:
             name = frame.f_locals.get("name")
-            return name if isinstance(name, str) and name else None
+            entry = isinstance(name, str) and name and not name.startswith("_")
+            return name if entry else None
         frame = frame.f_back
     return None

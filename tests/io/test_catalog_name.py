@@ -85,3 +85,12 @@ class TestOutsideTheCatalog:
         """AbstractDataset.from_config directly, as DataCatalog calls it."""
         dataset = AbstractDataset.from_config("direct", {"type": METRICS})
         assert dataset.prefix == "direct"
+
+    def test_a_dataset_kedro_wraps_gets_no_inner_name(self):
+        """CachedDataset creates its inner dataset as "_cached": not an entry's name
+        (Kedro drops catalog keys that begin with "_"), so it is not a prefix."""
+        catalog = DataCatalog.from_config(
+            {"cached_metrics": {"type": "CachedDataset", "dataset": {"type": METRICS}}}
+        )
+        inner = catalog.get("cached_metrics")._dataset
+        assert (type(inner), inner.metric_name) == (MlflowMetricsDataSet, None)
