@@ -366,7 +366,11 @@ def run_case(target: Target, workload: str, cfg: argparse.Namespace) -> tuple[Ca
     while rep < reps:
         # Sub-second cases are noisy: give ours and the ceiling more repetitions
         # (still alternating); per-point keeps cfg.reps.
-        impls = ("ours", "ceiling", "per-point") if rep < cfg.reps else ("ours", "ceiling")
+        # ABBA: the order of ours and the ceiling flips every repetition, so a server
+        # that answers every other request slowly (two workers, one pool each) does not
+        # always meet the same side.
+        pair = ("ours", "ceiling") if rep % 2 == 0 else ("ceiling", "ours")
+        impls = (*pair, "per-point") if rep < cfg.reps else pair
         for impl in impls:
             run_id = target.new_run(experiment, f"{impl}-{rep}")
             gc.collect()
@@ -970,7 +974,8 @@ def render_markdown(results: Results, machine_info: list[tuple[str, str]], elaps
         "(iii) the same on PostgreSQL; (iv) the PostgreSQL-backed server reached through "
         "`tests/benchmarks/latency_proxy.py`, which delays each request by 25 ms (a tracking "
         "server across a network). Every repetition logs to a fresh run of the same store; the "
-        "implementations alternate (ours, ceiling, per-point, ours, ...) and the table shows "
+        "implementations alternate, the order of ours and the ceiling flipping every "
+        "repetition (ours, ceiling, per-point, ceiling, ours, per-point, ...), and the table shows "
         f"medians. Cases whose first save takes under {SMALL_CASE_SECONDS:.0f} s get "
         f"{SMALL_CASE_REPS_FACTOR}x the repetitions for ours and the ceiling (still "
         "alternating), as a single request is noisy. ours/ceiling is the throughput ratio (ceiling time / our time, higher is "
