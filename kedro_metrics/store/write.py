@@ -19,7 +19,7 @@ from mlflow.utils.validation import MAX_BATCH_LOG_REQUEST_SIZE, MAX_METRICS_PER_
 from kedro_metrics.errors import PartialWriteError, TrackingError
 from kedro_metrics.links import NO_LINK, PointLink
 from kedro_metrics.points import MetricPoint
-from kedro_metrics.process import state
+from kedro_metrics.process import collect_young, state
 from kedro_metrics.store.client import client_for, is_server, resolve_uri
 from kedro_metrics.store.failures import answer_lost, with_retries
 
@@ -109,11 +109,13 @@ _Chunk = tuple[int, int, list[Metric]]
 
 
 def _numbered(chunks: Iterator[tuple[int, list[Metric]]]) -> Iterator[_Chunk]:
-    """Each batch with the index of its first point."""
+    """Each batch with the index of its first point; the next is drawn once a batch
+    was sent (or a slot freed), after the garbage it left is collected."""
     first = 0
     for count, batch in chunks:
         yield first, count, batch
         first += count
+        collect_young()
 
 
 def _until(deadline: float | None, chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:

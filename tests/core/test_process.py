@@ -95,6 +95,49 @@ class TestCollectionPaused:
             assert not gc.isenabled()  # the outer save still runs
         assert gc.isenabled()
 
+    def test_collect_young_frees_cycles_left_during_a_pause(self):
+        """What a batch left in reference cycles is freed between batches, not when
+        the save ends: a long save's memory stays flat."""
+        import gc
+        import weakref
+
+        from kedro_metrics.process import collect_young, collection_paused
+
+        class Node:
+            pass
+
+        with collection_paused():
+            cycle = Node()
+            cycle.itself = cycle
+            gone = weakref.ref(cycle)
+            del cycle
+            gc.collect(0)  # nothing left from before the cycle in the youngest generation
+            cycle = Node()
+            cycle.itself = cycle
+            gone = weakref.ref(cycle)
+            del cycle
+            assert gone() is not None  # the collector is paused: the cycle stays
+            collect_young()
+            assert gone() is None
+
+    def test_collect_young_outside_a_pause_starts_nothing(self):
+        import gc
+
+        from kedro_metrics.process import collect_young
+
+        started: list[int] = []
+
+        def watch(phase: str, info: dict[str, int]) -> None:
+            if phase == "start":
+                started.append(info["generation"])
+
+        gc.callbacks.append(watch)
+        try:
+            collect_young()
+        finally:
+            gc.callbacks.remove(watch)
+        assert started == []
+
     def test_a_collector_already_off_stays_off(self):
         import gc
 
