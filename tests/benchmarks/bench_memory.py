@@ -101,6 +101,33 @@ def measure(who: str, uri: str, points: int, workdir: Path) -> dict[str, float]:
     return result
 
 
+def side_by_side(store: str, points: int, reps: int, workdir: Path) -> dict[str, dict[str, float]]:
+    """Ours and the ceiling on ``store`` (``sqlite``: a file; ``server``: a loopback
+    ``mlflow server --workers 2`` on a sqlite file), alternating ``reps`` times each:
+    per side the medians of ``growth_mb`` and ``seconds``."""
+    where = workdir / store
+    where.mkdir()
+    backend = f"sqlite:///{where / 'mlflow.db'}"
+    runs: dict[str, list[dict[str, float]]] = {"ours": [], "ceiling": []}
+
+    def alternate(uri: str) -> None:
+        for _ in range(reps):
+            for who, done in runs.items():
+                done.append(measure(who, uri, points, where))
+
+    if store == "server":
+        with running_mlflow_server(backend, where, workers=2) as server:
+            alternate(server.url)
+    else:
+        alternate(backend)
+    return {
+        who: {
+            field: statistics.median(r[field] for r in done) for field in ("growth_mb", "seconds")
+        }
+        for who, done in runs.items()
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--points", type=int, default=1_000_000)
@@ -110,33 +137,19 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="kedro-metrics-memory-"))
     try:
         for store in cfg.stores:
-            where = workdir / store
-            where.mkdir()
-            backend = f"sqlite:///{where / 'mlflow.db'}"
-            if store == "server":
-                with running_mlflow_server(backend, where, workers=2) as server:
-                    report(store, server.url, cfg, where)
-            else:
-                report(store, backend, cfg, where)
+            found = side_by_side(store, cfg.points, cfg.reps, workdir)
+            ours, ceiling = found["ours"], found["ceiling"]
+            print(
+                f"{store}: {cfg.points:,} points, peak RSS growth ours {ours['growth_mb']:.0f} MB "
+                f"({ours['seconds']:.1f} s), ceiling {ceiling['growth_mb']:.0f} MB "
+                f"({ceiling['seconds']:.1f} s): ours/ceiling "
+                f"{ours['growth_mb'] / ceiling['growth_mb']:.2f} (medians of {cfg.reps}; every "
+                "point stored)",
+                flush=True,
+            )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
-
-
-def report(store: str, uri: str, cfg: argparse.Namespace, workdir: Path) -> None:
-    results: dict[str, list[dict[str, float]]] = {"ours": [], "ceiling": []}
-    for _ in range(cfg.reps):
-        for who, runs in results.items():
-            runs.append(measure(who, uri, cfg.points, workdir))
-    growth = {who: statistics.median(r["growth_mb"] for r in runs) for who, runs in results.items()}
-    seconds = {who: statistics.median(r["seconds"] for r in runs) for who, runs in results.items()}
-    print(
-        f"{store}: {cfg.points:,} points, peak RSS growth ours {growth['ours']:.0f} MB "
-        f"({seconds['ours']:.1f} s), ceiling {growth['ceiling']:.0f} MB "
-        f"({seconds['ceiling']:.1f} s): ours/ceiling {growth['ours'] / growth['ceiling']:.2f} "
-        f"(medians of {cfg.reps}; every point stored)",
-        flush=True,
-    )
 
 
 if __name__ == "__main__":
