@@ -32,6 +32,7 @@ from kedro_metrics.process import state
 
 if TYPE_CHECKING:
     from kedro.framework.context import KedroContext
+    from kedro.framework.startup import ProjectMetadata
 
 #: Where metrics.yml is looked for in each configuration environment.
 CONFIG_PATTERNS = ["metrics*", "metrics*/**", "**/metrics*"]
@@ -74,6 +75,8 @@ def settings_for_path(
     project_path: str | os.PathLike[str],
     env: str | None = None,
     environ: Mapping[str, str] | None = None,
+    *,
+    bootstrapped: ProjectMetadata | None = None,
 ) -> ProjectSettings:
     """The settings of the Kedro project at ``project_path`` (CLI, ``project_path=``).
 
@@ -83,14 +86,15 @@ def settings_for_path(
     named must be a folder under conf/ (``conf_env_dir``). A process already
     configured for another project (a notebook's session) is configured back for it
     afterwards: asking about one project never moves the process to it.
+    ``bootstrapped`` is the metadata Kedro's CLI got when it bootstrapped the
+    project before calling a command: then the process is not bootstrapped again.
     """
     from kedro.framework import project as kedro_project
     from kedro.framework.project import settings
-    from kedro.framework.startup import bootstrap_project
 
     path = Path(project_path).resolve()
     previous = kedro_project.PACKAGE_NAME
-    metadata = bootstrap_project(path)
+    metadata = _bootstrapped(path, bootstrapped)
     try:
         origin = ""
         if env is None:
@@ -114,6 +118,21 @@ def settings_for_path(
         env=env,
         environ=os.environ if environ is None else environ,
     )
+
+
+def _bootstrapped(path: Path, metadata: ProjectMetadata | None) -> ProjectMetadata:
+    """``bootstrap_project(path)``, unless ``metadata`` is of that project and the
+    process is still configured for its package (Kedro's CLI did it a moment ago)."""
+    from kedro.framework import project as kedro_project
+    from kedro.framework.startup import bootstrap_project
+
+    if (
+        metadata is not None
+        and Path(metadata.project_path).resolve() == path
+        and kedro_project.PACKAGE_NAME == metadata.package_name
+    ):
+        return metadata
+    return bootstrap_project(path)
 
 
 def current_settings(

@@ -91,7 +91,7 @@ def _settings(metadata: ProjectMetadata, env: str | None) -> Any:
     from kedro_metrics import project
 
     with reading("table"):
-        return project.settings_for_path(metadata.project_path, env)
+        return project.settings_for_path(metadata.project_path, env, bootstrapped=metadata)
 
 
 # Reading back: runs, show, compare, history, export ----------------------------------

@@ -18,7 +18,7 @@ def project_scope(metadata: ProjectMetadata, env: str | None) -> tuple[Any, Any]
     from kedro_metrics import project, store
     from kedro_metrics.reading import query
 
-    settings = project.settings_for_path(metadata.project_path, env)
+    settings = project.settings_for_path(metadata.project_path, env, bootstrapped=metadata)
     scope = query.scope_for(settings=settings)
     say_if_the_latest_run_went_elsewhere(settings.project_path, scope.tracking_uri)
     # the reading requests wait on a failing server as `kedro run` does: one budget;

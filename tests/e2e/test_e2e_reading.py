@@ -268,6 +268,60 @@ def as_csv(done: Any, header: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(machine_document(done, header))))
 
 
+class TestBootstrappedOnce:
+    """A reading command runs in the project Kedro's CLI has just bootstrapped (its
+    ``metadata``): it reads the project's settings without bootstrapping it again."""
+
+    @pytest.mark.parametrize(
+        "args",
+        [
+            ("runs",),
+            ("show",),
+            ("compare",),
+            ("export",),
+            ("history", "holdout_accuracy", "--run", "latest~1"),
+        ],  # fmt: skip
+        ids=lambda args: args[0],
+    )
+    def test_one_bootstrap_per_command(self, cli, args, monkeypatch):
+        from kedro.framework import startup
+
+        bootstrap, calls = startup.bootstrap_project, []
+
+        def counted(path: Any) -> Any:
+            calls.append(Path(path))
+            return bootstrap(path)
+
+        monkeypatch.setattr(startup, "bootstrap_project", counted)
+        done = cli(*args, "--format", "json")
+        assert done.returncode == 0, done.output
+        assert as_json(done)
+        assert len(calls) == 1  # Kedro's own, in metrics_in_process as in `kedro`
+
+    def test_metadata_of_a_project_the_process_is_not_configured_for_is_bootstrapped(
+        self, three_runs, monkeypatch
+    ):
+        """The metadata alone proves nothing: a process configured for no project (or
+        another) bootstraps the project first, and reads the same settings."""
+        import sys
+
+        import kedro.framework.project as kedro_project
+        from kedro.framework import startup
+
+        from kedro_metrics import project
+
+        # afterwards the process is in no project again, as metrics_in_process leaves it
+        monkeypatch.setattr(sys, "path", list(sys.path))
+        monkeypatch.setattr(kedro_project, "PACKAGE_NAME", kedro_project.PACKAGE_NAME)
+        metadata = startup.bootstrap_project(three_runs.project)
+        configured = project.settings_for_path(three_runs.project, bootstrapped=metadata)
+        bootstrap, calls = startup.bootstrap_project, []
+        monkeypatch.setattr(startup, "bootstrap_project", lambda p: calls.append(p) or bootstrap(p))
+        monkeypatch.setattr(kedro_project, "PACKAGE_NAME", None)
+        assert project.settings_for_path(three_runs.project, bootstrapped=metadata) == configured
+        assert calls == [three_runs.project.resolve()]
+
+
 class TestRuns:
     """`kedro metrics runs`: newest first, pinned JSON/CSV columns, a table by default."""
 
