@@ -115,3 +115,30 @@ def test_a_healthy_server_gets_the_reading_requests_only(mlflow_server, unhealth
     assert json_of(result)
     paths = [path.split("?")[0] for _, path, _ in mlflow_server.requests()[before:]]
     assert paths == [API + request for request in REQUESTS[command]], paths
+
+
+def test_get_metrics_asks_what_a_hand_written_script_asks(mlflow_server):
+    """``get_metrics`` of an experiment's last values: the experiment by name, one run
+    search (a page holds 1,000 runs), nothing else: no /health probe, no experiment
+    read again to name the records."""
+    import uuid
+
+    from mlflow import MlflowClient
+
+    from kedro_metrics import get_metrics
+
+    experiment = f"healthy-{uuid.uuid4().hex[:8]}"
+    client = MlflowClient(mlflow_server.url)
+    experiment_id = client.create_experiment(experiment)
+    runs = []
+    for value in (1.0, 2.0):
+        runs.append(client.create_run(experiment_id).info.run_id)
+        client.log_metric(runs[-1], "m", value)
+    before = len(mlflow_server.requests())
+    records = get_metrics("m", tracking_uri=mlflow_server.url, experiment=experiment)
+    paths = [path.split("?")[0] for _, path, _ in mlflow_server.requests()[before:]]
+    assert paths == [API + "experiments/get-by-name", API + "runs/search"], paths
+    assert [(r["run_id"], r["name"], r["value"], r["experiment"]) for r in records] == [
+        (runs[1], "m", 2.0, experiment),
+        (runs[0], "m", 1.0, experiment),
+    ]
