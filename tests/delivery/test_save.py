@@ -295,6 +295,12 @@ class TestCutAnswers:
         ), message
         assert message.count("confirmed before the failure") == 1, message
         assert len(client.get_metric_history(run_id, "m.cut")) == 2000  # the cut batch is stored
+        # MLflow holds it, but no answer said so: it stays pending, for sync to send again
+        ((part,),) = pending_in_files(policy.spool)
+        assert (part.seq, part.offset, part.points) in [
+            (1, 0, points[:1000]),
+            (2, 0, points[1000:]),
+        ]
         spool.close_writer(policy.spool, remove=False)
 
 

@@ -216,8 +216,10 @@ class TestMetricsYml:
             (BAD_METRICS_YML["unclosed"][0], "{file} " + BAD_METRICS_YML["unclosed"][1]),
             (b"retry_secnds: 5\n", "Unknown key 'retry_secnds' in {file}"),
             (b"retry_seconds: .nan\n", "'retry_seconds' in {file} must be a number of seconds"),
+            (b"retry_seconds: .inf\n", "'retry_seconds' in {file} must be a number of seconds"),
+            (b"retry_seconds: 1e400\n", "'retry_seconds' in {file} must be a number of seconds"),
         ],
-        ids=["not-yaml", "misspelt-key", "nan-retry"],
+        ids=["not-yaml", "misspelt-key", "nan-retry", "inf-retry", "1e400-retry"],
     )
     def test_kedro_run_is_one_line_and_creates_no_run(
         self, project, metrics_yml, kedro, store_at, content, said
@@ -303,8 +305,10 @@ class TestUiPort:
     @pytest.mark.parametrize("port", ["99999", "0", "-1", "65536"])
     def test_a_port_out_of_range_is_one_line(self, project, monkeypatch, port):
         started = fake_ui(monkeypatch)
-        line = error_line(metrics_in_process(project, "ui", "--port", port), exit_code=2)
+        result = metrics_in_process(project, "ui", "--port", port)
+        line = error_line(result, exit_code=2)
         assert line == f"Error: Invalid value for '--port': {port} is not in the range 1<=x<=65535."
+        assert "http://" not in result.stdout, result.output  # no URL printed
         assert started == []
 
     def test_a_port_in_use_is_one_line(self, project, monkeypatch):
