@@ -49,7 +49,7 @@ from kedro_metrics.hook.tracked_run import (
     open_run,
     runner_name,
 )
-from kedro_metrics.io.run_dataset import one_message
+from kedro_metrics.io.dataset_errors import one_message
 from kedro_metrics.process import state
 
 if TYPE_CHECKING:

@@ -1,12 +1,11 @@
 """What both metrics datasets share: which run and store they talk to, validation,
-the hand-over of a validated batch to ``delivery``, the Kedro-Viz preview, errors as
-Kedro's DatasetError."""
+the hand-over of a validated batch to ``delivery``, the Kedro-Viz preview (their
+errors as Kedro's DatasetError: ``io.dataset_errors``)."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -17,11 +16,9 @@ from kedro_metrics.delivery import DeliveryPolicy, LinkRequest
 from kedro_metrics.errors import (
     ConfigError,
     MetricsValidationError,
-    NoModelError,
-    NoRunError,
-    TrackingError,
 )
 from kedro_metrics.io import catalog_name, data_digest
+from kedro_metrics.io.dataset_errors import NOTHING_SAVED, InvalidMetricsError, as_dataset_error
 from kedro_metrics.io.preview import PreviewSource, preview_of
 from kedro_metrics.meaning import Declarations
 from kedro_metrics.process import collection_paused
@@ -36,45 +33,6 @@ NO_RUN_TO_LOAD_HELP = (
     "extension, a `KedroSession`) after a `kedro run`: then the latest run of the "
     "project's experiment that holds this dataset's metrics is read."
 )
-
-
-class InvalidMetricsError(DatasetError):
-    """What save raises for malformed metrics: every problem, nothing written."""
-
-
-#: How every InvalidMetricsError message begins.
-NOTHING_SAVED = "Nothing was saved to "
-
-
-def one_message(error: BaseException) -> None:
-    """Show a validation error once in ``kedro run``'s output.
-
-    Kedro's catalog wraps a dataset's DatasetError in another one prefixed with the
-    dataset name (``raise DatasetError(f"{name}: {e}") from e``), so the traceback
-    printed the problem list twice and named the dataset twice. Our message already
-    names the dataset: the wrapper takes it over and drops the chain. Under
-    ParallelRunner the chain is the worker's whole traceback as text (the list
-    twice more): recognised by our exception's name in it, dropped too.
-    """
-    if not isinstance(error, DatasetError):
-        return
-    cause = error.__cause__
-    if isinstance(cause, InvalidMetricsError):
-        error.args = cause.args
-    elif _worker_traceback_of_invalid_metrics(cause) and NOTHING_SAVED in str(error):
-        message = str(error)  # "<catalog name>: Nothing was saved to ..."
-        error.args = (message[message.index(NOTHING_SAVED) :],)
-    else:
-        return
-    error.__cause__ = None
-    error.__suppress_context__ = True
-
-
-def _worker_traceback_of_invalid_metrics(cause: BaseException | None) -> bool:
-    """Is ``cause`` a ParallelRunner worker's traceback (concurrent.futures'
-    ``_RemoteTraceback``, text) of an InvalidMetricsError?"""
-    name = f"{InvalidMetricsError.__module__}.{InvalidMetricsError.__qualname__}: {NOTHING_SAVED}"
-    return type(cause).__name__ == "_RemoteTraceback" and name in str(cause)
 
 
 @dataclass(frozen=True)
@@ -365,7 +323,7 @@ class MlflowRunDataset(AbstractDataset):
             raise InvalidMetricsError(f"{NOTHING_SAVED}{self._label}: {exc}") from None
 
     def _store_errors(self) -> contextlib.AbstractContextManager[None]:
-        return _as_dataset_error(self._label)
+        return as_dataset_error(self._label)
 
     @classmethod
     def _checked_load_args(cls, load_args: dict[str, Any]) -> dict[str, Any]:
@@ -397,12 +355,3 @@ class MlflowRunDataset(AbstractDataset):
 # annotation's __name__: it must be the PlotlyPreview object, not the string that
 # `from __future__ import annotations` leaves there.
 MlflowRunDataset.preview.__annotations__["return"] = PlotlyPreview
-
-
-@contextlib.contextmanager
-def _as_dataset_error(label: str) -> Iterator[None]:
-    """TrackingError/NoRunError/NoModelError -> DatasetError naming the dataset."""
-    try:
-        yield
-    except (TrackingError, NoRunError, NoModelError) as exc:
-        raise DatasetError(f"{label}: {exc}") from exc
