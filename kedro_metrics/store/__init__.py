@@ -6,6 +6,8 @@
 - ``credentials``: a URI's secrets kept out of every message;
 - ``sqlite_file``: is a sqlite URI's file a usable database;
 - ``write``: batching, batches in flight, asynchronous writes;
+- ``rest_batch``: a server's ``log_batch`` request, its JSON written straight from
+  the points;
 - ``read``: run search (child runs too), histories and the keys of a run;
 - ``runs``: the run lifecycle (experiment, start, end);
 - ``context``: params and tags of a run, and each key's highest step;

@@ -12,7 +12,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
+from mlflow import MlflowClient
 from mlflow.entities import Metric
 from mlflow.utils.validation import MAX_BATCH_LOG_REQUEST_SIZE, MAX_METRICS_PER_BATCH
 
@@ -20,8 +22,10 @@ from kedro_metrics.errors import PartialWriteError, TrackingError
 from kedro_metrics.links import NO_LINK, PointLink
 from kedro_metrics.points import MetricPoint
 from kedro_metrics.process import collect_young, state
+from kedro_metrics.store import rest_batch
 from kedro_metrics.store.client import client_for, is_server, resolve_uri
 from kedro_metrics.store.failures import answer_lost, with_retries
+from kedro_metrics.store.models import active_model_id
 
 #: Serialised size of one metric in a log_batch request, beyond its key (JSON
 #: field names, a 64-bit value, step and timestamp). Generous on purpose.
@@ -61,15 +65,15 @@ def log_points(  # noqa: PLR0913
     """
     uri = resolve_uri(tracking_uri)
     client = client_for(uri)
+    server = is_server(uri)
     confirmed = [0]
     uncertain = [0]  # points of batches whose answer was lost: MLflow may hold them
     lock = threading.Lock()
+    route = _route(client, run_id, server=server)
 
-    def send(first: int, count: int, batch: list[Metric]) -> int:
+    def send(first: int, count: int, batch: Any) -> int:
         try:
-            with_retries(
-                uri, f"log metrics to run {run_id}", lambda: client.log_batch(run_id, metrics=batch)
-            )
+            with_retries(uri, f"log metrics to run {run_id}", lambda: route.send(batch))
         except TrackingError as exc:
             if answer_lost(exc):
                 with lock:
@@ -81,9 +85,10 @@ def log_points(  # noqa: PLR0913
             on_batch(first, count)
         return count
 
-    chunks = _until(deadline, _numbered(_counted_batches(points, link)))
+    encoded = _counted_batches(points, link, route.row, route.encode)
+    chunks = _until(deadline, _numbered(encoded))
     try:
-        if not is_server(uri):
+        if not server:
             return sum(send(*chunk) for chunk in chunks)
         return _send_concurrently(send, chunks, IN_FLIGHT)
     except TrackingError as exc:
@@ -104,11 +109,39 @@ def log_points(  # noqa: PLR0913
         ) from exc
 
 
-#: A batch: the index of its first point, its number of points, its rows.
-_Chunk = tuple[int, int, list[Metric]]
+#: A batch: the index of its first point, its number of points, what ``_Route.send``
+#: sends (MLflow's ``Metric`` objects, or the JSON of a REST request).
+_Chunk = tuple[int, int, Any]
+#: Builds a row from a metric's fields: ``Metric`` or ``rest_batch.row``.
+_RowMaker = Callable[..., Any]
+#: Turns a batch's rows into what is sent: as they are, or ``rest_batch.encode``.
+_Encoder = Callable[[list[Any]], Any]
 
 
-def _numbered(chunks: Iterator[tuple[int, list[Metric]]]) -> Iterator[_Chunk]:
+class _Route(NamedTuple):
+    """How a batch's rows are made (from a metric's fields), encoded, and sent."""
+
+    row: _RowMaker
+    encode: _Encoder
+    send: Callable[[Any], None]
+
+
+def _route(client: MlflowClient, run_id: str, *, server: bool) -> _Route:
+    """To a server through MLflow's REST store: ``rest_batch`` rows, a batch's JSON
+    written once as the batch is drawn, so a batch in flight holds only its bytes
+    (rows without a model get the saving thread's active model, as MLflow's client
+    gives it). Otherwise MLflow's ``Metric`` objects through the client."""
+    if server and rest_batch.usable(client):
+        model_id = active_model_id()
+        return _Route(
+            rest_batch.row,
+            lambda rows: rest_batch.encode(run_id, rows, model_id),
+            lambda body: rest_batch.post(client, body),
+        )
+    return _Route(Metric, _as_is, lambda batch: client.log_batch(run_id, metrics=batch))
+
+
+def _numbered(chunks: Iterator[tuple[int, Any]]) -> Iterator[_Chunk]:
     """Each batch with the index of its first point; the next is drawn once a batch
     was sent (or a slot freed), after the garbage it left is collected."""
     first = 0
@@ -126,7 +159,7 @@ def _until(deadline: float | None, chunks: Iterator[_Chunk]) -> Iterator[_Chunk]
 
 
 def _send_concurrently(
-    send: Callable[[int, int, list[Metric]], int], chunks: Iterator[_Chunk], limit: int
+    send: Callable[[int, int, Any], int], chunks: Iterator[_Chunk], limit: int
 ) -> int:
     """Run ``send`` over ``chunks`` with at most ``limit`` calls in flight.
 
@@ -155,19 +188,25 @@ def _send_concurrently(
 
 def batches(points: Iterable[MetricPoint], link: PointLink = NO_LINK) -> Iterator[list[Metric]]:
     """Chunks of MLflow metrics within the per-request count and size limits."""
-    for _, batch in _counted_batches(points, link):
+    for _, batch in _counted_batches(points, link, Metric, _as_is):
         yield batch
 
 
+def _as_is(rows: list[Any]) -> list[Any]:
+    return rows
+
+
 def _counted_batches(
-    points: Iterable[MetricPoint], link: PointLink
-) -> Iterator[tuple[int, list[Metric]]]:
-    """(number of points, rows) per batch; the rows of one point share a batch."""
+    points: Iterable[MetricPoint], link: PointLink, row: _RowMaker, encode: _Encoder
+) -> Iterator[tuple[int, Any]]:
+    """(number of points, ``encode(rows)``) per batch, each row made by ``row``; the
+    rows of one point share a batch. A batch's rows are let go before it is handed
+    on: once encoded, they are not held while the batch waits or is in flight."""
     if link.empty:
-        yield from _plain_batches(points)
+        yield from _plain_batches(points, row, encode)
         return
     link_bytes = sum(len(v or "") for v in (link.dataset_name, link.dataset_digest))
-    batch: list[Metric] = []
+    batch: list[Any] = []
     size = count = 0
     for point in points:
         models = link.models_at(point.step)
@@ -176,10 +215,11 @@ def _counted_batches(
             len(batch) + len(models) > MAX_METRICS_PER_BATCH
             or size + point_size > _REQUEST_BYTES_BUDGET
         ):
-            yield count, batch
+            chunk = count, encode(batch)
             batch, size, count = [], 0, 0
+            yield chunk
         batch.extend(
-            Metric(
+            row(
                 point.key,
                 point.value,
                 point.timestamp,
@@ -193,21 +233,24 @@ def _counted_batches(
         size += point_size
         count += 1
     if batch:
-        yield count, batch
+        yield count, encode(batch)
 
 
-def _plain_batches(points: Iterable[MetricPoint]) -> Iterator[tuple[int, list[Metric]]]:
-    batch: list[Metric] = []
+def _plain_batches(
+    points: Iterable[MetricPoint], row: _RowMaker, encode: _Encoder
+) -> Iterator[tuple[int, Any]]:
+    batch: list[Any] = []
     size = 0
     for point in points:
         point_size = len(point.key) + _METRIC_OVERHEAD_BYTES
         if len(batch) == MAX_METRICS_PER_BATCH or size + point_size > _REQUEST_BYTES_BUDGET:
-            yield len(batch), batch
+            chunk = len(batch), encode(batch)
             batch, size = [], 0
-        batch.append(Metric(point.key, point.value, point.timestamp, point.step))
+            yield chunk
+        batch.append(row(point.key, point.value, point.timestamp, point.step))
         size += point_size
     if batch:
-        yield len(batch), batch
+        yield len(batch), encode(batch)
 
 
 @dataclass
