@@ -7,28 +7,23 @@ JSON, that JSON back into a dict, and the dict into the request's JSON again: fo
 batches are in flight to a server). Here a batch is a list of rows, the dicts of
 MLflow's REST API ``runs/log-batch`` (the fields MLflow's ``message_to_json`` writes),
 encoded once: about 1 ms and 0.1 MB. The request is still MLflow's ``http_request``
-(its headers, credentials, TLS and timeouts) to the endpoint MLflow's service
-definition names, and its answer is checked by MLflow's ``verify_rest_response``, so a
+(its headers, credentials, TLS and timeouts) to the endpoint MLflow's REST store
+uses, and its answer is checked by MLflow's ``verify_rest_response``, so a
 failure raises what MLflow's client raises. A client whose store is not MLflow's REST
 store (a plugin's) is not ``usable`` here: it gets MLflow's ``Metric`` objects.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import math
 import numbers
+from typing import Any
 
 from mlflow import MlflowClient
-from mlflow.protos.service_pb2 import LogBatch, MlflowService
+from mlflow.protos.service_pb2 import LogBatch
 from mlflow.store.tracking.rest_store import RestStore
-from mlflow.utils.rest_utils import (
-    _REST_API_PATH_PREFIX,
-    extract_api_info_for_service,
-    http_request,
-    verify_rest_response,
-)
+from mlflow.utils.rest_utils import http_request, verify_rest_response
 
 #: One metric of a ``runs/log-batch`` request.
 Row = dict[str, object]
@@ -63,7 +58,7 @@ def row(  # noqa: PLR0913 - the fields of MLflow's Metric
 
 def usable(client: MlflowClient) -> bool:
     """Does ``client`` talk to its server through MLflow's REST store (not a plugin's)?"""
-    return isinstance(client._tracking_client.store, RestStore)  # the client's own store
+    return isinstance(_store(client), RestStore)
 
 
 def encode(run_id: str, rows: list[Row], model_id: str | None) -> bytes:
@@ -98,19 +93,17 @@ def _plain_number(value: object) -> int | float:
 def post(client: MlflowClient, body: bytes) -> None:
     """Send one ``runs/log-batch`` request (``encode``) through ``client``'s REST store;
     raises what MLflow's client raises when the server refuses it or cannot be reached."""
-    store = client._tracking_client.store  # the client's own store
-    endpoint, method = _log_batch_endpoint()
+    store = _store(client)
+    endpoint, method = store._METHOD_TO_INFO[LogBatch]  # the path MLflow's REST store uses
     response = http_request(
         store.get_host_creds(), endpoint, method, data=body, extra_headers=_JSON_HEADERS
     )
     verify_rest_response(response, endpoint)
 
 
+def _store(client: MlflowClient) -> Any:
+    return client._tracking_client.store  # the client's own store
+
+
 def _non_finite(value: float) -> str:
     return "NaN" if math.isnan(value) else _NON_FINITE[value]
-
-
-@functools.cache
-def _log_batch_endpoint() -> tuple[str, str]:
-    """(path, HTTP method) of ``LogBatch``, from MLflow's service definition."""
-    return extract_api_info_for_service(MlflowService, _REST_API_PATH_PREFIX)[LogBatch]
