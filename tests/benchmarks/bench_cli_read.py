@@ -121,7 +121,9 @@ def measure(reps: int) -> tuple[dict[str, tuple[float, float, float]], float]:
             timed([sys.executable, "-m", "kedro", "run", "--params",
                    f"model.learning_rate={rate}"], project)  # fmt: skip
         kedro = [sys.executable, "-m", "kedro"]
-        times: dict[str, tuple[list[float], ...]] = {c: ([], [], []) for c in OURS}
+        times: dict[str, tuple[list[float], list[float], list[float]]] = {
+            c: ([], [], []) for c in OURS
+        }
         kedro_cli: list[float] = []
         for _ in range(reps):
             kedro_cli.append(timed([*kedro, "--help"], project))
@@ -129,8 +131,9 @@ def measure(reps: int) -> tuple[dict[str, tuple[float, float, float]], float]:
                 ours.append(timed([*kedro, "metrics", *OURS[command]], project))
                 hand.append(timed([sys.executable, "-c", HAND[command]], project))
                 hand_command.append(timed([*kedro, f"hand-{command}"], project))
-    medians = {c: tuple(statistics.median(t) for t in ts) for c, ts in times.items()}
-    return medians, statistics.median(kedro_cli)  # type: ignore[return-value]
+    median = statistics.median
+    medians = {c: (median(o), median(h), median(k)) for c, (o, h, k) in times.items()}
+    return medians, median(kedro_cli)
 
 
 def main() -> None:
